@@ -1,0 +1,36 @@
+# Small helpers in the spirit of Redpanda's v_cc_library: one folder, one target,
+# an earshot:: alias, include paths relative to the repository root.
+
+set(EARSHOT_WARNINGS -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers)
+
+# earshot_cc_library(NAME <name> SRCS ... DEPS ...)
+function(earshot_cc_library)
+  cmake_parse_arguments(A "" "NAME" "SRCS;DEPS" ${ARGN})
+  set(target earshot_${A_NAME})
+  if(A_SRCS)
+    add_library(${target} STATIC ${A_SRCS})
+    target_include_directories(${target} PUBLIC ${PROJECT_SOURCE_DIR})
+    target_link_libraries(${target} PUBLIC ${A_DEPS})
+    target_compile_options(${target} PRIVATE ${EARSHOT_WARNINGS})
+  else()
+    add_library(${target} INTERFACE)
+    target_include_directories(${target} INTERFACE ${PROJECT_SOURCE_DIR})
+    target_link_libraries(${target} INTERFACE ${A_DEPS})
+  endif()
+  add_library(earshot::${A_NAME} ALIAS ${target})
+endfunction()
+
+# earshot_cc_test(NAME <name> SRCS ... DEPS ... LABELS unit|integration [TIMEOUT s])
+function(earshot_cc_test)
+  cmake_parse_arguments(A "" "NAME;TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
+  add_executable(${A_NAME} ${A_SRCS})
+  target_link_libraries(${A_NAME} PRIVATE ${A_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
+  target_compile_options(${A_NAME} PRIVATE ${EARSHOT_WARNINGS})
+  target_compile_definitions(${A_NAME} PRIVATE
+    EARSHOT_FIXTURES_DIR="${PROJECT_SOURCE_DIR}/tests/fixtures")
+  if(NOT A_TIMEOUT)
+    set(A_TIMEOUT 300)
+  endif()
+  add_test(NAME ${A_NAME} COMMAND ${A_NAME})
+  set_tests_properties(${A_NAME} PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT})
+endfunction()

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian (bookworm) packages Earshot builds, runs and tests with. Idempotent: does
+# nothing when everything is already there.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config git ca-certificates curl
+  libgrpc++-dev libgrpc-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
+  librdkafka-dev librocksdb-dev prometheus-cpp-dev libsimdjson-dev
+  libboost-dev libboost-system-dev libabsl-dev libre2-dev libyaml-cpp-dev
+  libspdlog-dev libfmt-dev libssl-dev libcld2-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  kcat nginx-light
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# nginx-light starts a service on port 80 when installed; the benchmark runs its own instance.
+if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now nginx >/dev/null 2>&1 || true; fi

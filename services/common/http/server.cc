@@ -1,0 +1,271 @@
+#include "services/common/http/server.h"
+
+#include <chrono>
+#include <optional>
+
+#include "absl/strings/numbers.h"
+#include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/post.hpp"
+#include "boost/asio/strand.hpp"
+#include "boost/beast/core.hpp"
+#include "boost/beast/http.hpp"
+#include "services/common/base/log.h"
+#include "services/common/base/status.h"
+#include "services/common/base/strings.h"
+
+namespace earshot::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+std::string_view Request::header(std::string_view name) const {
+  auto it = message.find(beast::string_view(name.data(), name.size()));
+  if (it == message.end()) return {};
+  auto v = it->value();
+  return {v.data(), v.size()};
+}
+
+absl::Status SplitHostPort(std::string_view addr, std::string* host, int* port) {
+  auto colon = addr.rfind(':');
+  std::string_view h = colon == std::string_view::npos ? "" : addr.substr(0, colon);
+  std::string_view p = colon == std::string_view::npos ? addr : addr.substr(colon + 1);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  if (!absl::SimpleAtoi(ToAbsl(p), port) || *port < 0 || *port > 65535) {
+    return absl::InvalidArgumentError("bad listen address \"" + std::string(addr) +
+                                      "\": want host:port");
+  }
+  *host = h.empty() ? "0.0.0.0" : std::string(h);
+  return absl::OkStatus();
+}
+
+namespace {
+
+std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
+  return absl::ToChronoNanoseconds(d);
+}
+
+}  // namespace
+
+class Server::Impl {
+ public:
+  Impl(Server* server, int threads) : server_(server), ioc_(threads), acceptor_(ioc_) {}
+
+  asio::io_context& ioc() { return ioc_; }
+  tcp::acceptor& acceptor() { return acceptor_; }
+
+  void DoAccept() {
+    acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket s) {
+      if (ec) {
+        if (ec != asio::error::operation_aborted) {
+          log::Warn(server_->options_.name, "accept failed", {{"error", ec.message()}});
+          DoAccept();
+        }
+        return;
+      }
+      std::make_shared<Session>(server_, std::move(s))->Start();
+      DoAccept();
+    });
+  }
+
+  // One connection: reads a request, hands it over, writes the answer, reads the next.
+  class Session : public std::enable_shared_from_this<Session> {
+   public:
+    Session(Server* server, tcp::socket socket) : server_(server), stream_(std::move(socket)) {
+      beast::error_code ec;
+      auto ep = stream_.socket().remote_endpoint(ec);
+      if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+    }
+
+    void Start() {
+      asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
+    }
+
+   private:
+    const ServerOptions& opts() const { return server_->options_; }
+
+    void ReadHeader() {
+      parser_.emplace();
+      parser_->header_limit(static_cast<std::uint32_t>(opts().header_limit));
+      parser_->body_limit(opts().body_limit);
+      stream_.expires_after(ToChrono(first_request_ ? opts().read_timeout : opts().idle_timeout));
+      bhttp::async_read_header(stream_, buffer_, *parser_,
+                               [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                 self->OnHeader(ec);
+                               });
+    }
+
+    void OnHeader(beast::error_code ec) {
+      first_request_ = false;
+      if (ec) return OnReadError(ec);
+      stream_.expires_after(ToChrono(opts().read_timeout));
+      const auto& req = parser_->get();
+      if (auto len = parser_->content_length(); len && *len > opts().body_limit) {
+        return Fail(413, absl::OutOfRangeError("request body over the limit of " +
+                                               std::to_string(opts().body_limit) + " bytes"));
+      }
+      auto expect = req[bhttp::field::expect];
+      if (beast::iequals(expect, "100-continue")) {
+        auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_,
+                                                                         req.version());
+        bhttp::async_write(stream_, *cont,
+                           [self = shared_from_this(), cont](beast::error_code ec, std::size_t) {
+                             if (ec) return self->Close();
+                             self->ReadBody();
+                           });
+        return;
+      }
+      ReadBody();
+    }
+
+    void ReadBody() {
+      bhttp::async_read(stream_, buffer_, *parser_,
+                        [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                          self->OnBody(ec);
+                        });
+    }
+
+    void OnReadError(beast::error_code ec) {
+      if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
+          ec == asio::error::connection_reset || ec == asio::error::eof ||
+          ec == asio::error::operation_aborted) {
+        return Close();
+      }
+      if (ec == bhttp::error::body_limit) {
+        return Fail(413, absl::OutOfRangeError("request body over the limit of " +
+                                               std::to_string(opts().body_limit) + " bytes"));
+      }
+      if (ec == bhttp::error::header_limit) {
+        return Fail(431, absl::InvalidArgumentError("request header too large"));
+      }
+      // A malformed request: answer once, then close (the stream cannot be trusted).
+      Fail(400, absl::InvalidArgumentError("malformed HTTP request: " + ec.message()));
+    }
+
+    void OnBody(beast::error_code ec) {
+      if (ec) return OnReadError(ec);
+      stream_.expires_never();  // the handler may wait for Kafka; its own time-outs apply
+      Request request;
+      request.message = parser_->release();
+      std::string_view target(request.message.target().data(), request.message.target().size());
+      auto q = target.find('?');
+      request.path = std::string(target.substr(0, q));
+      if (q != std::string_view::npos) request.query = std::string(target.substr(q + 1));
+      request.remote = remote_;
+      keep_alive_ = request.message.keep_alive();
+      version_ = request.message.version();
+
+      if (server_->in_flight_.fetch_add(1) >= opts().max_in_flight) {
+        server_->in_flight_.fetch_sub(1);
+        Response r = Response::Json(
+            503, StatusToJson(absl::UnavailableError("too many requests in flight")));
+        r.headers.emplace_back("Retry-After", "1");
+        return Write(std::move(r), /*counted=*/false);
+      }
+      server_->handler_->Handle(std::move(request),
+                                [self = shared_from_this()](Response response) mutable {
+                                  auto* s = self.get();
+                                  asio::post(s->stream_.get_executor(),
+                                             [self = std::move(self),
+                                              response = std::move(response)]() mutable {
+                                               self->Write(std::move(response), true);
+                                             });
+                                });
+    }
+
+    void Fail(int status, const absl::Status& error) {
+      keep_alive_ = false;
+      version_ = parser_ && parser_->is_header_done() ? parser_->get().version() : 11;
+      Write(Response::Json(status, StatusToJson(error)), /*counted=*/false);
+    }
+
+    void Write(Response r, bool counted) {
+      auto res = std::make_shared<bhttp::response<bhttp::string_body>>(
+          static_cast<bhttp::status>(r.status), version_);
+      res->set(bhttp::field::server, "earshot");
+      res->set(bhttp::field::content_type, r.content_type);
+      for (auto& [k, v] : r.headers) res->set(k, v);
+      res->body() = std::move(r.body);
+      res->keep_alive(keep_alive_);
+      res->prepare_payload();
+      stream_.expires_after(ToChrono(opts().read_timeout));
+      bhttp::async_write(stream_, *res,
+                         [self = shared_from_this(), res, counted](beast::error_code ec,
+                                                                   std::size_t) {
+                           if (counted) self->server_->in_flight_.fetch_sub(1);
+                           if (ec || !self->keep_alive_ || res->need_eof()) return self->Close();
+                           self->ReadHeader();
+                         });
+    }
+
+    void Close() {
+      beast::error_code ec;
+      stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+      stream_.close();
+    }
+
+    Server* server_;
+    beast::tcp_stream stream_;
+    beast::flat_buffer buffer_;
+    std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+    std::string remote_;
+    bool keep_alive_ = true;
+    bool first_request_ = true;
+    unsigned version_ = 11;
+  };
+
+ private:
+  Server* server_;
+  asio::io_context ioc_;
+  tcp::acceptor acceptor_;
+};
+
+Server::Server(ServerOptions options, Handler* handler)
+    : options_(std::move(options)), handler_(handler) {}
+
+Server::~Server() { Stop(absl::ZeroDuration()); }
+
+absl::Status Server::Start() {
+  std::string host;
+  int port;
+  if (auto st = SplitHostPort(options_.addr, &host, &port); !st.ok()) return st;
+  impl_ = std::make_unique<Impl>(this, options_.threads);
+  beast::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) return absl::InvalidArgumentError("bad listen host \"" + host + "\": " + ec.message());
+  tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
+  auto& acc = impl_->acceptor();
+  acc.open(endpoint.protocol(), ec);
+  if (!ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acc.bind(endpoint, ec);
+  if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return absl::UnavailableError("cannot listen on " + options_.addr + ": " + ec.message());
+  }
+  port_ = acc.local_endpoint().port();
+  impl_->DoAccept();
+  for (int i = 0; i < std::max(1, options_.threads); ++i) {
+    threads_.emplace_back([this] { impl_->ioc().run(); });
+  }
+  running_ = true;
+  log::Info(options_.name, "listening", {{"addr", host + ":" + std::to_string(port_)}});
+  return absl::OkStatus();
+}
+
+void Server::Stop(absl::Duration drain) {
+  if (!running_) return;
+  running_ = false;
+  asio::post(impl_->ioc(), [this] {
+    beast::error_code ec;
+    impl_->acceptor().close(ec);
+  });
+  const absl::Time deadline = absl::Now() + drain;
+  while (in_flight_.load() > 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  impl_->ioc().stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  log::Info(options_.name, "stopped", {{"unanswered", in_flight_.load()}});
+}
+
+}  // namespace earshot::http

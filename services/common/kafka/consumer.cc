@@ -1,0 +1,117 @@
+#include "services/common/kafka/consumer.h"
+
+#include "librdkafka/rdkafka.h"
+#include "services/common/kafka/errors.h"
+
+namespace earshot::kafka {
+
+std::string Message::header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (k == name) return v;
+  }
+  return "";
+}
+
+absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(ConsumerOptions options) {
+  std::unique_ptr<Consumer> c(new Consumer());
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  std::map<std::string, std::string> settings = {
+      {"bootstrap.servers", options.bootstrap},
+      {"group.id", options.group_id},
+      {"client.id", options.client_id},
+      {"auto.offset.reset", options.auto_offset_reset},
+      {"enable.auto.commit", "false"},
+      {"enable.partition.eof", "false"},
+  };
+  for (const auto& [k, v] : options.extra) settings[k] = v;
+  for (const auto& [k, v] : settings) {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      return absl::InvalidArgumentError("kafka consumer setting " + k + ": " + err);
+    }
+  }
+  c->rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+  if (c->rk_ == nullptr) return absl::InvalidArgumentError(std::string("kafka consumer: ") + err);
+  rd_kafka_poll_set_consumer(c->rk_);
+  return c;
+}
+
+Consumer::~Consumer() {
+  if (rk_ == nullptr) return;
+  rd_kafka_consumer_close(rk_);
+  rd_kafka_destroy(rk_);
+}
+
+absl::Status Consumer::Subscribe(const std::vector<std::string>& topics) {
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(topics.size()));
+  for (const auto& t : topics) rd_kafka_topic_partition_list_add(list, t.c_str(), -1);
+  rd_kafka_resp_err_t err = rd_kafka_subscribe(rk_, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  return FromKafkaError(err, "kafka subscribe");
+}
+
+int Consumer::PartitionCount(const std::string& topic, absl::Duration timeout) {
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_, topic.c_str(), nullptr);
+  const struct rd_kafka_metadata* md = nullptr;
+  int count = -1;
+  if (rd_kafka_metadata(rk_, 0, rkt, &md, static_cast<int>(absl::ToInt64Milliseconds(timeout))) ==
+          RD_KAFKA_RESP_ERR_NO_ERROR &&
+      md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    count = md->topics[0].partition_cnt;
+  }
+  if (md != nullptr) rd_kafka_metadata_destroy(md);
+  rd_kafka_topic_destroy(rkt);
+  return count;
+}
+
+absl::Status Consumer::AssignAll(const std::string& topic) {
+  int n = PartitionCount(topic, absl::Seconds(10));
+  if (n <= 0) return absl::UnavailableError("no metadata for topic " + topic);
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(n);
+  for (int p = 0; p < n; ++p) {
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  }
+  rd_kafka_resp_err_t err = rd_kafka_assign(rk_, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  return FromKafkaError(err, "kafka assign");
+}
+
+absl::StatusOr<std::vector<Message>> Consumer::Poll(int max, absl::Duration timeout) {
+  std::vector<Message> out;
+  int wait_ms = static_cast<int>(absl::ToInt64Milliseconds(timeout));
+  while (static_cast<int>(out.size()) < max) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, out.empty() ? wait_ms : 0);
+    if (m == nullptr) break;
+    if (m->err) {
+      rd_kafka_resp_err_t err = m->err;
+      rd_kafka_message_destroy(m);
+      if (err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
+      return FromKafkaError(err, "kafka consume");
+    }
+    Message msg;
+    msg.topic = rd_kafka_topic_name(m->rkt);
+    msg.partition = m->partition;
+    msg.offset = m->offset;
+    if (m->key) msg.key.assign(static_cast<const char*>(m->key), m->key_len);
+    if (m->payload) msg.value.assign(static_cast<const char*>(m->payload), m->len);
+    msg.timestamp_ms = rd_kafka_message_timestamp(m, nullptr);
+    rd_kafka_headers_t* hdrs = nullptr;
+    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const char* name;
+      const void* value;
+      size_t size;
+      for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) ==
+                         RD_KAFKA_RESP_ERR_NO_ERROR;
+           ++i) {
+        msg.headers.emplace_back(name, std::string(static_cast<const char*>(value), size));
+      }
+    }
+    rd_kafka_message_destroy(m);
+    out.push_back(std::move(msg));
+  }
+  return out;
+}
+
+}  // namespace earshot::kafka

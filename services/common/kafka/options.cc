@@ -1,0 +1,50 @@
+#include "services/common/kafka/options.h"
+
+namespace earshot::kafka {
+namespace {
+
+std::map<std::string, std::string> ClientSettings(const Config& config) {
+  std::map<std::string, std::string> extra;
+  const std::pair<const char*, const char*> named[] = {
+      {"kafka.security_protocol", "security.protocol"},
+      {"kafka.sasl_mechanism", "sasl.mechanism"},
+      {"kafka.sasl_username", "sasl.username"},
+      {"kafka.sasl_password", "sasl.password"},
+      {"kafka.ssl_ca_location", "ssl.ca.location"},
+      {"kafka.ssl_certificate_location", "ssl.certificate.location"},
+      {"kafka.ssl_key_location", "ssl.key.location"},
+  };
+  for (const auto& [key, name] : named) {
+    if (config.Has(key)) extra[name] = config.GetString(key);
+  }
+  YAML::Node props = config.Node("kafka.properties");
+  if (props.IsDefined() && props.IsMap()) {
+    for (const auto& kv : props) extra[kv.first.as<std::string>()] = kv.second.as<std::string>();
+  }
+  return extra;
+}
+
+}  // namespace
+
+ProducerOptions ProducerOptionsFromConfig(const Config& config, const std::string& bootstrap) {
+  ProducerOptions o;
+  o.bootstrap = bootstrap;
+  o.delivery_timeout = config.GetDuration("kafka.delivery_timeout", o.delivery_timeout);
+  o.linger = config.GetDuration("kafka.linger", o.linger);
+  o.queue_max_messages =
+      static_cast<int>(config.GetInt("kafka.queue_max_messages", o.queue_max_messages));
+  o.flush_timeout = config.GetDuration("kafka.flush_timeout", o.flush_timeout);
+  o.extra = ClientSettings(config);
+  return o;
+}
+
+ConsumerOptions ConsumerOptionsFromConfig(const Config& config, const std::string& bootstrap,
+                                          const std::string& group_id) {
+  ConsumerOptions o;
+  o.bootstrap = bootstrap;
+  o.group_id = group_id;
+  o.extra = ClientSettings(config);
+  return o;
+}
+
+}  // namespace earshot::kafka

@@ -1,0 +1,97 @@
+#pragma once
+// Producer: an idempotent librdkafka producer (acks=all) that reports, per batch of records,
+// one status once every record of the batch is acknowledged by Kafka or has failed.
+//
+// Thread-safe: Produce() from any thread; callbacks run on the producer's poll thread and must
+// not block. A probe thread keeps reachable() current (metadata round-trip), which feeds /readyz.
+// Destruction flushes what is queued (bounded by ProducerOptions::flush_timeout).
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+
+typedef struct rd_kafka_s rd_kafka_t;
+
+namespace earshot::kafka {
+
+struct Record {
+  std::string topic;
+  std::string key;
+  std::string value;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+struct ProducerOptions {
+  std::string bootstrap;
+  std::string client_id = "earshot";
+  absl::Duration delivery_timeout = absl::Seconds(10);  // message.timeout.ms
+  absl::Duration linger = absl::Milliseconds(1);
+  int queue_max_messages = 100000;                      // beyond it: Unavailable at once
+  absl::Duration probe_interval = absl::Seconds(1);     // reachability check
+  absl::Duration flush_timeout = absl::Seconds(10);     // on destruction
+  // Metric names start with it: <prefix>_kafka_delivery_latency_seconds, ...
+  std::string metrics_prefix = "earshot";
+  // Passed to librdkafka unchanged (security.protocol, sasl.*, ssl.*, compression.type, ...).
+  std::map<std::string, std::string> extra;
+};
+
+// Where services write records; Producer is the real one, tests use fakes.
+class RecordSink {
+ public:
+  using Callback = absl::AnyInvocable<void(absl::Status) &&>;
+  virtual ~RecordSink() = default;
+  // `done` runs once: OK when every record is acknowledged, else the first error.
+  virtual void ProduceBatch(std::vector<Record> records, Callback done) = 0;
+  virtual bool reachable() const = 0;
+};
+
+class Producer final : public RecordSink {
+ public:
+
+  // registry may be null (no metrics).
+  static absl::StatusOr<std::unique_ptr<Producer>> Create(ProducerOptions options,
+                                                          prometheus::Registry* registry);
+  ~Producer();
+
+  // Enqueues every record; `done` runs once: OK when all are acknowledged, else the first
+  // error. A record that cannot be enqueued (queue full) fails the batch at once; records
+  // already enqueued still go out (at-least-once; consumers deduplicate by event id).
+  void ProduceBatch(std::vector<Record> records, Callback done) override;
+
+  // Blocks until everything queued is acknowledged or the time-out passes.
+  absl::Status Flush(absl::Duration timeout);
+
+  bool reachable() const override { return reachable_.load(); }
+  int queue_depth() const;
+
+ private:
+  struct Metrics;
+  explicit Producer(ProducerOptions options);
+  static void OnDelivery(rd_kafka_t* rk, const void* msg, void* opaque);
+  void PollLoop();
+  void ProbeLoop();
+
+  ProducerOptions options_;
+  rd_kafka_t* rk_ = nullptr;
+  std::unique_ptr<Metrics> metrics_;
+  std::atomic<bool> reachable_{false};
+  std::atomic<bool> stop_{false};
+  absl::Notification stop_probe_;
+  std::thread poll_thread_;
+  std::thread probe_thread_;
+};
+
+}  // namespace earshot::kafka

@@ -1,0 +1,125 @@
+#include "services/earshot/process.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_join.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+#include "services/common/base/log.h"
+#include "services/gateway/gateway_app.h"
+
+namespace earshot {
+namespace {
+constexpr char kLogger[] = "earshot";
+}
+
+const std::vector<std::string>& KnownTargets() {
+  static const std::vector<std::string> targets = {"all", "gateway"};
+  return targets;
+}
+
+Process::Process(ProcessOptions options, Config config)
+    : options_(std::move(options)),
+      config_(std::move(config)),
+      registry_(std::make_shared<prometheus::Registry>()) {}
+
+Process::~Process() { Stop(); }
+
+Service* Process::service(std::string_view name) {
+  for (auto& s : services_) {
+    if (s->name() == name) return s.get();
+  }
+  return nullptr;
+}
+
+absl::Status Process::Start() {
+  const std::string& target = options_.target;
+  if (std::find(KnownTargets().begin(), KnownTargets().end(), target) == KnownTargets().end()) {
+    return absl::InvalidArgumentError("unknown --target=" + target + "; known: " +
+                                      absl::StrJoin(KnownTargets(), ", "));
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(options_.data_dir, ec);
+  if (ec) return absl::PermissionDeniedError("cannot create data dir " + options_.data_dir);
+
+  bootstrap_ = config_.GetString("kafka.bootstrap", "");
+  if (bootstrap_.empty()) {
+    if (target != "all") {
+      return absl::InvalidArgumentError(
+          "--target=" + target + " needs a Kafka cluster: set EARSHOT_KAFKA_BOOTSTRAP");
+    }
+    auto broker = kafka::EmbeddedBroker::Start(
+        static_cast<int>(config_.GetInt("kafka.embedded.brokers", 1)),
+        static_cast<int>(config_.GetInt("kafka.embedded.partitions", 4)),
+        kafka::StandardTopics());
+    if (!broker.ok()) return broker.status();
+    broker_ = std::move(*broker);
+    bootstrap_ = broker_->bootstrap();
+    const std::string path = options_.data_dir + "/kafka.bootstrap";
+    std::ofstream(path) << bootstrap_ << "\n";
+    std::printf("kafka bootstrap: %s (written to %s)\n", bootstrap_.c_str(), path.c_str());
+    std::fflush(stdout);
+  }
+
+  http::ServerOptions admin_options;
+  admin_options.name = "admin";
+  admin_options.addr = config_.GetString("admin.addr", "0.0.0.0:9100");
+  admin_options.threads = 1;
+  admin_handler_ = std::make_unique<http::AdminHandler>(*registry_, health_);
+  admin_ = std::make_unique<http::Server>(admin_options, admin_handler_.get());
+  if (auto st = admin_->Start(); !st.ok()) return st;
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  const std::string grpc_addr = config_.GetString("grpc.addr", "0.0.0.0:9090");
+  builder.AddListeningPort(grpc_addr, grpc::InsecureServerCredentials(), &grpc_port_);
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(config_.GetInt("grpc.max_message_bytes", 16 << 20)));
+
+  ServiceContext ctx{config_, *registry_, health_, bootstrap_, options_.data_dir};
+  if (target == "all" || target == "gateway") {
+    services_.push_back(std::make_unique<gateway::GatewayApp>());
+  }
+  for (auto& s : services_) {
+    if (auto st = s->Start(ctx, builder); !st.ok()) {
+      return absl::Status(st.code(), std::string(s->name()) + ": " + std::string(st.message()));
+    }
+  }
+  grpc_ = builder.BuildAndStart();
+  if (grpc_ == nullptr) return absl::UnavailableError("cannot listen for gRPC on " + grpc_addr);
+  log::Info(kLogger, "grpc listening", {{"addr", grpc_addr}, {"port", grpc_port_}});
+
+  // gRPC health follows readiness.
+  health_thread_ = std::thread([this] {
+    do {
+      grpc_->GetHealthCheckService()->SetServingStatus(health_.Ready());
+    } while (!stop_health_.WaitForNotificationWithTimeout(absl::Seconds(1)));
+  });
+  started_ = true;
+  log::Info(kLogger, "started", {{"target", target}, {"kafka", bootstrap_}});
+  return absl::OkStatus();
+}
+
+void Process::Stop() {
+  if (!started_ && services_.empty() && !broker_) return;
+  log::Info(kLogger, "stopping");
+  if (health_thread_.joinable()) {
+    stop_health_.Notify();
+    health_thread_.join();
+  }
+  if (grpc_) grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  for (auto it = services_.rbegin(); it != services_.rend(); ++it) (*it)->Stop();
+  services_.clear();
+  grpc_.reset();
+  if (admin_) admin_->Stop(absl::Seconds(1));
+  admin_.reset();
+  broker_.reset();
+  started_ = false;
+  log::Info(kLogger, "stopped");
+}
+
+}  // namespace earshot

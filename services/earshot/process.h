@@ -1,0 +1,64 @@
+#pragma once
+// Process: the wiring of one `earshot` process. Starts, in order, the embedded broker (standalone
+// without a configured Kafka), the admin endpoint, the selected services and the shared gRPC
+// server (health and reflection on); Stop() undoes it in reverse. Used by main() and by
+// end-to-end tests that run the whole stack in one test process.
+#include <memory>
+#include <thread>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/notification.h"
+#include "grpcpp/server.h"
+#include "prometheus/registry.h"
+#include "services/common/base/config.h"
+#include "services/common/base/metrics.h"
+#include "services/common/base/service.h"
+#include "services/common/http/admin.h"
+#include "services/common/http/server.h"
+#include "services/common/kafka/embedded_broker.h"
+
+namespace earshot {
+
+struct ProcessOptions {
+  std::string target = "all";  // all | gateway
+  std::string data_dir = "data";
+};
+
+class Process {
+ public:
+  Process(ProcessOptions options, Config config);
+  ~Process();
+
+  absl::Status Start();
+  void Stop();
+
+  const std::string& kafka_bootstrap() const { return bootstrap_; }
+  kafka::EmbeddedBroker* embedded_broker() { return broker_.get(); }
+  int grpc_port() const { return grpc_port_; }
+  int admin_port() const { return admin_ ? admin_->port() : 0; }
+  Service* service(std::string_view name);
+  bool Ready() const { return health_.Ready(); }
+
+ private:
+  ProcessOptions options_;
+  Config config_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  Health health_;
+  std::unique_ptr<kafka::EmbeddedBroker> broker_;
+  std::string bootstrap_;
+  std::unique_ptr<http::AdminHandler> admin_handler_;
+  std::unique_ptr<http::Server> admin_;
+  std::vector<std::unique_ptr<Service>> services_;
+  std::unique_ptr<grpc::Server> grpc_;
+  int grpc_port_ = 0;
+  std::thread health_thread_;
+  absl::Notification stop_health_;
+  bool started_ = false;
+};
+
+// The names --target accepts.
+const std::vector<std::string>& KnownTargets();
+
+}  // namespace earshot

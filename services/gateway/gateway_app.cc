@@ -1,0 +1,59 @@
+#include "services/gateway/gateway_app.h"
+
+#include "services/common/base/log.h"
+#include "services/common/kafka/options.h"
+
+namespace earshot::gateway {
+
+absl::Status GatewayApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc) {
+  const Config& config = ctx.config;
+  auto options = WebhookOptions::FromConfig(config);
+  if (!options.ok()) return options.status();
+
+  http::ServerOptions http_options;
+  http_options.name = "gateway.http";
+  http_options.addr = config.GetString("http.addr", "0.0.0.0:8080");
+  http_options.threads = static_cast<int>(config.GetInt("http.threads", 2));
+  http_options.body_limit =
+      static_cast<std::size_t>(config.GetInt("http.body_limit_bytes", 4 << 20));
+  http_options.read_timeout = config.GetDuration("http.read_timeout", http_options.read_timeout);
+  http_options.idle_timeout = config.GetDuration("http.idle_timeout", http_options.idle_timeout);
+  http_options.max_in_flight =
+      static_cast<int>(config.GetInt("http.max_in_flight", http_options.max_in_flight));
+  drain_ = config.GetDuration("gateway.drain_timeout", drain_);
+  const auto max_batch = static_cast<std::size_t>(config.GetInt("gateway.ingest_max_batch", 1000));
+
+  kafka::ProducerOptions producer_options =
+      kafka::ProducerOptionsFromConfig(config, ctx.kafka_bootstrap);
+  producer_options.client_id = "earshot-gateway";
+  producer_options.metrics_prefix = "earshot_gateway";
+  if (auto st = config.status(); !st.ok()) return st;
+
+  auto producer = kafka::Producer::Create(producer_options, &ctx.registry);
+  if (!producer.ok()) return producer.status();
+  producer_ = std::move(*producer);
+  ctx.health.AddReadinessCheck("gateway.kafka", [p = producer_.get()] { return p->reachable(); });
+
+  if (options->x_secrets.empty() && options->meta_app_secrets.empty() &&
+      options->telegram_tokens.empty() && options->generic_sources.empty()) {
+    log::Warn("gateway", "no platform secret configured: every webhook will be refused");
+  }
+  Topics topics = options->topics;
+  handler_ = std::make_unique<WebhookHandler>(std::move(*options), producer_.get(), ctx.registry);
+  ingest_ = std::make_unique<IngestService>(producer_.get(), topics, max_batch, ctx.registry);
+  grpc.RegisterService(ingest_.get());
+
+  http_ = std::make_unique<http::Server>(http_options, handler_.get());
+  return http_->Start();
+}
+
+void GatewayApp::Stop() {
+  // Stop taking requests and answer those waiting for Kafka, then flush what is left.
+  if (http_) http_->Stop(drain_);
+  producer_.reset();
+  http_.reset();
+  ingest_.reset();
+  handler_.reset();
+}
+
+}  // namespace earshot::gateway

@@ -1,0 +1,286 @@
+#include "services/gateway/normalize_common.h"
+
+#include <charconv>
+#include <system_error>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "fmt/format.h"
+
+namespace earshot::gateway {
+
+std::string_view PlatformName(earshot::v1::Platform platform) {
+  switch (platform) {
+    case earshot::v1::PLATFORM_X:
+      return "x";
+    case earshot::v1::PLATFORM_FACEBOOK:
+      return "facebook";
+    case earshot::v1::PLATFORM_INSTAGRAM:
+      return "instagram";
+    case earshot::v1::PLATFORM_MESSENGER:
+      return "messenger";
+    case earshot::v1::PLATFORM_WHATSAPP:
+      return "whatsapp";
+    case earshot::v1::PLATFORM_TELEGRAM:
+      return "telegram";
+    case earshot::v1::PLATFORM_GENERIC:
+      return "generic";
+    default:
+      return "unspecified";
+  }
+}
+
+namespace internal {
+
+using simdjson::dom::element_type;
+
+absl::StatusOr<Json> ParseObject(simdjson::dom::parser& parser, std::string_view body) {
+  Json root;
+  // realloc_if_needed: the body is not padded, simdjson copies it into a padded buffer.
+  simdjson::error_code error = parser.parse(body.data(), body.size(), true).get(root);
+  if (error != simdjson::SUCCESS) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("body is not valid JSON: ", simdjson::error_message(error)));
+  }
+  if (root.type() != element_type::OBJECT) {
+    return absl::InvalidArgumentError("body is not a JSON object");
+  }
+  return root;
+}
+
+std::optional<Json> Get(Json obj, std::string_view key) {
+  if (obj.type() != element_type::OBJECT) return std::nullopt;
+  Json value;
+  if (obj[key].get(value) != simdjson::SUCCESS) return std::nullopt;
+  if (value.is_null()) return std::nullopt;
+  return value;
+}
+
+std::optional<Json> GetPath(Json obj, std::initializer_list<std::string_view> path) {
+  std::optional<Json> current = obj;
+  for (std::string_view key : path) {
+    current = Get(*current, key);
+    if (!current) return std::nullopt;
+  }
+  return current;
+}
+
+std::optional<simdjson::dom::object> GetObject(Json obj, std::string_view key) {
+  std::optional<Json> value = Get(obj, key);
+  simdjson::dom::object result;
+  if (!value || value->get_object().get(result) != simdjson::SUCCESS) return std::nullopt;
+  return result;
+}
+
+std::optional<simdjson::dom::array> GetArray(Json obj, std::string_view key) {
+  std::optional<Json> value = Get(obj, key);
+  simdjson::dom::array result;
+  if (!value || value->get_array().get(result) != simdjson::SUCCESS) return std::nullopt;
+  return result;
+}
+
+namespace {
+
+std::string StringOf(std::optional<Json> value) {
+  std::string_view text;
+  if (!value || value->get_string().get(text) != simdjson::SUCCESS) return "";
+  return std::string(text);
+}
+
+}  // namespace
+
+std::string GetString(Json obj, std::string_view key) { return StringOf(Get(obj, key)); }
+
+std::string GetStringPath(Json obj, std::initializer_list<std::string_view> path) {
+  return StringOf(GetPath(obj, path));
+}
+
+std::string IdOf(Json value) {
+  switch (value.type()) {
+    case element_type::STRING: {
+      std::string_view text;
+      if (value.get_string().get(text) != simdjson::SUCCESS) return "";
+      return std::string(text);
+    }
+    case element_type::INT64: {
+      int64_t number = 0;
+      if (value.get_int64().get(number) != simdjson::SUCCESS) return "";
+      return absl::StrCat(number);
+    }
+    case element_type::UINT64: {
+      uint64_t number = 0;
+      if (value.get_uint64().get(number) != simdjson::SUCCESS) return "";
+      return absl::StrCat(number);
+    }
+    default:
+      return "";
+  }
+}
+
+std::string GetId(Json obj, std::string_view key) {
+  std::optional<Json> value = Get(obj, key);
+  return value ? IdOf(*value) : "";
+}
+
+std::string GetIdPath(Json obj, std::initializer_list<std::string_view> path) {
+  std::optional<Json> value = GetPath(obj, path);
+  return value ? IdOf(*value) : "";
+}
+
+std::optional<int64_t> IntOf(Json value) {
+  switch (value.type()) {
+    case element_type::INT64: {
+      int64_t number = 0;
+      if (value.get_int64().get(number) != simdjson::SUCCESS) return std::nullopt;
+      return number;
+    }
+    case element_type::UINT64: {
+      // Above INT64_MAX: not a value any platform sends for counts or times.
+      return std::nullopt;
+    }
+    case element_type::STRING: {
+      std::string_view text;
+      if (value.get_string().get(text) != simdjson::SUCCESS || text.empty()) return std::nullopt;
+      int64_t number = 0;
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+      if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+      return number;
+    }
+    default:
+      return std::nullopt;
+  }
+}
+
+std::optional<int64_t> GetInt(Json obj, std::string_view key) {
+  std::optional<Json> value = Get(obj, key);
+  return value ? IntOf(*value) : std::nullopt;
+}
+
+std::optional<bool> GetBool(Json obj, std::string_view key) {
+  std::optional<Json> value = Get(obj, key);
+  if (!value) return std::nullopt;
+  if (value->type() == element_type::BOOL) {
+    bool result = false;
+    if (value->get_bool().get(result) != simdjson::SUCCESS) return std::nullopt;
+    return result;
+  }
+  std::string text = absl::AsciiStrToLower(StringOf(value));
+  if (text == "true") return true;
+  if (text == "false") return false;
+  return std::nullopt;
+}
+
+std::string ScalarText(Json value) {
+  switch (value.type()) {
+    case element_type::STRING:
+    case element_type::INT64:
+    case element_type::UINT64:
+      return IdOf(value);
+    case element_type::BOOL: {
+      bool result = false;
+      if (value.get_bool().get(result) != simdjson::SUCCESS) return "";
+      return result ? "true" : "false";
+    }
+    case element_type::DOUBLE: {
+      double number = 0;
+      if (value.get_double().get(number) != simdjson::SUCCESS) return "";
+      return fmt::format("{}", number);
+    }
+    case element_type::NULL_VALUE:
+      return "";
+    default:
+      return simdjson::minify(value);
+  }
+}
+
+absl::Time FromEpoch(int64_t value, EpochUnit unit) {
+  switch (unit) {
+    case EpochUnit::kSeconds:
+      return absl::FromUnixSeconds(value);
+    case EpochUnit::kMillis:
+      return absl::FromUnixMillis(value);
+    case EpochUnit::kAuto:
+    default:
+      return value > 100'000'000'000 ? absl::FromUnixMillis(value) : absl::FromUnixSeconds(value);
+  }
+}
+
+std::optional<absl::Time> ParseTimeText(std::string_view text) {
+  // RFC3339_full also accepts "Z" and "+0000" offsets with absl's parser.
+  static constexpr const char* kFormats[] = {
+      absl::RFC3339_full,           // 2025-03-05T08:10:00.000Z
+      "%a %b %d %H:%M:%S %z %Y",    // Tue Mar 04 09:15:27 +0000 2025 (X v1.1)
+      "%Y-%m-%dT%H:%M:%E*S%z",      // 2025-03-05T08:10:00+0000 (Graph API)
+  };
+  for (const char* format : kFormats) {
+    absl::Time time;
+    std::string error;
+    if (absl::ParseTime(format, Av(text), &time, &error)) return time;
+  }
+  return std::nullopt;
+}
+
+std::optional<absl::Time> TimeOf(Json value, EpochUnit unit) {
+  if (std::optional<int64_t> number = IntOf(value)) return FromEpoch(*number, unit);
+  if (value.type() == element_type::DOUBLE) {
+    double number = 0;
+    if (value.get_double().get(number) != simdjson::SUCCESS) return std::nullopt;
+    // Fractional epochs (1741171000.5): whole units are exact enough for a timestamp.
+    return FromEpoch(static_cast<int64_t>(number), unit);
+  }
+  std::string_view text;
+  if (value.get_string().get(text) != simdjson::SUCCESS) return std::nullopt;
+  return ParseTimeText(text);
+}
+
+std::optional<absl::Time> GetTime(Json obj, std::string_view key, EpochUnit unit) {
+  std::optional<Json> value = Get(obj, key);
+  return value ? TimeOf(*value, unit) : std::nullopt;
+}
+
+void SetTimestamp(absl::Time time, google::protobuf::Timestamp* out) {
+  int64_t seconds = absl::ToUnixSeconds(time);  // floors, so nanos stay non-negative
+  out->set_seconds(seconds);
+  out->set_nanos(
+      static_cast<int32_t>(absl::ToInt64Nanoseconds(time - absl::FromUnixSeconds(seconds))));
+}
+
+absl::Time ToAbslTime(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+earshot::v1::Event NewEvent(earshot::v1::Platform platform, const RequestContext& ctx) {
+  earshot::v1::Event event;
+  event.set_platform(platform);
+  SetTimestamp(ctx.received_at, event.mutable_received_at());
+  SetTimestamp(ctx.received_at, event.mutable_created_at());
+  return event;
+}
+
+void SetCreatedAt(const std::optional<absl::Time>& time, earshot::v1::Event* event) {
+  if (time) SetTimestamp(*time, event->mutable_created_at());
+}
+
+void SetAuthor(const AuthorInfo& info, earshot::v1::Event* event) {
+  earshot::v1::Author* author = event->mutable_author();
+  author->set_id(info.id);
+  author->set_handle(info.handle);
+  author->set_display_name(info.display_name);
+  if (info.follower_count) author->set_follower_count(*info.follower_count);
+  author->set_is_bot(info.is_bot);
+}
+
+void SetAttribute(std::string_view key, std::string_view value, earshot::v1::Event* event) {
+  if (value.empty()) return;
+  (*event->mutable_attributes())[std::string(key)] = std::string(value);
+}
+
+std::string JoinName(std::string_view first, std::string_view last) {
+  if (first.empty()) return std::string(last);
+  if (last.empty()) return std::string(first);
+  return absl::StrCat(Av(first), " ", Av(last));
+}
+
+}  // namespace internal
+}  // namespace earshot::gateway
