@@ -50,10 +50,13 @@ absl::StatusOr<Json> ParseObject(simdjson::dom::parser& parser, std::string_view
 }
 
 std::optional<Json> Get(Json obj, std::string_view key) {
-  if (obj.type() != element_type::OBJECT) return std::nullopt;
+  if (obj.type() != element_type::OBJECT) { return std::nullopt;
+}
   Json value;
-  if (obj[key].get(value) != simdjson::SUCCESS) return std::nullopt;
-  if (value.is_null()) return std::nullopt;
+  if (obj[key].get(value) != simdjson::SUCCESS) { return std::nullopt;
+}
+  if (value.is_null()) { return std::nullopt;
+}
   return value;
 }
 
@@ -61,7 +64,8 @@ std::optional<Json> GetPath(Json obj, std::initializer_list<std::string_view> pa
   std::optional<Json> current = obj;
   for (std::string_view key : path) {
     current = Get(*current, key);
-    if (!current) return std::nullopt;
+    if (!current) { return std::nullopt;
+}
   }
   return current;
 }
@@ -69,14 +73,16 @@ std::optional<Json> GetPath(Json obj, std::initializer_list<std::string_view> pa
 std::optional<simdjson::dom::object> GetObject(Json obj, std::string_view key) {
   std::optional<Json> value = Get(obj, key);
   simdjson::dom::object result;
-  if (!value || value->get_object().get(result) != simdjson::SUCCESS) return std::nullopt;
+  if (!value || value->get_object().get(result) != simdjson::SUCCESS) { return std::nullopt;
+}
   return result;
 }
 
 std::optional<simdjson::dom::array> GetArray(Json obj, std::string_view key) {
   std::optional<Json> value = Get(obj, key);
   simdjson::dom::array result;
-  if (!value || value->get_array().get(result) != simdjson::SUCCESS) return std::nullopt;
+  if (!value || value->get_array().get(result) != simdjson::SUCCESS) { return std::nullopt;
+}
   return result;
 }
 
@@ -84,7 +90,8 @@ namespace {
 
 std::string StringOf(std::optional<Json> value) {
   std::string_view text;
-  if (!value || value->get_string().get(text) != simdjson::SUCCESS) return "";
+  if (!value || value->get_string().get(text) != simdjson::SUCCESS) { return "";
+}
   return std::string(text);
 }
 
@@ -100,17 +107,20 @@ std::string IdOf(Json value) {
   switch (value.type()) {
     case element_type::STRING: {
       std::string_view text;
-      if (value.get_string().get(text) != simdjson::SUCCESS) return "";
+      if (value.get_string().get(text) != simdjson::SUCCESS) { return "";
+}
       return std::string(text);
     }
     case element_type::INT64: {
       int64_t number = 0;
-      if (value.get_int64().get(number) != simdjson::SUCCESS) return "";
+      if (value.get_int64().get(number) != simdjson::SUCCESS) { return "";
+}
       return absl::StrCat(number);
     }
     case element_type::UINT64: {
       uint64_t number = 0;
-      if (value.get_uint64().get(number) != simdjson::SUCCESS) return "";
+      if (value.get_uint64().get(number) != simdjson::SUCCESS) { return "";
+}
       return absl::StrCat(number);
     }
     default:
@@ -132,7 +142,8 @@ std::optional<int64_t> IntOf(Json value) {
   switch (value.type()) {
     case element_type::INT64: {
       int64_t number = 0;
-      if (value.get_int64().get(number) != simdjson::SUCCESS) return std::nullopt;
+      if (value.get_int64().get(number) != simdjson::SUCCESS) { return std::nullopt;
+}
       return number;
     }
     case element_type::UINT64: {
@@ -141,10 +152,12 @@ std::optional<int64_t> IntOf(Json value) {
     }
     case element_type::STRING: {
       std::string_view text;
-      if (value.get_string().get(text) != simdjson::SUCCESS || text.empty()) return std::nullopt;
+      if (value.get_string().get(text) != simdjson::SUCCESS || text.empty()) { return std::nullopt;
+}
       int64_t number = 0;
       auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
-      if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+      if (ec != std::errc() || end != text.data() + text.size()) { return std::nullopt;
+}
       return number;
     }
     default:
@@ -159,15 +172,19 @@ std::optional<int64_t> GetInt(Json obj, std::string_view key) {
 
 std::optional<bool> GetBool(Json obj, std::string_view key) {
   std::optional<Json> value = Get(obj, key);
-  if (!value) return std::nullopt;
+  if (!value) { return std::nullopt;
+}
   if (value->type() == element_type::BOOL) {
     bool result = false;
-    if (value->get_bool().get(result) != simdjson::SUCCESS) return std::nullopt;
+    if (value->get_bool().get(result) != simdjson::SUCCESS) { return std::nullopt;
+}
     return result;
   }
   std::string text = absl::AsciiStrToLower(StringOf(value));
-  if (text == "true") return true;
-  if (text == "false") return false;
+  if (text == "true") { return true;
+}
+  if (text == "false") { return false;
+}
   return std::nullopt;
 }
 
@@ -179,12 +196,14 @@ std::string ScalarText(Json value) {
       return IdOf(value);
     case element_type::BOOL: {
       bool result = false;
-      if (value.get_bool().get(result) != simdjson::SUCCESS) return "";
+      if (value.get_bool().get(result) != simdjson::SUCCESS) { return "";
+}
       return result ? "true" : "false";
     }
     case element_type::DOUBLE: {
       double number = 0;
-      if (value.get_double().get(number) != simdjson::SUCCESS) return "";
+      if (value.get_double().get(number) != simdjson::SUCCESS) { return "";
+}
       return fmt::format("{}", number);
     }
     case element_type::NULL_VALUE:
@@ -209,28 +228,32 @@ absl::Time FromEpoch(int64_t value, EpochUnit unit) {
 std::optional<absl::Time> ParseTimeText(std::string_view text) {
   // RFC3339_full also accepts "Z" and "+0000" offsets with absl's parser.
   static constexpr const char* kFormats[] = {
-      absl::RFC3339_full,           // 2025-03-05T08:10:00.000Z
-      "%a %b %d %H:%M:%S %z %Y",    // Tue Mar 04 09:15:27 +0000 2025 (X v1.1)
-      "%Y-%m-%dT%H:%M:%E*S%z",      // 2025-03-05T08:10:00+0000 (Graph API)
+      absl::RFC3339_full,         // 2025-03-05T08:10:00.000Z
+      "%a %b %d %H:%M:%S %z %Y",  // Tue Mar 04 09:15:27 +0000 2025 (X v1.1)
+      "%Y-%m-%dT%H:%M:%E*S%z",    // 2025-03-05T08:10:00+0000 (Graph API)
   };
   for (const char* format : kFormats) {
     absl::Time time;
     std::string error;
-    if (absl::ParseTime(format, Av(text), &time, &error)) return time;
+    if (absl::ParseTime(format, Av(text), &time, &error)) { return time;
+}
   }
   return std::nullopt;
 }
 
 std::optional<absl::Time> TimeOf(Json value, EpochUnit unit) {
-  if (std::optional<int64_t> number = IntOf(value)) return FromEpoch(*number, unit);
+  if (std::optional<int64_t> number = IntOf(value)) { return FromEpoch(*number, unit);
+}
   if (value.type() == element_type::DOUBLE) {
     double number = 0;
-    if (value.get_double().get(number) != simdjson::SUCCESS) return std::nullopt;
+    if (value.get_double().get(number) != simdjson::SUCCESS) { return std::nullopt;
+}
     // Fractional epochs (1741171000.5): whole units are exact enough for a timestamp.
     return FromEpoch(static_cast<int64_t>(number), unit);
   }
   std::string_view text;
-  if (value.get_string().get(text) != simdjson::SUCCESS) return std::nullopt;
+  if (value.get_string().get(text) != simdjson::SUCCESS) { return std::nullopt;
+}
   return ParseTimeText(text);
 }
 
@@ -259,7 +282,8 @@ earshot::v1::Event NewEvent(earshot::v1::Platform platform, const RequestContext
 }
 
 void SetCreatedAt(const std::optional<absl::Time>& time, earshot::v1::Event* event) {
-  if (time) SetTimestamp(*time, event->mutable_created_at());
+  if (time) { SetTimestamp(*time, event->mutable_created_at());
+}
 }
 
 void SetAuthor(const AuthorInfo& info, earshot::v1::Event* event) {
@@ -267,18 +291,22 @@ void SetAuthor(const AuthorInfo& info, earshot::v1::Event* event) {
   author->set_id(info.id);
   author->set_handle(info.handle);
   author->set_display_name(info.display_name);
-  if (info.follower_count) author->set_follower_count(*info.follower_count);
+  if (info.follower_count) { author->set_follower_count(*info.follower_count);
+}
   author->set_is_bot(info.is_bot);
 }
 
 void SetAttribute(std::string_view key, std::string_view value, earshot::v1::Event* event) {
-  if (value.empty()) return;
+  if (value.empty()) { return;
+}
   (*event->mutable_attributes())[std::string(key)] = std::string(value);
 }
 
 std::string JoinName(std::string_view first, std::string_view last) {
-  if (first.empty()) return std::string(last);
-  if (last.empty()) return std::string(first);
+  if (first.empty()) { return std::string(last);
+}
+  if (last.empty()) { return std::string(first);
+}
   return absl::StrCat(Av(first), " ", Av(last));
 }
 

@@ -16,8 +16,8 @@ namespace {
 
 using earshot::v1::Event;
 using earshot::v1::Platform;
-using internal::Av;
 using internal::AuthorInfo;
+using internal::Av;
 using internal::EpochUnit;
 using internal::Get;
 using internal::GetArray;
@@ -47,9 +47,12 @@ earshot::v1::Direction DirectionOf(bool outbound) {
 enum class Verb { kAdd, kEdit, kRemove, kIgnore, kUnknown };
 
 Verb ParseVerb(std::string_view verb) {
-  if (verb.empty() || verb == "add") return Verb::kAdd;
-  if (verb == "edited" || verb == "edit") return Verb::kEdit;
-  if (verb == "remove" || verb == "delete") return Verb::kRemove;
+  if (verb.empty() || verb == "add") { return Verb::kAdd;
+}
+  if (verb == "edited" || verb == "edit") { return Verb::kEdit;
+}
+  if (verb == "remove" || verb == "delete") { return Verb::kRemove;
+}
   // Moderation and relationship changes carry no customer message.
   if (verb == "hide" || verb == "unhide" || verb == "block" || verb == "unblock" ||
       verb == "mute" || verb == "unmute" || verb == "follow" || verb == "update") {
@@ -60,8 +63,10 @@ Verb ParseVerb(std::string_view verb) {
 
 // Seconds of the change for event ids: value.created_time, else entry.time, else receipt.
 int64_t ChangeSeconds(const std::optional<absl::Time>& time, const MetaEntry& entry) {
-  if (time) return absl::ToUnixSeconds(*time);
-  if (entry.time) return absl::ToUnixSeconds(*entry.time);
+  if (time) { return absl::ToUnixSeconds(*time);
+}
+  if (entry.time) { return absl::ToUnixSeconds(*entry.time);
+}
   return absl::ToUnixSeconds(entry.ctx->received_at);
 }
 
@@ -90,7 +95,8 @@ Event NewMetaEvent(Platform platform, const MetaEntry& entry) {
 // its parent, which Facebook guarantees to be top-level (one level of nesting).
 std::string CommentThreadRoot(const std::string& comment_id, const std::string& parent_id,
                               const std::string& post_id) {
-  if (parent_id.empty() || parent_id == post_id || parent_id == comment_id) return comment_id;
+  if (parent_id.empty() || parent_id == post_id || parent_id == comment_id) { return comment_id;
+}
   return parent_id;
 }
 
@@ -111,7 +117,8 @@ void HandleFeed(const MetaEntry& entry, Json value, const std::string& where) {
   const std::string parent_id = GetId(value, "parent_id");
   const AuthorInfo author = AuthorFrom(value);
   std::optional<absl::Time> created = GetTime(value, "created_time", EpochUnit::kSeconds);
-  if (!created) created = entry.time;
+  if (!created) { created = entry.time;
+}
   const std::string page_prefix = absl::StrCat("fb:", entry.account, ":c:");
 
   Event event = NewMetaEvent(earshot::v1::PLATFORM_FACEBOOK, entry);
@@ -211,7 +218,8 @@ void HandlePageMention(const MetaEntry& entry, Json value, const std::string& wh
     return;
   }
   std::optional<absl::Time> created = GetTime(value, "created_time", EpochUnit::kSeconds);
-  if (!created) created = entry.time;
+  if (!created) { created = entry.time;
+}
   const AuthorInfo author = AuthorFrom(value);
   Event event = NewMetaEvent(earshot::v1::PLATFORM_FACEBOOK, entry);
   std::string event_id = absl::StrCat("fb:mention:", target);
@@ -224,8 +232,8 @@ void HandlePageMention(const MetaEntry& entry, Json value, const std::string& wh
     event.set_kind(earshot::v1::KIND_DELETE);
   }
   event.set_event_id(event_id);
-  event.set_thread_key(absl::StrCat("fb:", entry.account, ":c:", post_id.empty() ? comment_id
-                                                                                  : post_id));
+  event.set_thread_key(
+      absl::StrCat("fb:", entry.account, ":c:", post_id.empty() ? comment_id : post_id));
   event.set_message_id(target);
   event.set_direction(DirectionOf(!author.id.empty() && author.id == entry.account));
   internal::SetAuthor(author, &event);
@@ -248,14 +256,22 @@ struct Messaging {
 };
 
 constexpr std::string_view kIgnoredMessagingKeys[] = {
-    "delivery",         "read",
-    "optin",            "referral",
-    "account_linking",  "pass_thread_control",
-    "take_thread_control", "request_thread_control",
-    "app_roles",        "policy_enforcement",
-    "messaging_feedback", "response_feedback",
-    "game_play",        "checkout_update",
-    "payment",          "handover",
+    "delivery",
+    "read",
+    "optin",
+    "referral",
+    "account_linking",
+    "pass_thread_control",
+    "take_thread_control",
+    "request_thread_control",
+    "app_roles",
+    "policy_enforcement",
+    "messaging_feedback",
+    "response_feedback",
+    "game_play",
+    "checkout_update",
+    "payment",
+    "handover",
     "messaging_handovers",
 };
 
@@ -264,7 +280,8 @@ std::string AttachmentTypes(Json message) {
   if (std::optional<simdjson::dom::array> attachments = GetArray(message, "attachments")) {
     for (Json attachment : *attachments) {
       std::string type = GetString(attachment, "type");
-      if (!type.empty()) types.push_back(std::move(type));
+      if (!type.empty()) { types.push_back(std::move(type));
+}
     }
   }
   return absl::StrJoin(types, ",");
@@ -275,7 +292,8 @@ void HandleMessaging(const MetaEntry& entry, const Messaging& kind, Json item,
   const std::string sender = GetIdPath(item, {"sender", "id"});
   const std::string recipient = GetIdPath(item, {"recipient", "id"});
   std::optional<absl::Time> time = GetTime(item, "timestamp", EpochUnit::kMillis);
-  if (!time) time = entry.time;
+  if (!time) { time = entry.time;
+}
   const int64_t millis = absl::ToUnixMillis(time.value_or(entry.ctx->received_at));
 
   auto new_event = [&](bool outbound) {
@@ -349,9 +367,8 @@ void HandleMessaging(const MetaEntry& entry, const Messaging& kind, Json item,
     Event event = new_event(outbound);
     const std::string mid = GetId(*postback, "mid");
     const std::string& psid = outbound ? recipient : sender;
-    event.set_event_id(mid.empty()
-                           ? absl::StrCat(Av(kind.prefix), ":", psid, ":postback:", millis)
-                           : absl::StrCat(Av(kind.prefix), ":", mid));
+    event.set_event_id(mid.empty() ? absl::StrCat(Av(kind.prefix), ":", psid, ":postback:", millis)
+                                   : absl::StrCat(Av(kind.prefix), ":", mid));
     event.set_message_id(mid);
     event.set_kind(earshot::v1::KIND_DIRECT_MESSAGE);
     event.set_text(GetString(*postback, "title"));
@@ -367,9 +384,8 @@ void HandleMessaging(const MetaEntry& entry, const Messaging& kind, Json item,
     }
     Event event = new_event(sender == entry.account);
     std::string num_edit = GetId(*edit, "num_edit");
-    event.set_event_id(
-        absl::StrCat(Av(kind.prefix), ":", mid, ":edit:", num_edit.empty() ? absl::StrCat(millis)
-                                                                       : num_edit));
+    event.set_event_id(absl::StrCat(Av(kind.prefix), ":", mid,
+                                    ":edit:", num_edit.empty() ? absl::StrCat(millis) : num_edit));
     event.set_message_id(mid);
     event.set_kind(earshot::v1::KIND_EDIT);
     event.set_text(GetString(*edit, "text"));
@@ -390,7 +406,8 @@ void HandleMessaging(const MetaEntry& entry, const Messaging& kind, Json item,
 void HandleInstagramComment(const MetaEntry& entry, std::string_view field, Json value,
                             const std::string& where) {
   std::string id = GetId(value, "id");
-  if (id.empty()) id = GetId(value, "comment_id");
+  if (id.empty()) { id = GetId(value, "comment_id");
+}
   if (id.empty()) {
     entry.out->unknown.push_back(absl::StrCat(where, ": comment without id"));
     return;
@@ -410,10 +427,10 @@ void HandleInstagramComment(const MetaEntry& entry, std::string_view field, Json
   std::optional<absl::Time> created = GetTime(value, "created_time", EpochUnit::kAuto);
   internal::SetCreatedAt(created ? created : entry.time, &event);
   std::string media_id = GetIdPath(value, {"media", "id"});
-  if (media_id.empty()) media_id = GetId(value, "media_id");
+  if (media_id.empty()) { media_id = GetId(value, "media_id");
+}
   SetAttribute("media_id", media_id, &event);
-  SetAttribute("media_product_type", GetStringPath(value, {"media", "media_product_type"}),
-               &event);
+  SetAttribute("media_product_type", GetStringPath(value, {"media", "media_product_type"}), &event);
   SetAttribute("ad_id", GetIdPath(value, {"media", "ad_id"}), &event);
   SetAttribute("field", field, &event);
   entry.out->events.push_back(std::move(event));
@@ -450,9 +467,9 @@ void HandleInstagramChange(const MetaEntry& entry, std::string_view field, Json 
   } else if (field == "mentions") {
     HandleInstagramMention(entry, value, where);
   } else if (field == "messages" || field == "messaging_postbacks" ||
-             field == "message_reactions" || field == "message_edit" ||
-             field == "messaging_seen" || field == "messaging_referral" ||
-             field == "messaging_optins" || field == "messaging_handover") {
+             field == "message_reactions" || field == "message_edit" || field == "messaging_seen" ||
+             field == "messaging_referral" || field == "messaging_optins" ||
+             field == "messaging_handover") {
     // Test deliveries from the app dashboard put a messaging item under changes[].value.
     HandleMessaging(entry, kInstagramDm, value, where);
   } else if (field == "story_insights") {
@@ -466,12 +483,16 @@ void HandleInstagramChange(const MetaEntry& entry, std::string_view field, Json 
 
 // Text of an inbound WhatsApp message by type; empty for media without caption, stickers, ...
 std::string WhatsAppText(Json message, const std::string& type) {
-  if (type == "text") return GetStringPath(message, {"text", "body"});
-  if (type == "button") return GetStringPath(message, {"button", "text"});
+  if (type == "text") { return GetStringPath(message, {"text", "body"});
+}
+  if (type == "button") { return GetStringPath(message, {"button", "text"});
+}
   if (type == "interactive") {
     std::string title = GetStringPath(message, {"interactive", "button_reply", "title"});
-    if (title.empty()) title = GetStringPath(message, {"interactive", "list_reply", "title"});
-    if (title.empty()) title = GetStringPath(message, {"interactive", "nfm_reply", "body"});
+    if (title.empty()) { title = GetStringPath(message, {"interactive", "list_reply", "title"});
+}
+    if (title.empty()) { title = GetStringPath(message, {"interactive", "nfm_reply", "body"});
+}
     return title;
   }
   if (type == "image" || type == "video" || type == "document") {
@@ -480,7 +501,8 @@ std::string WhatsAppText(Json message, const std::string& type) {
   if (type == "location") {
     std::string name = GetStringPath(message, {"location", "name"});
     std::string address = GetStringPath(message, {"location", "address"});
-    if (!name.empty() && !address.empty()) return absl::StrCat(name, ", ", address);
+    if (!name.empty() && !address.empty()) { return absl::StrCat(name, ", ", address);
+}
     return name.empty() ? address : name;
   }
   return "";
@@ -501,9 +523,11 @@ void HandleWhatsAppMessages(const MetaEntry& entry, Json value, const std::strin
   const std::string display_phone = GetStringPath(value, {"metadata", "display_phone_number"});
   std::optional<simdjson::dom::array> contacts = GetArray(value, "contacts");
   auto contact_name = [&](const std::string& wa_id) -> std::string {
-    if (!contacts) return "";
+    if (!contacts) { return "";
+}
     for (Json contact : *contacts) {
-      if (GetId(contact, "wa_id") == wa_id) return GetStringPath(contact, {"profile", "name"});
+      if (GetId(contact, "wa_id") == wa_id) { return GetStringPath(contact, {"profile", "name"});
+}
     }
     return "";
   };
@@ -604,10 +628,13 @@ void HandleWhatsAppMessages(const MetaEntry& entry, Json value, const std::strin
         std::vector<std::string> codes;
         for (Json error : *errors) {
           std::string title = GetString(error, "title");
-          if (title.empty()) title = GetString(error, "message");
-          if (!title.empty()) titles.push_back(std::move(title));
+          if (title.empty()) { title = GetString(error, "message");
+}
+          if (!title.empty()) { titles.push_back(std::move(title));
+}
           std::string code = GetId(error, "code");
-          if (!code.empty()) codes.push_back(std::move(code));
+          if (!code.empty()) { codes.push_back(std::move(code));
+}
         }
         SetAttribute("error_titles", absl::StrJoin(titles, "; "), &event);
         SetAttribute("error_codes", absl::StrJoin(codes, ","), &event);
@@ -661,7 +688,8 @@ void HandleEntry(MetaObject object, const MetaEntry& entry, Json raw, const std:
   }
   for (std::string_view key : {std::string_view("messaging"), std::string_view("standby")}) {
     std::optional<simdjson::dom::array> items = GetArray(raw, key);
-    if (!items) continue;
+    if (!items) { continue;
+}
     any = true;
     if (object == MetaObject::kWhatsApp) {
       entry.out->unknown.push_back(absl::StrCat(where, ": ", Av(key), " in a WhatsApp entry"));
@@ -673,7 +701,8 @@ void HandleEntry(MetaObject object, const MetaEntry& entry, Json raw, const std:
       HandleMessaging(entry, kind, item, absl::StrCat(where, ".", Av(key), "[", index++, "]"));
     }
   }
-  if (!any) entry.out->unknown.push_back(absl::StrCat(where, ": no changes or messaging"));
+  if (!any) { entry.out->unknown.push_back(absl::StrCat(where, ": no changes or messaging"));
+}
 }
 
 }  // namespace
@@ -681,7 +710,8 @@ void HandleEntry(MetaObject object, const MetaEntry& entry, Json raw, const std:
 absl::StatusOr<Normalized> NormalizeMeta(std::string_view body, const RequestContext& ctx) {
   simdjson::dom::parser parser;
   absl::StatusOr<Json> root = internal::ParseObject(parser, body);
-  if (!root.ok()) return root.status();
+  if (!root.ok()) { return root.status();
+}
   Normalized out;
   const std::string object_name = GetString(*root, "object");
   MetaObject object;

@@ -14,8 +14,8 @@ namespace earshot::gateway {
 namespace {
 
 using earshot::v1::Event;
-using internal::Av;
 using internal::AuthorInfo;
+using internal::Av;
 using internal::EpochUnit;
 using internal::Get;
 using internal::GetArray;
@@ -37,34 +37,35 @@ struct MessageField {
 };
 
 constexpr MessageField kMessageFields[] = {
-    {"message", false, false, false},
-    {"edited_message", true, false, false},
-    {"channel_post", false, true, false},
-    {"edited_channel_post", true, true, false},
-    {"business_message", false, false, true},
-    {"edited_business_message", true, false, true},
+    {"message", false, false, false},         {"edited_message", true, false, false},
+    {"channel_post", false, true, false},     {"edited_channel_post", true, true, false},
+    {"business_message", false, false, true}, {"edited_business_message", true, false, true},
 };
 
 // Update fields that never carry a customer message.
 constexpr std::string_view kIgnoredFields[] = {
-    "callback_query",     "my_chat_member",         "chat_member",
-    "chat_join_request",  "business_connection",    "inline_query",
-    "chosen_inline_result", "shipping_query",       "pre_checkout_query",
-    "poll",               "poll_answer",            "message_reaction_count",
-    "chat_boost",         "removed_chat_boost",     "purchased_paid_media",
+    "callback_query",       "my_chat_member",
+    "chat_member",          "chat_join_request",
+    "business_connection",  "inline_query",
+    "chosen_inline_result", "shipping_query",
+    "pre_checkout_query",   "poll",
+    "poll_answer",          "message_reaction_count",
+    "chat_boost",           "removed_chat_boost",
+    "purchased_paid_media",
 };
 
 // Media kinds a Message can carry instead of (or besides) text.
 constexpr std::string_view kAttachmentFields[] = {
-    "photo",     "video", "document", "audio",   "voice", "sticker",
-    "animation", "video_note", "location", "contact", "poll", "venue",
+    "photo",     "video",      "document", "audio",   "voice", "sticker",
+    "animation", "video_note", "location", "contact", "poll",  "venue",
 };
 
 AuthorInfo UserAuthor(Json user) {
   AuthorInfo author;
   author.id = GetId(user, "id");
   author.handle = GetString(user, "username");
-  author.display_name = internal::JoinName(GetString(user, "first_name"), GetString(user, "last_name"));
+  author.display_name =
+      internal::JoinName(GetString(user, "first_name"), GetString(user, "last_name"));
   author.is_bot = GetBool(user, "is_bot").value_or(false);
   return author;
 }
@@ -108,7 +109,8 @@ void HandleMessage(const TgUpdate& update, const MessageField& field, Json messa
   const bool channel = field.channel || chat_type == "channel";
 
   bool outbound = !from_id.empty() && from_id == update.bot;
-  if (channel) outbound = true;
+  if (channel) { outbound = true;
+}
   if (field.business) {
     if ((chat_type == "private" && !from_id.empty() && from_id != chat_id) ||
         Get(message, "sender_business_bot")) {
@@ -126,7 +128,8 @@ void HandleMessage(const TgUpdate& update, const MessageField& field, Json messa
 
   Event event = NewTgEvent(update);
   std::string event_id = absl::StrCat("tg:", update.bot, ":", chat_id, ":", message_id);
-  if (field.edited) absl::StrAppend(&event_id, ":edit:", GetId(message, "edit_date"));
+  if (field.edited) { absl::StrAppend(&event_id, ":edit:", GetId(message, "edit_date"));
+}
   event.set_event_id(event_id);
   event.set_thread_key(absl::StrCat("tg:", update.bot, ":", chat_id));
   event.set_message_id(message_id);
@@ -149,7 +152,8 @@ void HandleMessage(const TgUpdate& update, const MessageField& field, Json messa
     internal::SetAuthor(UserAuthor(*from), &event);
   }
   std::string text = GetString(message, "text");
-  if (text.empty()) text = GetString(message, "caption");
+  if (text.empty()) { text = GetString(message, "caption");
+}
   event.set_text(text);
   internal::SetCreatedAt(GetTime(message, "date", EpochUnit::kSeconds), &event);
   // A private chat's username is the user's, and t.me/<user>/<id> is not a message link.
@@ -161,12 +165,13 @@ void HandleMessage(const TgUpdate& update, const MessageField& field, Json messa
   SetAttribute("message_thread_id", thread_id, &event);
   SetAttribute("business_connection_id", GetString(message, "business_connection_id"), &event);
   SetAttribute("media_group_id", GetString(message, "media_group_id"), &event);
-  SetAttribute("sender_business_bot_id", GetIdPath(message, {"sender_business_bot", "id"}),
-               &event);
-  if (field.edited) SetAttribute("edit_date", GetId(message, "edit_date"), &event);
+  SetAttribute("sender_business_bot_id", GetIdPath(message, {"sender_business_bot", "id"}), &event);
+  if (field.edited) { SetAttribute("edit_date", GetId(message, "edit_date"), &event);
+}
   std::vector<absl::string_view> attachments;
   for (std::string_view key : kAttachmentFields) {
-    if (Get(message, key)) attachments.push_back(Av(key));
+    if (Get(message, key)) { attachments.push_back(Av(key));
+}
   }
   SetAttribute("attachment_types", absl::StrJoin(attachments, ","), &event);
   update.out->events.push_back(std::move(event));
@@ -176,8 +181,7 @@ void HandleDeletedBusinessMessages(const TgUpdate& update, Json deleted) {
   const std::string chat_id = GetIdPath(deleted, {"chat", "id"});
   std::optional<simdjson::dom::array> ids = GetArray(deleted, "message_ids");
   if (chat_id.empty() || !ids) {
-    update.out->unknown.push_back(
-        "deleted_business_messages: without chat.id or message_ids");
+    update.out->unknown.push_back("deleted_business_messages: without chat.id or message_ids");
     return;
   }
   if (ids->size() == 0) {
@@ -186,10 +190,10 @@ void HandleDeletedBusinessMessages(const TgUpdate& update, Json deleted) {
   }
   for (Json id_value : *ids) {
     const std::string message_id = internal::IdOf(id_value);
-    if (message_id.empty()) continue;
+    if (message_id.empty()) { continue;
+}
     Event event = NewTgEvent(update);
-    event.set_event_id(
-        absl::StrCat("tg:", update.bot, ":", chat_id, ":", message_id, ":delete"));
+    event.set_event_id(absl::StrCat("tg:", update.bot, ":", chat_id, ":", message_id, ":delete"));
     event.set_thread_key(absl::StrCat("tg:", update.bot, ":", chat_id));
     event.set_message_id(message_id);
     event.set_direction(earshot::v1::DIRECTION_INBOUND);
@@ -254,7 +258,8 @@ void HandleMessageReaction(const TgUpdate& update, Json reaction) {
 absl::StatusOr<Normalized> NormalizeTelegram(std::string_view body, const RequestContext& ctx) {
   simdjson::dom::parser parser;
   absl::StatusOr<Json> root = internal::ParseObject(parser, body);
-  if (!root.ok()) return root.status();
+  if (!root.ok()) { return root.status();
+}
   Normalized out;
   TgUpdate update;
   update.ctx = &ctx;

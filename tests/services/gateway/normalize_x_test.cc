@@ -157,12 +157,7 @@ TEST(NormalizeXTest, RetweetIsMentionMarkedAsRetweet) {
     message_id: "1896894000000001234"
     direction: DIRECTION_INBOUND
     kind: KIND_MENTION
-    author {
-      id: "9990003"
-      handle: "kettle_fan"
-      display_name: "Kettle Fan"
-      follower_count: 312
-    }
+    author { id: "9990003" handle: "kettle_fan" display_name: "Kettle Fan" follower_count: 312 }
     text: "RT @AcmeSupport: Spring sale: 20% off all kettles until Sunday."
     lang: "en"
     created_at { seconds: 1741086005 }

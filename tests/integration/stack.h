@@ -1,0 +1,163 @@
+#pragma once
+// TestStack: a whole `earshot --target=all` process inside the test (embedded Kafka-protocol
+// broker, real sockets on 127.0.0.1 port 0, a temporary data folder), plus helpers to sign and
+// send webhooks and to read topics back with a real Kafka consumer.
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "earshot/v1/event.pb.h"
+#include "gtest/gtest.h"
+#include "services/common/base/config.h"
+#include "services/common/http/client.h"
+#include "services/common/kafka/consumer.h"
+#include "services/earshot/process.h"
+#include "services/gateway/gateway_app.h"
+#include "services/gateway/signature.h"
+
+namespace earshot::testing {
+
+inline constexpr char kXSecret[] = "test-consumer-secret";
+inline constexpr char kMetaSecret[] = "test-app-secret";
+inline constexpr char kTelegramToken[] = "tg-secret-token";
+inline constexpr char kTelegramBot[] = "7000000001";
+inline constexpr char kGenericSecret[] = "whsec_c3RhY2stZ2VuZXJpYy1zZWNyZXQ=";
+
+inline std::string ReadFixture(const std::string& name) {
+  std::ifstream in(std::string(EARSHOT_FIXTURES_DIR) + "/" + name, std::ios::binary);
+  EXPECT_TRUE(in.good()) << "missing fixture " << name;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+inline std::string StackConfig(const std::string& extra = "") {
+  return std::string(R"(
+http: {addr: "127.0.0.1:0", threads: 2, body_limit_bytes: 2097152}
+grpc: {addr: "127.0.0.1:0"}
+admin: {addr: "127.0.0.1:0"}
+kafka:
+  delivery_timeout: 3s
+  embedded: {brokers: 1, partitions: 4}
+x: {consumer_secret: )") + kXSecret + R"(}
+meta: {app_secret: )" + kMetaSecret + R"(, verify_token: verify-me}
+telegram: {secret_token: )" + kTelegramToken + R"(, bot_id: ")" + kTelegramBot + R"("}
+generic: {sources: {reviews: {secret: )" + kGenericSecret + R"(}}}
+)" + extra;
+}
+
+class TestStack {
+ public:
+  explicit TestStack(const std::string& extra_config = "") {
+    auto config = Config::FromYaml(StackConfig(extra_config));
+    EXPECT_TRUE(config.ok()) << config.status();
+    config->set_env_lookup([](const std::string&) { return std::nullopt; });
+    ProcessOptions options;
+    options.target = "all";
+    options.data_dir = ::testing::TempDir() + "/earshot-" + std::to_string(absl::ToUnixNanos(absl::Now()));
+    process_ = std::make_unique<Process>(options, std::move(*config));
+    auto st = process_->Start();
+    EXPECT_TRUE(st.ok()) << st;
+    http_port_ = static_cast<gateway::GatewayApp*>(process_->service("gateway"))->http_port();
+    EXPECT_TRUE(WaitReady(true, absl::Seconds(10)));
+  }
+
+  Process& process() { return *process_; }
+  int http_port() const { return http_port_; }
+  const std::string& bootstrap() const { return process_->kafka_bootstrap(); }
+
+  http::ClientResponse Post(const std::string& path, const std::string& body,
+                            std::vector<std::pair<std::string, std::string>> headers) {
+    http::Client client("127.0.0.1", http_port_);
+    headers.emplace_back("Content-Type", "application/json");
+    auto r = client.Send("POST", path, body, headers);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : http::ClientResponse{};
+  }
+  http::ClientResponse PostX(const std::string& body) {
+    return Post("/webhooks/x", body,
+                {{"x-twitter-webhooks-signature",
+                  "sha256=" + gateway::Base64Encode(gateway::HmacSha256(kXSecret, body))}});
+  }
+  http::ClientResponse PostMeta(const std::string& body) {
+    return Post("/webhooks/meta", body,
+                {{"X-Hub-Signature-256", gateway::MetaSignature(body, kMetaSecret)}});
+  }
+  http::ClientResponse PostTelegram(const std::string& body) {
+    return Post("/webhooks/telegram", body, {{"X-Telegram-Bot-Api-Secret-Token", kTelegramToken}});
+  }
+  http::ClientResponse PostGeneric(const std::string& source, const std::string& body,
+                                   const std::string& msg_id) {
+    const std::string ts = std::to_string(absl::ToUnixSeconds(absl::Now()));
+    return Post("/webhooks/generic/" + source, body,
+                {{"webhook-id", msg_id},
+                 {"webhook-timestamp", ts},
+                 {"webhook-signature",
+                  gateway::SignStandardWebhook(msg_id, ts, body, kGenericSecret)}});
+  }
+
+  int ReadyzStatus() {
+    http::Client admin("127.0.0.1", process_->admin_port());
+    auto r = admin.Get("/readyz");
+    return r.ok() ? r->status : 0;
+  }
+  bool WaitReady(bool ready, absl::Duration timeout) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (absl::Now() < deadline) {
+      if ((ReadyzStatus() == 200) == ready) return true;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return false;
+  }
+  std::string Metrics() {
+    http::Client admin("127.0.0.1", process_->admin_port());
+    auto r = admin.Get("/metrics");
+    return r.ok() ? r->body : "";
+  }
+
+  // Every record of `topic` from the beginning: waits until `want` arrived or `timeout` passed,
+  // then keeps reading for `settle` to catch records that should not be there.
+  std::vector<kafka::Message> ReadTopic(const std::string& topic, size_t want,
+                                        absl::Duration timeout = absl::Seconds(15),
+                                        absl::Duration settle = absl::Milliseconds(300)) {
+    kafka::ConsumerOptions o;
+    o.bootstrap = bootstrap();
+    o.group_id = "test-reader-" + std::to_string(absl::ToUnixNanos(absl::Now()));
+    auto consumer = kafka::Consumer::Create(o);
+    EXPECT_TRUE(consumer.ok()) << consumer.status();
+    EXPECT_TRUE((*consumer)->AssignAll(topic).ok());
+    std::vector<kafka::Message> out;
+    absl::Time deadline = absl::Now() + timeout;
+    bool settling = false;
+    while (absl::Now() < deadline) {
+      auto batch = (*consumer)->Poll(1000, absl::Milliseconds(100));
+      EXPECT_TRUE(batch.ok()) << batch.status();
+      if (!batch.ok()) break;
+      for (auto& m : *batch) out.push_back(std::move(m));
+      if (!settling && out.size() >= want) {
+        settling = true;
+        deadline = absl::Now() + settle;
+      }
+    }
+    return out;
+  }
+
+  static std::vector<earshot::v1::Event> Events(const std::vector<kafka::Message>& msgs) {
+    std::vector<earshot::v1::Event> out;
+    for (const auto& m : msgs) {
+      earshot::v1::Event e;
+      EXPECT_TRUE(e.ParseFromString(m.value));
+      out.push_back(std::move(e));
+    }
+    return out;
+  }
+
+ private:
+  std::unique_ptr<Process> process_;
+  int http_port_ = 0;
+};
+
+}  // namespace earshot::testing
