@@ -1,8 +1,8 @@
 // earshot --target=all|gateway [--config FILE] [--data-dir DIR]
 // One server binary for every service; `all` runs them in one process with an embedded
 // Kafka-protocol broker unless EARSHOT_KAFKA_BOOTSTRAP names a real cluster.
-#include <csignal>
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <string>
 #include <vector>

@@ -38,8 +38,8 @@ Service* Process::service(std::string_view name) {
 absl::Status Process::Start() {
   const std::string& target = options_.target;
   if (std::find(KnownTargets().begin(), KnownTargets().end(), target) == KnownTargets().end()) {
-    return absl::InvalidArgumentError("unknown --target=" + target + "; known: " +
-                                      absl::StrJoin(KnownTargets(), ", "));
+    return absl::InvalidArgumentError("unknown --target=" + target +
+                                      "; known: " + absl::StrJoin(KnownTargets(), ", "));
   }
   std::error_code ec;
   std::filesystem::create_directories(options_.data_dir, ec);
@@ -48,13 +48,12 @@ absl::Status Process::Start() {
   bootstrap_ = config_.GetString("kafka.bootstrap", "");
   if (bootstrap_.empty()) {
     if (target != "all") {
-      return absl::InvalidArgumentError(
-          "--target=" + target + " needs a Kafka cluster: set EARSHOT_KAFKA_BOOTSTRAP");
+      return absl::InvalidArgumentError("--target=" + target +
+                                        " needs a Kafka cluster: set EARSHOT_KAFKA_BOOTSTRAP");
     }
     auto broker = kafka::EmbeddedBroker::Start(
         static_cast<int>(config_.GetInt("kafka.embedded.brokers", 1)),
-        static_cast<int>(config_.GetInt("kafka.embedded.partitions", 4)),
-        kafka::StandardTopics());
+        static_cast<int>(config_.GetInt("kafka.embedded.partitions", 4)), kafka::StandardTopics());
     if (!broker.ok()) return broker.status();
     broker_ = std::move(*broker);
     bootstrap_ = broker_->bootstrap();

@@ -4,8 +4,8 @@
 // server (health and reflection on); Stop() undoes it in reverse. Used by main() and by
 // end-to-end tests that run the whole stack in one test process.
 #include <memory>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"

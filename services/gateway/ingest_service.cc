@@ -16,7 +16,8 @@ absl::Status Validate(const earshot::v1::Event& e, int index) {
   if (e.thread_key().empty()) return bad("thread_key is required");
   if (e.platform() == earshot::v1::PLATFORM_UNSPECIFIED) return bad("platform is required");
   if (e.kind() == earshot::v1::KIND_UNSPECIFIED) return bad("kind is required");
-  if (e.direction() == earshot::v1::DIRECTION_UNSPECIFIED && e.kind() != earshot::v1::KIND_CONTROL) {
+  if (e.direction() == earshot::v1::DIRECTION_UNSPECIFIED &&
+      e.kind() != earshot::v1::KIND_CONTROL) {
     return bad("direction is required");
   }
   return absl::OkStatus();

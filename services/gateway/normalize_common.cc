@@ -50,13 +50,16 @@ absl::StatusOr<Json> ParseObject(simdjson::dom::parser& parser, std::string_view
 }
 
 std::optional<Json> Get(Json obj, std::string_view key) {
-  if (obj.type() != element_type::OBJECT) { return std::nullopt;
-}
+  if (obj.type() != element_type::OBJECT) {
+    return std::nullopt;
+  }
   Json value;
-  if (obj[key].get(value) != simdjson::SUCCESS) { return std::nullopt;
-}
-  if (value.is_null()) { return std::nullopt;
-}
+  if (obj[key].get(value) != simdjson::SUCCESS) {
+    return std::nullopt;
+  }
+  if (value.is_null()) {
+    return std::nullopt;
+  }
   return value;
 }
 
@@ -64,8 +67,9 @@ std::optional<Json> GetPath(Json obj, std::initializer_list<std::string_view> pa
   std::optional<Json> current = obj;
   for (std::string_view key : path) {
     current = Get(*current, key);
-    if (!current) { return std::nullopt;
-}
+    if (!current) {
+      return std::nullopt;
+    }
   }
   return current;
 }
@@ -73,16 +77,18 @@ std::optional<Json> GetPath(Json obj, std::initializer_list<std::string_view> pa
 std::optional<simdjson::dom::object> GetObject(Json obj, std::string_view key) {
   std::optional<Json> value = Get(obj, key);
   simdjson::dom::object result;
-  if (!value || value->get_object().get(result) != simdjson::SUCCESS) { return std::nullopt;
-}
+  if (!value || value->get_object().get(result) != simdjson::SUCCESS) {
+    return std::nullopt;
+  }
   return result;
 }
 
 std::optional<simdjson::dom::array> GetArray(Json obj, std::string_view key) {
   std::optional<Json> value = Get(obj, key);
   simdjson::dom::array result;
-  if (!value || value->get_array().get(result) != simdjson::SUCCESS) { return std::nullopt;
-}
+  if (!value || value->get_array().get(result) != simdjson::SUCCESS) {
+    return std::nullopt;
+  }
   return result;
 }
 
@@ -90,8 +96,9 @@ namespace {
 
 std::string StringOf(std::optional<Json> value) {
   std::string_view text;
-  if (!value || value->get_string().get(text) != simdjson::SUCCESS) { return "";
-}
+  if (!value || value->get_string().get(text) != simdjson::SUCCESS) {
+    return "";
+  }
   return std::string(text);
 }
 
@@ -107,20 +114,23 @@ std::string IdOf(Json value) {
   switch (value.type()) {
     case element_type::STRING: {
       std::string_view text;
-      if (value.get_string().get(text) != simdjson::SUCCESS) { return "";
-}
+      if (value.get_string().get(text) != simdjson::SUCCESS) {
+        return "";
+      }
       return std::string(text);
     }
     case element_type::INT64: {
       int64_t number = 0;
-      if (value.get_int64().get(number) != simdjson::SUCCESS) { return "";
-}
+      if (value.get_int64().get(number) != simdjson::SUCCESS) {
+        return "";
+      }
       return absl::StrCat(number);
     }
     case element_type::UINT64: {
       uint64_t number = 0;
-      if (value.get_uint64().get(number) != simdjson::SUCCESS) { return "";
-}
+      if (value.get_uint64().get(number) != simdjson::SUCCESS) {
+        return "";
+      }
       return absl::StrCat(number);
     }
     default:
@@ -142,8 +152,9 @@ std::optional<int64_t> IntOf(Json value) {
   switch (value.type()) {
     case element_type::INT64: {
       int64_t number = 0;
-      if (value.get_int64().get(number) != simdjson::SUCCESS) { return std::nullopt;
-}
+      if (value.get_int64().get(number) != simdjson::SUCCESS) {
+        return std::nullopt;
+      }
       return number;
     }
     case element_type::UINT64: {
@@ -152,12 +163,14 @@ std::optional<int64_t> IntOf(Json value) {
     }
     case element_type::STRING: {
       std::string_view text;
-      if (value.get_string().get(text) != simdjson::SUCCESS || text.empty()) { return std::nullopt;
-}
+      if (value.get_string().get(text) != simdjson::SUCCESS || text.empty()) {
+        return std::nullopt;
+      }
       int64_t number = 0;
       auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
-      if (ec != std::errc() || end != text.data() + text.size()) { return std::nullopt;
-}
+      if (ec != std::errc() || end != text.data() + text.size()) {
+        return std::nullopt;
+      }
       return number;
     }
     default:
@@ -172,19 +185,23 @@ std::optional<int64_t> GetInt(Json obj, std::string_view key) {
 
 std::optional<bool> GetBool(Json obj, std::string_view key) {
   std::optional<Json> value = Get(obj, key);
-  if (!value) { return std::nullopt;
-}
+  if (!value) {
+    return std::nullopt;
+  }
   if (value->type() == element_type::BOOL) {
     bool result = false;
-    if (value->get_bool().get(result) != simdjson::SUCCESS) { return std::nullopt;
-}
+    if (value->get_bool().get(result) != simdjson::SUCCESS) {
+      return std::nullopt;
+    }
     return result;
   }
   std::string text = absl::AsciiStrToLower(StringOf(value));
-  if (text == "true") { return true;
-}
-  if (text == "false") { return false;
-}
+  if (text == "true") {
+    return true;
+  }
+  if (text == "false") {
+    return false;
+  }
   return std::nullopt;
 }
 
@@ -196,14 +213,16 @@ std::string ScalarText(Json value) {
       return IdOf(value);
     case element_type::BOOL: {
       bool result = false;
-      if (value.get_bool().get(result) != simdjson::SUCCESS) { return "";
-}
+      if (value.get_bool().get(result) != simdjson::SUCCESS) {
+        return "";
+      }
       return result ? "true" : "false";
     }
     case element_type::DOUBLE: {
       double number = 0;
-      if (value.get_double().get(number) != simdjson::SUCCESS) { return "";
-}
+      if (value.get_double().get(number) != simdjson::SUCCESS) {
+        return "";
+      }
       return fmt::format("{}", number);
     }
     case element_type::NULL_VALUE:
@@ -235,25 +254,29 @@ std::optional<absl::Time> ParseTimeText(std::string_view text) {
   for (const char* format : kFormats) {
     absl::Time time;
     std::string error;
-    if (absl::ParseTime(format, Av(text), &time, &error)) { return time;
-}
+    if (absl::ParseTime(format, ToAbsl(text), &time, &error)) {
+      return time;
+    }
   }
   return std::nullopt;
 }
 
 std::optional<absl::Time> TimeOf(Json value, EpochUnit unit) {
-  if (std::optional<int64_t> number = IntOf(value)) { return FromEpoch(*number, unit);
-}
+  if (std::optional<int64_t> number = IntOf(value)) {
+    return FromEpoch(*number, unit);
+  }
   if (value.type() == element_type::DOUBLE) {
     double number = 0;
-    if (value.get_double().get(number) != simdjson::SUCCESS) { return std::nullopt;
-}
+    if (value.get_double().get(number) != simdjson::SUCCESS) {
+      return std::nullopt;
+    }
     // Fractional epochs (1741171000.5): whole units are exact enough for a timestamp.
     return FromEpoch(static_cast<int64_t>(number), unit);
   }
   std::string_view text;
-  if (value.get_string().get(text) != simdjson::SUCCESS) { return std::nullopt;
-}
+  if (value.get_string().get(text) != simdjson::SUCCESS) {
+    return std::nullopt;
+  }
   return ParseTimeText(text);
 }
 
@@ -282,8 +305,9 @@ earshot::v1::Event NewEvent(earshot::v1::Platform platform, const RequestContext
 }
 
 void SetCreatedAt(const std::optional<absl::Time>& time, earshot::v1::Event* event) {
-  if (time) { SetTimestamp(*time, event->mutable_created_at());
-}
+  if (time) {
+    SetTimestamp(*time, event->mutable_created_at());
+  }
 }
 
 void SetAuthor(const AuthorInfo& info, earshot::v1::Event* event) {
@@ -291,23 +315,27 @@ void SetAuthor(const AuthorInfo& info, earshot::v1::Event* event) {
   author->set_id(info.id);
   author->set_handle(info.handle);
   author->set_display_name(info.display_name);
-  if (info.follower_count) { author->set_follower_count(*info.follower_count);
-}
+  if (info.follower_count) {
+    author->set_follower_count(*info.follower_count);
+  }
   author->set_is_bot(info.is_bot);
 }
 
 void SetAttribute(std::string_view key, std::string_view value, earshot::v1::Event* event) {
-  if (value.empty()) { return;
-}
+  if (value.empty()) {
+    return;
+  }
   (*event->mutable_attributes())[std::string(key)] = std::string(value);
 }
 
 std::string JoinName(std::string_view first, std::string_view last) {
-  if (first.empty()) { return std::string(last);
-}
-  if (last.empty()) { return std::string(first);
-}
-  return absl::StrCat(Av(first), " ", Av(last));
+  if (first.empty()) {
+    return std::string(last);
+  }
+  if (last.empty()) {
+    return std::string(first);
+  }
+  return absl::StrCat(ToAbsl(first), " ", ToAbsl(last));
 }
 
 }  // namespace internal

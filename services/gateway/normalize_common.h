@@ -16,18 +16,13 @@
 #include "absl/time/time.h"
 #include "earshot/v1/event.pb.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "services/common/base/strings.h"
 #include "services/gateway/normalize.h"
 #include "simdjson.h"
 
 namespace earshot::gateway::internal {
 
 using Json = simdjson::dom::element;
-
-// Debian's Abseil is built with its own absl::string_view (ABSL_OPTION_USE_STD_STRING_VIEW 0),
-// which std::string_view does not convert to: wrap std views handed to absl::StrCat and friends.
-inline absl::string_view Av(std::string_view view) {
-  return absl::string_view(view.data(), view.size());
-}
 
 // Parses `body` into `parser` and returns the root, which must be a JSON object.
 // InvalidArgument when the body is not JSON (or not UTF-8) or its root is not an object.

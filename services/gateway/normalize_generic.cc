@@ -40,29 +40,34 @@ constexpr KindName kKinds[] = {
 // Returns why the event was refused (".field: problem" or ": problem", to follow the event's
 // position), or "" when it was added to `out`.
 std::string HandleEvent(Json item, const RequestContext& ctx, Normalized* out) {
-  if (!item.is_object()) { return ": not an object";
-}
+  if (!item.is_object()) {
+    return ": not an object";
+  }
   const std::string& source = ctx.account;
   const std::string id = GetId(item, "id");
-  if (id.empty()) { return ".id: missing (string or integer required)";
-}
+  if (id.empty()) {
+    return ".id: missing (string or integer required)";
+  }
   const std::string thread_id = GetId(item, "thread_id");
-  if (thread_id.empty()) { return ".thread_id: missing (string or integer required)";
-}
+  if (thread_id.empty()) {
+    return ".thread_id: missing (string or integer required)";
+  }
 
   earshot::v1::Kind kind = earshot::v1::KIND_COMMENT;
   if (std::optional<Json> kind_value = Get(item, "kind")) {
     std::string_view name;
-    if (kind_value->get_string().get(name) != simdjson::SUCCESS) { return ".kind: not a string";
-}
+    if (kind_value->get_string().get(name) != simdjson::SUCCESS) {
+      return ".kind: not a string";
+    }
     kind = earshot::v1::KIND_UNSPECIFIED;
     for (const KindName& known : kKinds) {
-      if (known.name == name) { kind = known.kind;
-}
+      if (known.name == name) {
+        kind = known.kind;
+      }
     }
     if (kind == earshot::v1::KIND_UNSPECIFIED) {
-      return absl::StrCat(".kind: unknown \"", internal::Av(name), "\"");
-}
+      return absl::StrCat(".kind: unknown \"", ToAbsl(name), "\"");
+    }
   }
   earshot::v1::Direction direction = earshot::v1::DIRECTION_INBOUND;
   if (std::optional<Json> direction_value = Get(item, "direction")) {
@@ -75,14 +80,15 @@ std::string HandleEvent(Json item, const RequestContext& ctx, Normalized* out) {
     } else if (name == "outbound") {
       direction = earshot::v1::DIRECTION_OUTBOUND;
     } else {
-      return absl::StrCat(".direction: unknown \"", internal::Av(name), "\"");
+      return absl::StrCat(".direction: unknown \"", ToAbsl(name), "\"");
     }
   }
   std::optional<absl::Time> created_at;
   if (std::optional<Json> time_value = Get(item, "created_at")) {
     created_at = internal::TimeOf(*time_value, EpochUnit::kAuto);
-    if (!created_at) { return ".created_at: neither RFC 3339 nor epoch seconds/milliseconds";
-}
+    if (!created_at) {
+      return ".created_at: neither RFC 3339 nor epoch seconds/milliseconds";
+    }
   }
 
   Event event = internal::NewEvent(earshot::v1::PLATFORM_GENERIC, ctx);
@@ -99,8 +105,9 @@ std::string HandleEvent(Json item, const RequestContext& ctx, Normalized* out) {
     author.id = GetId(*author_value, "id");
     author.handle = GetString(*author_value, "handle");
     author.display_name = GetString(*author_value, "name");
-    if (author.display_name.empty()) { author.display_name = GetString(*author_value, "display_name");
-}
+    if (author.display_name.empty()) {
+      author.display_name = GetString(*author_value, "display_name");
+    }
     author.follower_count = GetInt(*author_value, "follower_count");
     author.is_bot = GetBool(*author_value, "is_bot").value_or(false);
     internal::SetAuthor(author, &event);
@@ -126,14 +133,16 @@ std::string HandleEvent(Json item, const RequestContext& ctx, Normalized* out) {
 absl::StatusOr<Normalized> NormalizeGeneric(std::string_view body, const RequestContext& ctx) {
   simdjson::dom::parser parser;
   absl::StatusOr<Json> root = internal::ParseObject(parser, body);
-  if (!root.ok()) { return root.status();
-}
+  if (!root.ok()) {
+    return root.status();
+  }
   Normalized out;
   std::optional<Json> events = Get(*root, "events");
   if (!events) {
     std::string reason = HandleEvent(*root, ctx, &out);
-    if (!reason.empty()) { out.unknown.push_back(absl::StrCat("event", reason));
-}
+    if (!reason.empty()) {
+      out.unknown.push_back(absl::StrCat("event", reason));
+    }
     return out;
   }
   simdjson::dom::array items;
@@ -148,8 +157,9 @@ absl::StatusOr<Normalized> NormalizeGeneric(std::string_view body, const Request
   size_t index = 0;
   for (Json item : items) {
     std::string reason = HandleEvent(item, ctx, &out);
-    if (!reason.empty()) { out.unknown.push_back(absl::StrCat("events[", index, "]", reason));
-}
+    if (!reason.empty()) {
+      out.unknown.push_back(absl::StrCat("events[", index, "]", reason));
+    }
     ++index;
   }
   return out;

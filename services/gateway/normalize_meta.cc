@@ -17,7 +17,6 @@ namespace {
 using earshot::v1::Event;
 using earshot::v1::Platform;
 using internal::AuthorInfo;
-using internal::Av;
 using internal::EpochUnit;
 using internal::Get;
 using internal::GetArray;
@@ -47,12 +46,15 @@ earshot::v1::Direction DirectionOf(bool outbound) {
 enum class Verb { kAdd, kEdit, kRemove, kIgnore, kUnknown };
 
 Verb ParseVerb(std::string_view verb) {
-  if (verb.empty() || verb == "add") { return Verb::kAdd;
-}
-  if (verb == "edited" || verb == "edit") { return Verb::kEdit;
-}
-  if (verb == "remove" || verb == "delete") { return Verb::kRemove;
-}
+  if (verb.empty() || verb == "add") {
+    return Verb::kAdd;
+  }
+  if (verb == "edited" || verb == "edit") {
+    return Verb::kEdit;
+  }
+  if (verb == "remove" || verb == "delete") {
+    return Verb::kRemove;
+  }
   // Moderation and relationship changes carry no customer message.
   if (verb == "hide" || verb == "unhide" || verb == "block" || verb == "unblock" ||
       verb == "mute" || verb == "unmute" || verb == "follow" || verb == "update") {
@@ -63,10 +65,12 @@ Verb ParseVerb(std::string_view verb) {
 
 // Seconds of the change for event ids: value.created_time, else entry.time, else receipt.
 int64_t ChangeSeconds(const std::optional<absl::Time>& time, const MetaEntry& entry) {
-  if (time) { return absl::ToUnixSeconds(*time);
-}
-  if (entry.time) { return absl::ToUnixSeconds(*entry.time);
-}
+  if (time) {
+    return absl::ToUnixSeconds(*time);
+  }
+  if (entry.time) {
+    return absl::ToUnixSeconds(*entry.time);
+  }
   return absl::ToUnixSeconds(entry.ctx->received_at);
 }
 
@@ -95,8 +99,9 @@ Event NewMetaEvent(Platform platform, const MetaEntry& entry) {
 // its parent, which Facebook guarantees to be top-level (one level of nesting).
 std::string CommentThreadRoot(const std::string& comment_id, const std::string& parent_id,
                               const std::string& post_id) {
-  if (parent_id.empty() || parent_id == post_id || parent_id == comment_id) { return comment_id;
-}
+  if (parent_id.empty() || parent_id == post_id || parent_id == comment_id) {
+    return comment_id;
+  }
   return parent_id;
 }
 
@@ -117,8 +122,9 @@ void HandleFeed(const MetaEntry& entry, Json value, const std::string& where) {
   const std::string parent_id = GetId(value, "parent_id");
   const AuthorInfo author = AuthorFrom(value);
   std::optional<absl::Time> created = GetTime(value, "created_time", EpochUnit::kSeconds);
-  if (!created) { created = entry.time;
-}
+  if (!created) {
+    created = entry.time;
+  }
   const std::string page_prefix = absl::StrCat("fb:", entry.account, ":c:");
 
   Event event = NewMetaEvent(earshot::v1::PLATFORM_FACEBOOK, entry);
@@ -218,8 +224,9 @@ void HandlePageMention(const MetaEntry& entry, Json value, const std::string& wh
     return;
   }
   std::optional<absl::Time> created = GetTime(value, "created_time", EpochUnit::kSeconds);
-  if (!created) { created = entry.time;
-}
+  if (!created) {
+    created = entry.time;
+  }
   const AuthorInfo author = AuthorFrom(value);
   Event event = NewMetaEvent(earshot::v1::PLATFORM_FACEBOOK, entry);
   std::string event_id = absl::StrCat("fb:mention:", target);
@@ -280,8 +287,9 @@ std::string AttachmentTypes(Json message) {
   if (std::optional<simdjson::dom::array> attachments = GetArray(message, "attachments")) {
     for (Json attachment : *attachments) {
       std::string type = GetString(attachment, "type");
-      if (!type.empty()) { types.push_back(std::move(type));
-}
+      if (!type.empty()) {
+        types.push_back(std::move(type));
+      }
     }
   }
   return absl::StrJoin(types, ",");
@@ -292,14 +300,15 @@ void HandleMessaging(const MetaEntry& entry, const Messaging& kind, Json item,
   const std::string sender = GetIdPath(item, {"sender", "id"});
   const std::string recipient = GetIdPath(item, {"recipient", "id"});
   std::optional<absl::Time> time = GetTime(item, "timestamp", EpochUnit::kMillis);
-  if (!time) { time = entry.time;
-}
+  if (!time) {
+    time = entry.time;
+  }
   const int64_t millis = absl::ToUnixMillis(time.value_or(entry.ctx->received_at));
 
   auto new_event = [&](bool outbound) {
     Event event = NewMetaEvent(kind.platform, entry);
     const std::string& psid = outbound ? recipient : sender;
-    event.set_thread_key(absl::StrCat(Av(kind.prefix), ":", entry.account, ":", psid));
+    event.set_thread_key(absl::StrCat(ToAbsl(kind.prefix), ":", entry.account, ":", psid));
     event.set_direction(DirectionOf(outbound));
     AuthorInfo author;
     author.id = sender;
@@ -318,10 +327,10 @@ void HandleMessaging(const MetaEntry& entry, const Messaging& kind, Json item,
     Event event = new_event(echo || sender == entry.account);
     event.set_message_id(mid);
     if (GetBool(*message, "is_deleted").value_or(false)) {
-      event.set_event_id(absl::StrCat(Av(kind.prefix), ":", mid, ":delete"));
+      event.set_event_id(absl::StrCat(ToAbsl(kind.prefix), ":", mid, ":delete"));
       event.set_kind(earshot::v1::KIND_DELETE);
     } else {
-      event.set_event_id(absl::StrCat(Av(kind.prefix), ":", mid));
+      event.set_event_id(absl::StrCat(ToAbsl(kind.prefix), ":", mid));
       event.set_kind(earshot::v1::KIND_DIRECT_MESSAGE);
       event.set_text(GetString(*message, "text"));
     }
@@ -348,8 +357,8 @@ void HandleMessaging(const MetaEntry& entry, const Messaging& kind, Json item,
       return;
     }
     Event event = new_event(sender == entry.account);
-    event.set_event_id(
-        absl::StrCat(Av(kind.prefix), ":", mid, ":reaction:", sender, ":", action, ":", millis));
+    event.set_event_id(absl::StrCat(ToAbsl(kind.prefix), ":", mid, ":reaction:", sender, ":",
+                                    action, ":", millis));
     event.set_kind(earshot::v1::KIND_REACTION);
     event.set_parent_id(mid);
     SetAttribute("action", action, &event);
@@ -367,8 +376,9 @@ void HandleMessaging(const MetaEntry& entry, const Messaging& kind, Json item,
     Event event = new_event(outbound);
     const std::string mid = GetId(*postback, "mid");
     const std::string& psid = outbound ? recipient : sender;
-    event.set_event_id(mid.empty() ? absl::StrCat(Av(kind.prefix), ":", psid, ":postback:", millis)
-                                   : absl::StrCat(Av(kind.prefix), ":", mid));
+    event.set_event_id(mid.empty()
+                           ? absl::StrCat(ToAbsl(kind.prefix), ":", psid, ":postback:", millis)
+                           : absl::StrCat(ToAbsl(kind.prefix), ":", mid));
     event.set_message_id(mid);
     event.set_kind(earshot::v1::KIND_DIRECT_MESSAGE);
     event.set_text(GetString(*postback, "title"));
@@ -384,7 +394,7 @@ void HandleMessaging(const MetaEntry& entry, const Messaging& kind, Json item,
     }
     Event event = new_event(sender == entry.account);
     std::string num_edit = GetId(*edit, "num_edit");
-    event.set_event_id(absl::StrCat(Av(kind.prefix), ":", mid,
+    event.set_event_id(absl::StrCat(ToAbsl(kind.prefix), ":", mid,
                                     ":edit:", num_edit.empty() ? absl::StrCat(millis) : num_edit));
     event.set_message_id(mid);
     event.set_kind(earshot::v1::KIND_EDIT);
@@ -406,8 +416,9 @@ void HandleMessaging(const MetaEntry& entry, const Messaging& kind, Json item,
 void HandleInstagramComment(const MetaEntry& entry, std::string_view field, Json value,
                             const std::string& where) {
   std::string id = GetId(value, "id");
-  if (id.empty()) { id = GetId(value, "comment_id");
-}
+  if (id.empty()) {
+    id = GetId(value, "comment_id");
+  }
   if (id.empty()) {
     entry.out->unknown.push_back(absl::StrCat(where, ": comment without id"));
     return;
@@ -427,8 +438,9 @@ void HandleInstagramComment(const MetaEntry& entry, std::string_view field, Json
   std::optional<absl::Time> created = GetTime(value, "created_time", EpochUnit::kAuto);
   internal::SetCreatedAt(created ? created : entry.time, &event);
   std::string media_id = GetIdPath(value, {"media", "id"});
-  if (media_id.empty()) { media_id = GetId(value, "media_id");
-}
+  if (media_id.empty()) {
+    media_id = GetId(value, "media_id");
+  }
   SetAttribute("media_id", media_id, &event);
   SetAttribute("media_product_type", GetStringPath(value, {"media", "media_product_type"}), &event);
   SetAttribute("ad_id", GetIdPath(value, {"media", "ad_id"}), &event);
@@ -475,7 +487,7 @@ void HandleInstagramChange(const MetaEntry& entry, std::string_view field, Json 
   } else if (field == "story_insights") {
     ++entry.out->ignored;
   } else {
-    entry.out->unknown.push_back(absl::StrCat(where, ": unknown field \"", Av(field), "\""));
+    entry.out->unknown.push_back(absl::StrCat(where, ": unknown field \"", ToAbsl(field), "\""));
   }
 }
 
@@ -483,16 +495,20 @@ void HandleInstagramChange(const MetaEntry& entry, std::string_view field, Json 
 
 // Text of an inbound WhatsApp message by type; empty for media without caption, stickers, ...
 std::string WhatsAppText(Json message, const std::string& type) {
-  if (type == "text") { return GetStringPath(message, {"text", "body"});
-}
-  if (type == "button") { return GetStringPath(message, {"button", "text"});
-}
+  if (type == "text") {
+    return GetStringPath(message, {"text", "body"});
+  }
+  if (type == "button") {
+    return GetStringPath(message, {"button", "text"});
+  }
   if (type == "interactive") {
     std::string title = GetStringPath(message, {"interactive", "button_reply", "title"});
-    if (title.empty()) { title = GetStringPath(message, {"interactive", "list_reply", "title"});
-}
-    if (title.empty()) { title = GetStringPath(message, {"interactive", "nfm_reply", "body"});
-}
+    if (title.empty()) {
+      title = GetStringPath(message, {"interactive", "list_reply", "title"});
+    }
+    if (title.empty()) {
+      title = GetStringPath(message, {"interactive", "nfm_reply", "body"});
+    }
     return title;
   }
   if (type == "image" || type == "video" || type == "document") {
@@ -501,8 +517,9 @@ std::string WhatsAppText(Json message, const std::string& type) {
   if (type == "location") {
     std::string name = GetStringPath(message, {"location", "name"});
     std::string address = GetStringPath(message, {"location", "address"});
-    if (!name.empty() && !address.empty()) { return absl::StrCat(name, ", ", address);
-}
+    if (!name.empty() && !address.empty()) {
+      return absl::StrCat(name, ", ", address);
+    }
     return name.empty() ? address : name;
   }
   return "";
@@ -523,11 +540,13 @@ void HandleWhatsAppMessages(const MetaEntry& entry, Json value, const std::strin
   const std::string display_phone = GetStringPath(value, {"metadata", "display_phone_number"});
   std::optional<simdjson::dom::array> contacts = GetArray(value, "contacts");
   auto contact_name = [&](const std::string& wa_id) -> std::string {
-    if (!contacts) { return "";
-}
+    if (!contacts) {
+      return "";
+    }
     for (Json contact : *contacts) {
-      if (GetId(contact, "wa_id") == wa_id) { return GetStringPath(contact, {"profile", "name"});
-}
+      if (GetId(contact, "wa_id") == wa_id) {
+        return GetStringPath(contact, {"profile", "name"});
+      }
     }
     return "";
   };
@@ -628,13 +647,16 @@ void HandleWhatsAppMessages(const MetaEntry& entry, Json value, const std::strin
         std::vector<std::string> codes;
         for (Json error : *errors) {
           std::string title = GetString(error, "title");
-          if (title.empty()) { title = GetString(error, "message");
-}
-          if (!title.empty()) { titles.push_back(std::move(title));
-}
+          if (title.empty()) {
+            title = GetString(error, "message");
+          }
+          if (!title.empty()) {
+            titles.push_back(std::move(title));
+          }
           std::string code = GetId(error, "code");
-          if (!code.empty()) { codes.push_back(std::move(code));
-}
+          if (!code.empty()) {
+            codes.push_back(std::move(code));
+          }
         }
         SetAttribute("error_titles", absl::StrJoin(titles, "; "), &event);
         SetAttribute("error_codes", absl::StrJoin(codes, ","), &event);
@@ -669,7 +691,7 @@ void HandleEntry(MetaObject object, const MetaEntry& entry, Json raw, const std:
             HandlePageMention(entry, *value, change_where);
           } else {
             entry.out->unknown.push_back(
-                absl::StrCat(change_where, ": unknown field \"", Av(field), "\""));
+                absl::StrCat(change_where, ": unknown field \"", ToAbsl(field), "\""));
           }
           break;
         case MetaObject::kInstagram:
@@ -688,21 +710,23 @@ void HandleEntry(MetaObject object, const MetaEntry& entry, Json raw, const std:
   }
   for (std::string_view key : {std::string_view("messaging"), std::string_view("standby")}) {
     std::optional<simdjson::dom::array> items = GetArray(raw, key);
-    if (!items) { continue;
-}
+    if (!items) {
+      continue;
+    }
     any = true;
     if (object == MetaObject::kWhatsApp) {
-      entry.out->unknown.push_back(absl::StrCat(where, ": ", Av(key), " in a WhatsApp entry"));
+      entry.out->unknown.push_back(absl::StrCat(where, ": ", ToAbsl(key), " in a WhatsApp entry"));
       continue;
     }
     const Messaging& kind = object == MetaObject::kPage ? kMessenger : kInstagramDm;
     size_t index = 0;
     for (Json item : *items) {
-      HandleMessaging(entry, kind, item, absl::StrCat(where, ".", Av(key), "[", index++, "]"));
+      HandleMessaging(entry, kind, item, absl::StrCat(where, ".", ToAbsl(key), "[", index++, "]"));
     }
   }
-  if (!any) { entry.out->unknown.push_back(absl::StrCat(where, ": no changes or messaging"));
-}
+  if (!any) {
+    entry.out->unknown.push_back(absl::StrCat(where, ": no changes or messaging"));
+  }
 }
 
 }  // namespace
@@ -710,8 +734,9 @@ void HandleEntry(MetaObject object, const MetaEntry& entry, Json raw, const std:
 absl::StatusOr<Normalized> NormalizeMeta(std::string_view body, const RequestContext& ctx) {
   simdjson::dom::parser parser;
   absl::StatusOr<Json> root = internal::ParseObject(parser, body);
-  if (!root.ok()) { return root.status();
-}
+  if (!root.ok()) {
+    return root.status();
+  }
   Normalized out;
   const std::string object_name = GetString(*root, "object");
   MetaObject object;

@@ -15,7 +15,6 @@ namespace {
 
 using earshot::v1::Event;
 using internal::AuthorInfo;
-using internal::Av;
 using internal::EpochUnit;
 using internal::Get;
 using internal::GetArray;
@@ -101,7 +100,7 @@ void HandleMessage(const TgUpdate& update, const MessageField& field, Json messa
   const std::string message_id = GetId(message, "message_id");
   if (chat_id.empty() || message_id.empty()) {
     update.out->unknown.push_back(
-        absl::StrCat(Av(field.name), ": message without chat.id or message_id"));
+        absl::StrCat(ToAbsl(field.name), ": message without chat.id or message_id"));
     return;
   }
   const std::string chat_type = GetStringPath(message, {"chat", "type"});
@@ -109,8 +108,9 @@ void HandleMessage(const TgUpdate& update, const MessageField& field, Json messa
   const bool channel = field.channel || chat_type == "channel";
 
   bool outbound = !from_id.empty() && from_id == update.bot;
-  if (channel) { outbound = true;
-}
+  if (channel) {
+    outbound = true;
+  }
   if (field.business) {
     if ((chat_type == "private" && !from_id.empty() && from_id != chat_id) ||
         Get(message, "sender_business_bot")) {
@@ -128,8 +128,9 @@ void HandleMessage(const TgUpdate& update, const MessageField& field, Json messa
 
   Event event = NewTgEvent(update);
   std::string event_id = absl::StrCat("tg:", update.bot, ":", chat_id, ":", message_id);
-  if (field.edited) { absl::StrAppend(&event_id, ":edit:", GetId(message, "edit_date"));
-}
+  if (field.edited) {
+    absl::StrAppend(&event_id, ":edit:", GetId(message, "edit_date"));
+  }
   event.set_event_id(event_id);
   event.set_thread_key(absl::StrCat("tg:", update.bot, ":", chat_id));
   event.set_message_id(message_id);
@@ -152,8 +153,9 @@ void HandleMessage(const TgUpdate& update, const MessageField& field, Json messa
     internal::SetAuthor(UserAuthor(*from), &event);
   }
   std::string text = GetString(message, "text");
-  if (text.empty()) { text = GetString(message, "caption");
-}
+  if (text.empty()) {
+    text = GetString(message, "caption");
+  }
   event.set_text(text);
   internal::SetCreatedAt(GetTime(message, "date", EpochUnit::kSeconds), &event);
   // A private chat's username is the user's, and t.me/<user>/<id> is not a message link.
@@ -166,12 +168,14 @@ void HandleMessage(const TgUpdate& update, const MessageField& field, Json messa
   SetAttribute("business_connection_id", GetString(message, "business_connection_id"), &event);
   SetAttribute("media_group_id", GetString(message, "media_group_id"), &event);
   SetAttribute("sender_business_bot_id", GetIdPath(message, {"sender_business_bot", "id"}), &event);
-  if (field.edited) { SetAttribute("edit_date", GetId(message, "edit_date"), &event);
-}
+  if (field.edited) {
+    SetAttribute("edit_date", GetId(message, "edit_date"), &event);
+  }
   std::vector<absl::string_view> attachments;
   for (std::string_view key : kAttachmentFields) {
-    if (Get(message, key)) { attachments.push_back(Av(key));
-}
+    if (Get(message, key)) {
+      attachments.push_back(ToAbsl(key));
+    }
   }
   SetAttribute("attachment_types", absl::StrJoin(attachments, ","), &event);
   update.out->events.push_back(std::move(event));
@@ -190,8 +194,9 @@ void HandleDeletedBusinessMessages(const TgUpdate& update, Json deleted) {
   }
   for (Json id_value : *ids) {
     const std::string message_id = internal::IdOf(id_value);
-    if (message_id.empty()) { continue;
-}
+    if (message_id.empty()) {
+      continue;
+    }
     Event event = NewTgEvent(update);
     event.set_event_id(absl::StrCat("tg:", update.bot, ":", chat_id, ":", message_id, ":delete"));
     event.set_thread_key(absl::StrCat("tg:", update.bot, ":", chat_id));
@@ -258,8 +263,9 @@ void HandleMessageReaction(const TgUpdate& update, Json reaction) {
 absl::StatusOr<Normalized> NormalizeTelegram(std::string_view body, const RequestContext& ctx) {
   simdjson::dom::parser parser;
   absl::StatusOr<Json> root = internal::ParseObject(parser, body);
-  if (!root.ok()) { return root.status();
-}
+  if (!root.ok()) {
+    return root.status();
+  }
   Normalized out;
   TgUpdate update;
   update.ctx = &ctx;

@@ -15,7 +15,6 @@ namespace {
 
 using earshot::v1::Event;
 using internal::AuthorInfo;
-using internal::Av;
 using internal::EpochUnit;
 using internal::Get;
 using internal::GetArray;
@@ -67,11 +66,13 @@ AuthorInfo AuthorFromUser(Json user) {
   user = Unwrap(user);
   AuthorInfo author;
   author.id = GetId(user, "id_str");
-  if (author.id.empty()) { author.id = GetId(user, "id");
-}
+  if (author.id.empty()) {
+    author.id = GetId(user, "id");
+  }
   author.handle = GetString(user, "screen_name");
-  if (author.handle.empty()) { author.handle = GetString(user, "username");
-}
+  if (author.handle.empty()) {
+    author.handle = GetString(user, "username");
+  }
   author.display_name = GetString(user, "name");
   author.follower_count = GetInt(user, "followers_count");
   if (!author.follower_count) {
@@ -84,19 +85,22 @@ AuthorInfo AuthorFromUser(Json user) {
 
 // Looks a user up in the body's side tables (DM users map, XAA includes.users).
 std::optional<Json> FindUser(const XBody& body, const std::string& id) {
-  if (id.empty()) { return std::nullopt;
-}
+  if (id.empty()) {
+    return std::nullopt;
+  }
   if (body.users_map) {
-    if (std::optional<Json> user = Get(*body.users_map, id)) { return user;
-}
+    if (std::optional<Json> user = Get(*body.users_map, id)) {
+      return user;
+    }
   }
   if (body.includes_users) {
     simdjson::dom::array users;
     if (body.includes_users->get_array().get(users) == simdjson::SUCCESS) {
       for (Json user : users) {
         Json inner = Unwrap(user);
-        if (GetId(inner, "id") == id || GetId(inner, "id_str") == id) { return inner;
-}
+        if (GetId(inner, "id") == id || GetId(inner, "id_str") == id) {
+          return inner;
+        }
       }
     }
   }
@@ -105,17 +109,20 @@ std::optional<Json> FindUser(const XBody& body, const std::string& id) {
 
 AuthorInfo AuthorById(const XBody& body, const std::string& id) {
   AuthorInfo author;
-  if (std::optional<Json> user = FindUser(body, id)) { author = AuthorFromUser(*user);
-}
+  if (std::optional<Json> user = FindUser(body, id)) {
+    author = AuthorFromUser(*user);
+  }
   author.id = id;
   return author;
 }
 
 std::string Permalink(const XPost& post) {
-  if (post.id.empty()) { return "";
-}
-  if (post.author.handle.empty()) { return absl::StrCat("https://x.com/i/status/", post.id);
-}
+  if (post.id.empty()) {
+    return "";
+  }
+  if (post.author.handle.empty()) {
+    return absl::StrCat("https://x.com/i/status/", post.id);
+  }
   return absl::StrCat("https://x.com/", post.author.handle, "/status/", post.id);
 }
 
@@ -130,39 +137,47 @@ Event NewXEvent(const XBody& body) {
   return event;
 }
 
+// The kind rules, in order: the brand's own non-reply is a post; a retweet is a mention; a reply
+// is a reply (the brand's own replies too: they answer inside a conversation); anything else,
+// quotes included, is a mention.
+earshot::v1::Kind PostKind(bool outbound, bool is_reply, bool is_retweet) {
+  if (outbound && !is_reply) {
+    return earshot::v1::KIND_POST;
+  }
+  if (is_reply && !is_retweet) {
+    return earshot::v1::KIND_REPLY;
+  }
+  return earshot::v1::KIND_MENTION;
+}
+
 void EmitPost(const XBody& body, const XPost& post) {
   Event event = NewXEvent(body);
   const bool outbound = post.author.id == body.brand;
   const bool is_reply = !post.in_reply_to_status.empty();
   event.set_event_id(absl::StrCat("x:", body.brand, ":", post.id));
   std::string customer = post.author.id;
-  if (outbound) { customer = post.in_reply_to_user.empty() ? body.brand : post.in_reply_to_user;
-}
+  if (outbound) {
+    customer = post.in_reply_to_user.empty() ? body.brand : post.in_reply_to_user;
+  }
   event.set_thread_key(absl::StrCat("x:", body.brand, ":u:", customer));
   event.set_message_id(post.id);
   event.set_parent_id(post.in_reply_to_status);
   event.set_direction(outbound ? earshot::v1::DIRECTION_OUTBOUND : earshot::v1::DIRECTION_INBOUND);
-  if (outbound && !is_reply) {
-    event.set_kind(earshot::v1::KIND_POST);
-  } else if (post.is_retweet) {
-    event.set_kind(earshot::v1::KIND_MENTION);
-  } else if (is_reply) {
-    // Inbound replies per the rules; the brand's own replies too (a reply, not a mention).
-    event.set_kind(earshot::v1::KIND_REPLY);
-  } else {
-    event.set_kind(earshot::v1::KIND_MENTION);
-  }
+  event.set_kind(PostKind(outbound, is_reply, post.is_retweet));
   internal::SetAuthor(post.author, &event);
   event.set_text(post.text);
   // "und" is X saying it could not tell; leave lang empty rather than pass on a non-language.
-  if (post.lang != "und") { event.set_lang(post.lang);
-}
+  if (post.lang != "und") {
+    event.set_lang(post.lang);
+  }
   internal::SetCreatedAt(post.created_at, &event);
   event.set_permalink(Permalink(post));
-  if (post.is_retweet) { SetAttribute("is_retweet", "true", &event);
-}
-  if (post.is_quote) { SetAttribute("is_quote", "true", &event);
-}
+  if (post.is_retweet) {
+    SetAttribute("is_retweet", "true", &event);
+  }
+  if (post.is_quote) {
+    SetAttribute("is_quote", "true", &event);
+  }
   SetAttribute("retweeted_status_id", post.retweeted_id, &event);
   SetAttribute("quoted_status_id", post.quoted_id, &event);
   SetAttribute("conversation_id", post.conversation_id, &event);
@@ -174,18 +189,21 @@ void EmitPost(const XBody& body, const XPost& post) {
 void HandleTweet(const XBody& body, Json tweet, const std::string& where) {
   XPost post;
   post.id = GetId(tweet, "id_str");
-  if (post.id.empty()) { post.id = GetId(tweet, "id");
-}
+  if (post.id.empty()) {
+    post.id = GetId(tweet, "id");
+  }
   std::optional<Json> user = Get(tweet, "user");
-  if (user) { post.author = AuthorFromUser(*user);
-}
+  if (user) {
+    post.author = AuthorFromUser(*user);
+  }
   if (post.id.empty() || post.author.id.empty()) {
     body.out->unknown.push_back(absl::StrCat(where, ": tweet without id_str or user.id_str"));
     return;
   }
   post.text = GetStringPath(tweet, {"extended_tweet", "full_text"});
-  if (post.text.empty()) { post.text = GetString(tweet, "text");
-}
+  if (post.text.empty()) {
+    post.text = GetString(tweet, "text");
+  }
   // Only the _str forms: the numeric in_reply_to_status_id has lost precision as a double.
   post.in_reply_to_status = GetId(tweet, "in_reply_to_status_id_str");
   post.in_reply_to_user = GetId(tweet, "in_reply_to_user_id_str");
@@ -196,12 +214,14 @@ void HandleTweet(const XBody& body, Json tweet, const std::string& where) {
   std::optional<Json> quoted = Get(tweet, "quoted_status");
   post.is_quote = GetBool(tweet, "is_quote_status").value_or(false) || quoted.has_value();
   post.quoted_id = GetId(tweet, "quoted_status_id_str");
-  if (post.quoted_id.empty() && quoted) { post.quoted_id = GetId(*quoted, "id_str");
-}
+  if (post.quoted_id.empty() && quoted) {
+    post.quoted_id = GetId(*quoted, "id_str");
+  }
   post.lang = GetString(tweet, "lang");
   post.created_at = GetTime(tweet, "timestamp_ms", EpochUnit::kMillis);
-  if (!post.created_at) { post.created_at = GetTime(tweet, "created_at", EpochUnit::kSeconds);
-}
+  if (!post.created_at) {
+    post.created_at = GetTime(tweet, "created_at", EpochUnit::kSeconds);
+  }
   EmitPost(body, post);
 }
 
@@ -216,8 +236,9 @@ void HandleV2Post(const XBody& body, Json payload, const std::string& where) {
   }
   post.author = AuthorById(body, author_id);
   post.text = GetStringPath(payload, {"note_tweet", "text"});
-  if (post.text.empty()) { post.text = GetString(payload, "text");
-}
+  if (post.text.empty()) {
+    post.text = GetString(payload, "text");
+  }
   post.in_reply_to_user = GetId(payload, "in_reply_to_user_id");
   if (std::optional<simdjson::dom::array> refs = GetArray(payload, "referenced_tweets")) {
     for (Json ref : *refs) {
@@ -240,7 +261,7 @@ void HandleV2Post(const XBody& body, Json payload, const std::string& where) {
   EmitPost(body, post);
 }
 
-void HandleDelete(const XBody& body, std::string id, std::string user_id,
+void HandleDelete(const XBody& body, const std::string& id, const std::string& user_id,
                   std::optional<absl::Time> time, const std::string& where) {
   if (id.empty() || user_id.empty()) {
     body.out->unknown.push_back(absl::StrCat(where, ": delete without status id or user id"));
@@ -260,11 +281,13 @@ void HandleDelete(const XBody& body, std::string id, std::string user_id,
 
 void HandleTweetDelete(const XBody& body, Json item, const std::string& where) {
   std::string id = GetIdPath(item, {"status", "id_str"});
-  if (id.empty()) { id = GetIdPath(item, {"status", "id"});
-}
+  if (id.empty()) {
+    id = GetIdPath(item, {"status", "id"});
+  }
   std::string user_id = GetIdPath(item, {"status", "user_id_str"});
-  if (user_id.empty()) { user_id = GetIdPath(item, {"status", "user_id"});
-}
+  if (user_id.empty()) {
+    user_id = GetIdPath(item, {"status", "user_id"});
+  }
   HandleDelete(body, id, user_id, GetTime(item, "timestamp_ms", EpochUnit::kMillis), where);
 }
 
@@ -273,11 +296,13 @@ void HandleFavorite(const XBody& body, Json item, const std::string& where) {
   std::optional<Json> user = Get(item, "user");
   AuthorInfo author = user ? AuthorFromUser(*user) : AuthorInfo{};
   std::string status_id = GetIdPath(item, {"favorited_status", "id_str"});
-  if (status_id.empty()) { status_id = GetIdPath(item, {"favorited_status", "id"});
-}
+  if (status_id.empty()) {
+    status_id = GetIdPath(item, {"favorited_status", "id"});
+  }
   std::string status_author = GetIdPath(item, {"favorited_status", "user", "id_str"});
-  if (status_author.empty()) { status_author = GetIdPath(item, {"favorited_status", "user", "id"});
-}
+  if (status_author.empty()) {
+    status_author = GetIdPath(item, {"favorited_status", "user", "id"});
+  }
   if (id.empty() || author.id.empty()) {
     body.out->unknown.push_back(absl::StrCat(where, ": favorite without id or user.id_str"));
     return;
@@ -285,8 +310,9 @@ void HandleFavorite(const XBody& body, Json item, const std::string& where) {
   Event event = NewXEvent(body);
   const bool outbound = author.id == body.brand;
   std::string customer = outbound ? status_author : author.id;
-  if (customer.empty()) { customer = body.brand;
-}
+  if (customer.empty()) {
+    customer = body.brand;
+  }
   event.set_event_id(absl::StrCat("x:", body.brand, ":fav:", id));
   event.set_thread_key(absl::StrCat("x:", body.brand, ":u:", customer));
   event.set_message_id(id);
@@ -295,8 +321,9 @@ void HandleFavorite(const XBody& body, Json item, const std::string& where) {
   event.set_kind(earshot::v1::KIND_REACTION);
   internal::SetAuthor(author, &event);
   std::optional<absl::Time> time = GetTime(item, "timestamp_ms", EpochUnit::kMillis);
-  if (!time) { time = GetTime(item, "created_at", EpochUnit::kSeconds);
-}
+  if (!time) {
+    time = GetTime(item, "created_at", EpochUnit::kSeconds);
+  }
   internal::SetCreatedAt(time, &event);
   body.out->events.push_back(std::move(event));
 }
@@ -339,7 +366,7 @@ using ItemHandler = void (*)(const XBody&, Json, const std::string&);
 void ForEachItem(const XBody& body, Json array_value, std::string_view key, ItemHandler handler) {
   simdjson::dom::array items;
   if (array_value.get_array().get(items) != simdjson::SUCCESS) {
-    body.out->unknown.push_back(absl::StrCat(Av(key), ": not an array"));
+    body.out->unknown.push_back(absl::StrCat(ToAbsl(key), ": not an array"));
     return;
   }
   if (items.size() == 0) {
@@ -348,7 +375,7 @@ void ForEachItem(const XBody& body, Json array_value, std::string_view key, Item
   }
   size_t index = 0;
   for (Json item : items) {
-    handler(body, item, absl::StrCat(Av(key), "[", index++, "]"));
+    handler(body, item, absl::StrCat(ToAbsl(key), "[", index++, "]"));
   }
 }
 
@@ -368,14 +395,16 @@ constexpr std::string_view kIgnoredKeys[] = {
 void NormalizeAccountActivity(Json root, XBody& body) {
   body.brand = GetId(root, "for_user_id");
   body.user_has_blocked = GetBool(root, "user_has_blocked");
-  if (!body.user_has_blocked) { body.user_has_blocked = GetBool(root, "is_blocked_by");
-}
+  if (!body.user_has_blocked) {
+    body.user_has_blocked = GetBool(root, "is_blocked_by");
+  }
   body.users_map = Get(root, "users");
 
   bool known = false;
   simdjson::dom::object fields;
-  if (root.get_object().get(fields) != simdjson::SUCCESS) { return;
-}
+  if (root.get_object().get(fields) != simdjson::SUCCESS) {
+    return;
+  }
   for (auto [key, value] : fields) {
     ItemHandler handler = nullptr;
     if (key == "tweet_create_events") {
@@ -390,15 +419,16 @@ void NormalizeAccountActivity(Json root, XBody& body) {
     if (handler != nullptr) {
       known = true;
       if (body.brand.empty()) {
-        body.out->unknown.push_back(absl::StrCat(Av(key), ": envelope without for_user_id"));
+        body.out->unknown.push_back(absl::StrCat(ToAbsl(key), ": envelope without for_user_id"));
         continue;
       }
       ForEachItem(body, value, key, handler);
       continue;
     }
     for (std::string_view ignored : kIgnoredKeys) {
-      if (key != ignored) { continue;
-}
+      if (key != ignored) {
+        continue;
+      }
       known = true;
       simdjson::dom::array items;
       if (value.get_array().get(items) == simdjson::SUCCESS && items.size() > 0) {
@@ -457,8 +487,9 @@ void NormalizeActivityEvent(Json data, const std::string& where, XBody body) {
 absl::StatusOr<Normalized> NormalizeX(std::string_view body_text, const RequestContext& ctx) {
   simdjson::dom::parser parser;
   absl::StatusOr<Json> root = internal::ParseObject(parser, body_text);
-  if (!root.ok()) { return root.status();
-}
+  if (!root.ok()) {
+    return root.status();
+  }
   Normalized out;
   XBody body;
   body.ctx = &ctx;
@@ -469,8 +500,9 @@ absl::StatusOr<Normalized> NormalizeX(std::string_view body_text, const RequestC
   } else if (data && data->is_array()) {
     simdjson::dom::array items;
     size_t index = 0;
-    if (data->get_array().get(items) != simdjson::SUCCESS) { return out;
-}
+    if (data->get_array().get(items) != simdjson::SUCCESS) {
+      return out;
+    }
     for (Json item : items) {
       NormalizeActivityEvent(item, absl::StrCat("data[", index++, "]"), body);
     }

@@ -77,7 +77,8 @@ absl::Status VerifyX(std::string_view body, std::string_view legacy_header,
   for (const auto& secret : secrets) {
     const std::string expected = "sha256=" + Base64Encode(HmacSha256(secret, body));
     // The OAuth 2.0 header first, as X recommends; the legacy one as a fall-back.
-    if (ConstantTimeEquals(oauth2_header, expected) || ConstantTimeEquals(legacy_header, expected)) {
+    if (ConstantTimeEquals(oauth2_header, expected) ||
+        ConstantTimeEquals(legacy_header, expected)) {
       return absl::OkStatus();
     }
   }

@@ -13,9 +13,9 @@ namespace earshot::gateway {
 
 // Primitives (OpenSSL).
 std::string HmacSha256(std::string_view key, std::string_view message);  // raw 32 bytes
-std::string Base64Encode(std::string_view bytes);                         // standard, padded
+std::string Base64Encode(std::string_view bytes);                        // standard, padded
 bool Base64Decode(std::string_view text, std::string* out);
-std::string HexEncode(std::string_view bytes);                            // lowercase
+std::string HexEncode(std::string_view bytes);  // lowercase
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
 
 // X: the CRC answer token, "sha256=" + base64(HMAC-SHA256(secret, crc_token)).

@@ -71,7 +71,8 @@ std::string UrlDecode(std::string_view s) {
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '+') {
       out.push_back(' ');
-    } else if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 && HexValue(s[i + 2]) >= 0) {
+    } else if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 &&
+               HexValue(s[i + 2]) >= 0) {
       out.push_back(static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2])));
       i += 2;
     } else {
@@ -149,10 +150,11 @@ struct WebhookHandler::Metrics {
                     .Name("earshot_gateway_signature_failures_total")
                     .Help("Webhook requests rejected for a bad or missing signature")
                     .Register(r);
-    auto& dead = prometheus::BuildCounter()
-                     .Name("earshot_gateway_deadletters_total")
-                     .Help("Signed requests with parts of unknown shape, sent to the dead-letter topic")
-                     .Register(r);
+    auto& dead =
+        prometheus::BuildCounter()
+            .Name("earshot_gateway_deadletters_total")
+            .Help("Signed requests with parts of unknown shape, sent to the dead-letter topic")
+            .Register(r);
     auto& ignored_f = prometheus::BuildCounter()
                           .Name("earshot_gateway_ignored_parts_total")
                           .Help("Known webhook parts that carry no message (typing, read receipts)")
@@ -295,9 +297,9 @@ void WebhookHandler::HandleGet(const Route& route, const http::Request& request,
 void WebhookHandler::HandlePost(const Route& route, http::Request request,
                                 http::Responder respond) {
   if (!IsJson(request.header("content-type"))) {
-    return std::move(respond)(ErrorResponse(absl::FailedPreconditionError(
-        "content type must be application/json, got \"" +
-        std::string(request.header("content-type")) + "\"")));
+    return std::move(respond)(ErrorResponse(
+        absl::FailedPreconditionError("content type must be application/json, got \"" +
+                                      std::string(request.header("content-type")) + "\"")));
   }
   const std::string_view body = request.body();
   const absl::Time now = clock_.Now();
@@ -306,18 +308,18 @@ void WebhookHandler::HandlePost(const Route& route, http::Request request,
   switch (route.kind) {
     case kX:
       platform = earshot::v1::PLATFORM_X;
-      verified = options_.x_secrets.empty()
-                     ? absl::NotFoundError("x webhooks are not configured (no secret)")
-                     : VerifyX(body, request.header("x-twitter-webhooks-signature"),
-                               request.header("x-twitter-webhooks-signature-oauth2"),
-                               options_.x_secrets);
+      verified =
+          options_.x_secrets.empty()
+              ? absl::NotFoundError("x webhooks are not configured (no secret)")
+              : VerifyX(body, request.header("x-twitter-webhooks-signature"),
+                        request.header("x-twitter-webhooks-signature-oauth2"), options_.x_secrets);
       break;
     case kMeta:
       platform = earshot::v1::PLATFORM_FACEBOOK;
-      verified = options_.meta_app_secrets.empty()
-                     ? absl::NotFoundError("meta webhooks are not configured (no app secret)")
-                     : VerifyMeta(body, request.header("x-hub-signature-256"),
-                                  options_.meta_app_secrets);
+      verified =
+          options_.meta_app_secrets.empty()
+              ? absl::NotFoundError("meta webhooks are not configured (no app secret)")
+              : VerifyMeta(body, request.header("x-hub-signature-256"), options_.meta_app_secrets);
       break;
     case kTelegram:
       platform = earshot::v1::PLATFORM_TELEGRAM;
@@ -337,10 +339,9 @@ void WebhookHandler::HandlePost(const Route& route, http::Request request,
         std::string_view v = request.header(std_name);
         return v.empty() ? request.header(svix_name) : v;
       };
-      verified = VerifyStandardWebhook(h("webhook-id", "svix-id"),
-                                       h("webhook-timestamp", "svix-timestamp"), body,
-                                       h("webhook-signature", "svix-signature"), it->second, now,
-                                       options_.generic_tolerance);
+      verified = VerifyStandardWebhook(
+          h("webhook-id", "svix-id"), h("webhook-timestamp", "svix-timestamp"), body,
+          h("webhook-signature", "svix-signature"), it->second, now, options_.generic_tolerance);
       break;
     }
     default:
@@ -350,7 +351,8 @@ void WebhookHandler::HandlePost(const Route& route, http::Request request,
     if (verified.code() == absl::StatusCode::kUnauthenticated) {
       metrics_->signature_failures[route.kind]->Increment();
       log::Info(kLogger, "signature rejected",
-                {{"platform", kRouteNames[route.kind]}, {"reason", verified.message()},
+                {{"platform", kRouteNames[route.kind]},
+                 {"reason", verified.message()},
                  {"remote", request.remote}});
     }
     return std::move(respond)(ErrorResponse(verified));
@@ -387,9 +389,8 @@ void WebhookHandler::HandlePost(const Route& route, http::Request request,
   }
   raw.set_body(std::string(body));
   raw.mutable_received_at()->set_seconds(absl::ToUnixSeconds(now));
-  raw.mutable_received_at()->set_nanos(
-      static_cast<int32_t>((now - absl::FromUnixSeconds(absl::ToUnixSeconds(now))) /
-                           absl::Nanoseconds(1)));
+  raw.mutable_received_at()->set_nanos(static_cast<int32_t>(
+      (now - absl::FromUnixSeconds(absl::ToUnixSeconds(now))) / absl::Nanoseconds(1)));
 
   std::vector<kafka::Record> records;
   records.reserve(normalized->events.size() + 2);

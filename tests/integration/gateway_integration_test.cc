@@ -33,9 +33,8 @@ const std::vector<Case>& Cases() {
        earshot::v1::DIRECTION_INBOUND, earshot::v1::KIND_REPLY},
       {"x", "x/brand_reply.json", "x:4000000001:1896872640000000777", "x:4000000001:u:7777001",
        earshot::v1::DIRECTION_OUTBOUND, earshot::v1::KIND_REPLY},
-      {"x", "x/dm_incoming.json", "x:4000000001:dm:1896890000000001111",
-       "x:4000000001:dm:7777001", earshot::v1::DIRECTION_INBOUND,
-       earshot::v1::KIND_DIRECT_MESSAGE},
+      {"x", "x/dm_incoming.json", "x:4000000001:dm:1896890000000001111", "x:4000000001:dm:7777001",
+       earshot::v1::DIRECTION_INBOUND, earshot::v1::KIND_DIRECT_MESSAGE},
       {"meta", "meta/fb_comment.json", "fb:901234567890123_1122334455667788",
        "fb:105550000000001:c:901234567890123_1122334455667788", earshot::v1::DIRECTION_INBOUND,
        earshot::v1::KIND_COMMENT},
@@ -54,9 +53,9 @@ const std::vector<Case>& Cases() {
       {"meta", "meta/ig_dm.json", "igm:aWdfZXhhbXBsZV9taWRfMTIz",
        "igm:17841400000000001:6200000000000077", earshot::v1::DIRECTION_INBOUND,
        earshot::v1::KIND_DIRECT_MESSAGE},
-      {"meta", "meta/wa_text.json", "wa:wamid.RVhBTVBMRV9JTkJPVU5EXzAwMDE=",
-       "wa:410000000000222:4915112345678", earshot::v1::DIRECTION_INBOUND,
-       earshot::v1::KIND_DIRECT_MESSAGE},
+      {"meta", "meta/wa_text.json",
+       "wa:wamid.RVhBTVBMRV9JTkJPVU5EXzAwMDE=", "wa:410000000000222:4915112345678",
+       earshot::v1::DIRECTION_INBOUND, earshot::v1::KIND_DIRECT_MESSAGE},
       {"meta", "meta/wa_status_read.json", "wa:wamid.RVhBTVBMRV9PVVRCT1VORF8wMDEw:read",
        "wa:410000000000222:4915112345678", earshot::v1::DIRECTION_OUTBOUND,
        earshot::v1::KIND_STATUS},
@@ -151,14 +150,16 @@ TEST_F(GatewayIntegrationTest, GenericSourceSignedEvent) {
 TEST_F(GatewayIntegrationTest, BadInputGetsItsAnswerAndProducesNothing) {
   const std::string body = ReadFixture("meta/fb_comment.json");
   // 401: wrong and missing signatures, on every platform.
-  EXPECT_EQ(stack_.Post("/webhooks/meta", body, {{"X-Hub-Signature-256", "sha256=deadbeef"}}).status,
-            401);
+  EXPECT_EQ(
+      stack_.Post("/webhooks/meta", body, {{"X-Hub-Signature-256", "sha256=deadbeef"}}).status,
+      401);
   EXPECT_EQ(stack_.Post("/webhooks/meta", body, {}).status, 401);
-  EXPECT_EQ(stack_.Post("/webhooks/x", body, {{"x-twitter-webhooks-signature", "sha256=AAAA"}}).status,
-            401);
-  EXPECT_EQ(stack_.Post("/webhooks/telegram", body, {{"X-Telegram-Bot-Api-Secret-Token", "no"}})
-                .status,
-            401);
+  EXPECT_EQ(
+      stack_.Post("/webhooks/x", body, {{"x-twitter-webhooks-signature", "sha256=AAAA"}}).status,
+      401);
+  EXPECT_EQ(
+      stack_.Post("/webhooks/telegram", body, {{"X-Telegram-Bot-Api-Secret-Token", "no"}}).status,
+      401);
   EXPECT_EQ(stack_.Post("/webhooks/generic/reviews", body, {}).status, 401);
   // 400: signed, but not JSON.
   auto bad = stack_.PostMeta("{\"object\": \"page\", \"entry\": [");
@@ -167,9 +168,10 @@ TEST_F(GatewayIntegrationTest, BadInputGetsItsAnswerAndProducesNothing) {
   // 415: signed JSON with the wrong content type.
   {
     http::Client client("127.0.0.1", stack_.http_port());
-    auto r = client.Send("POST", "/webhooks/meta", body,
-                         {{"Content-Type", "application/x-www-form-urlencoded"},
-                          {"X-Hub-Signature-256", gateway::MetaSignature(body, testing::kMetaSecret)}});
+    auto r =
+        client.Send("POST", "/webhooks/meta", body,
+                    {{"Content-Type", "application/x-www-form-urlencoded"},
+                     {"X-Hub-Signature-256", gateway::MetaSignature(body, testing::kMetaSecret)}});
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r->status, 415);
   }
@@ -194,7 +196,8 @@ TEST_F(GatewayIntegrationTest, BadInputGetsItsAnswerAndProducesNothing) {
 }
 
 TEST_F(GatewayIntegrationTest, UnknownShapeIsAcknowledgedAndDeadLettered) {
-  const std::string body = R"({"object":"page","entry":[{"id":"1","time":1,"changes":[{"field":"ratings","value":{"reviewer_id":"9"}}]}]})";
+  const std::string body =
+      R"({"object":"page","entry":[{"id":"1","time":1,"changes":[{"field":"ratings","value":{"reviewer_id":"9"}}]}]})";
   ASSERT_EQ(stack_.PostMeta(body).status, 200);
   auto dead = stack_.ReadTopic("earshot.deadletter.v1", 1);
   ASSERT_EQ(dead.size(), 1u);
@@ -226,11 +229,12 @@ TEST_F(GatewayIntegrationTest, MetaBatchOfThousandEntriesInOneRequest) {
   std::string body = R"({"object":"whatsapp_business_account","entry":[)";
   for (int i = 0; i < 1000; ++i) {
     if (i > 0) body += ',';
-    body += R"({"id":"300000000000111","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"4930123456789","phone_number_id":"410000000000222"},"contacts":[{"profile":{"name":"C)" +
-            std::to_string(i) + R"("},"wa_id":"49151)" + std::to_string(1000000 + i) +
-            R"("}],"messages":[{"from":"49151)" + std::to_string(1000000 + i) +
-            R"(","id":"wamid.batch)" + std::to_string(i) +
-            R"(","timestamp":"1741173000","type":"text","text":{"body":"hallo"}}]}}]})";
+    body +=
+        R"({"id":"300000000000111","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"4930123456789","phone_number_id":"410000000000222"},"contacts":[{"profile":{"name":"C)" +
+        std::to_string(i) + R"("},"wa_id":"49151)" + std::to_string(1000000 + i) +
+        R"("}],"messages":[{"from":"49151)" + std::to_string(1000000 + i) +
+        R"(","id":"wamid.batch)" + std::to_string(i) +
+        R"(","timestamp":"1741173000","type":"text","text":{"body":"hallo"}}]}}]})";
   }
   body += "]}";
   auto r = stack_.PostMeta(body);
@@ -243,8 +247,10 @@ TEST_F(GatewayIntegrationTest, HandshakesOverRealSockets) {
   http::Client client("127.0.0.1", stack_.http_port());
   auto crc = client.Get("/webhooks/x?crc_token=crc-token-123");
   ASSERT_TRUE(crc.ok());
-  EXPECT_EQ(crc->body, R"({"response_token":"sha256=m3yscIcSwL62BbDuWy/k/ml4+4Yfj3c0hep3IWko1Ws="})");
-  auto hub = client.Get("/webhooks/meta?hub.mode=subscribe&hub.challenge=987654&hub.verify_token=verify-me");
+  EXPECT_EQ(crc->body,
+            R"({"response_token":"sha256=m3yscIcSwL62BbDuWy/k/ml4+4Yfj3c0hep3IWko1Ws="})");
+  auto hub = client.Get(
+      "/webhooks/meta?hub.mode=subscribe&hub.challenge=987654&hub.verify_token=verify-me");
   ASSERT_TRUE(hub.ok());
   EXPECT_EQ(hub->status, 200);
   EXPECT_EQ(hub->body, "987654");

@@ -42,10 +42,14 @@ admin: {addr: "127.0.0.1:0"}
 kafka:
   delivery_timeout: 3s
   embedded: {brokers: 1, partitions: 4}
-x: {consumer_secret: )") + kXSecret + R"(}
-meta: {app_secret: )" + kMetaSecret + R"(, verify_token: verify-me}
-telegram: {secret_token: )" + kTelegramToken + R"(, bot_id: ")" + kTelegramBot + R"("}
-generic: {sources: {reviews: {secret: )" + kGenericSecret + R"(}}}
+x: {consumer_secret: )") +
+         kXSecret + R"(}
+meta: {app_secret: )" +
+         kMetaSecret + R"(, verify_token: verify-me}
+telegram: {secret_token: )" +
+         kTelegramToken + R"(, bot_id: ")" + kTelegramBot + R"("}
+generic: {sources: {reviews: {secret: )" +
+         kGenericSecret + R"(}}}
 )" + extra;
 }
 
@@ -57,7 +61,8 @@ class TestStack {
     config->set_env_lookup([](const std::string&) { return std::nullopt; });
     ProcessOptions options;
     options.target = "all";
-    options.data_dir = ::testing::TempDir() + "/earshot-" + std::to_string(absl::ToUnixNanos(absl::Now()));
+    options.data_dir =
+        ::testing::TempDir() + "/earshot-" + std::to_string(absl::ToUnixNanos(absl::Now()));
     process_ = std::make_unique<Process>(options, std::move(*config));
     auto st = process_->Start();
     EXPECT_TRUE(st.ok()) << st;
@@ -92,11 +97,11 @@ class TestStack {
   http::ClientResponse PostGeneric(const std::string& source, const std::string& body,
                                    const std::string& msg_id) {
     const std::string ts = std::to_string(absl::ToUnixSeconds(absl::Now()));
-    return Post("/webhooks/generic/" + source, body,
-                {{"webhook-id", msg_id},
-                 {"webhook-timestamp", ts},
-                 {"webhook-signature",
-                  gateway::SignStandardWebhook(msg_id, ts, body, kGenericSecret)}});
+    return Post(
+        "/webhooks/generic/" + source, body,
+        {{"webhook-id", msg_id},
+         {"webhook-timestamp", ts},
+         {"webhook-signature", gateway::SignStandardWebhook(msg_id, ts, body, kGenericSecret)}});
   }
 
   int ReadyzStatus() {

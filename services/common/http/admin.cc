@@ -11,8 +11,8 @@ void AdminHandler::Handle(Request request, Responder respond) {
     return std::move(respond)(Response::Json(405, "{\"error\":\"method not allowed\"}"));
   }
   if (request.path == "/metrics") {
-    return std::move(respond)(Response{200, "text/plain; version=0.0.4; charset=utf-8",
-                                       SerializeMetrics(registry_), {}});
+    return std::move(respond)(
+        Response{200, "text/plain; version=0.0.4; charset=utf-8", SerializeMetrics(registry_), {}});
   }
   if (request.path == "/healthz") {
     return std::move(respond)(Response::Json(200, "{\"status\":\"alive\"}"));
@@ -23,8 +23,8 @@ void AdminHandler::Handle(Request request, Responder respond) {
     std::vector<std::string> quoted;
     for (const auto& f : failing) quoted.push_back(JsonQuote(f));
     return std::move(respond)(Response::Json(
-        503, absl::StrCat("{\"status\":\"not ready\",\"failing\":[", absl::StrJoin(quoted, ","),
-                          "]}")));
+        503,
+        absl::StrCat("{\"status\":\"not ready\",\"failing\":[", absl::StrJoin(quoted, ","), "]}")));
   }
   std::move(respond)(Response::Json(404, "{\"error\":\"not found\"}"));
 }

@@ -48,8 +48,8 @@ absl::StatusOr<ClientResponse> Client::Send(
       conn_->stream.connect(ep, ec);
       if (ec) {
         conn_->stream.close();
-        return absl::UnavailableError("connect to " + host_ + ":" + std::to_string(port_) +
-                                      ": " + ec.message());
+        return absl::UnavailableError("connect to " + host_ + ":" + std::to_string(port_) + ": " +
+                                      ec.message());
       }
       conn_->buffer.clear();
       conn_->open = true;
@@ -66,12 +66,28 @@ absl::StatusOr<ClientResponse> Client::Send(
     conn_->stream.expires_after(absl::ToChronoNanoseconds(timeout_));
     bhttp::write(conn_->stream, req, ec);
     bhttp::response<bhttp::string_body> res;
-    if (!ec) bhttp::read(conn_->stream, conn_->buffer, res, ec);
+    // A server may answer (413, 401) and stop reading before the whole body is written; its
+    // answer is still there to read.
+    const bool write_failed = static_cast<bool>(ec);
+    beast::error_code read_ec;
+    bhttp::read(conn_->stream, conn_->buffer, res, read_ec);
+    if (!write_failed || !read_ec) ec = read_ec;
+    if (write_failed && !read_ec) {
+      ClientResponse early;
+      early.status = static_cast<int>(res.result_int());
+      early.body = std::move(res.body());
+      for (const auto& f : res) {
+        early.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+      }
+      conn_->stream.close();
+      conn_->open = false;
+      return early;
+    }
     if (ec) {
       conn_->stream.close();
       conn_->open = false;
-      if (attempt == 0 && (ec == bhttp::error::end_of_stream || ec == asio::error::connection_reset ||
-                           ec == asio::error::broken_pipe)) {
+      if (attempt == 0 && (ec == bhttp::error::end_of_stream ||
+                           ec == asio::error::connection_reset || ec == asio::error::broken_pipe)) {
         continue;
       }
       return absl::UnavailableError("http " + std::string(method) + " " + std::string(target) +

@@ -1,5 +1,6 @@
 #include "services/common/http/server.h"
 
+#include <array>
 #include <chrono>
 #include <optional>
 
@@ -90,10 +91,9 @@ class Server::Impl {
       parser_->header_limit(static_cast<std::uint32_t>(opts().header_limit));
       parser_->body_limit(opts().body_limit);
       stream_.expires_after(ToChrono(first_request_ ? opts().read_timeout : opts().idle_timeout));
-      bhttp::async_read_header(stream_, buffer_, *parser_,
-                               [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                                 self->OnHeader(ec);
-                               });
+      bhttp::async_read_header(
+          stream_, buffer_, *parser_,
+          [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnHeader(ec); });
     }
 
     void OnHeader(beast::error_code ec) {
@@ -120,10 +120,9 @@ class Server::Impl {
     }
 
     void ReadBody() {
-      bhttp::async_read(stream_, buffer_, *parser_,
-                        [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                          self->OnBody(ec);
-                        });
+      bhttp::async_read(
+          stream_, buffer_, *parser_,
+          [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnBody(ec); });
     }
 
     void OnReadError(beast::error_code ec) {
@@ -163,19 +162,19 @@ class Server::Impl {
         r.headers.emplace_back("Retry-After", "1");
         return Write(std::move(r), /*counted=*/false);
       }
-      server_->handler_->Handle(std::move(request),
-                                [self = shared_from_this()](Response response) mutable {
-                                  auto* s = self.get();
-                                  asio::post(s->stream_.get_executor(),
-                                             [self = std::move(self),
-                                              response = std::move(response)]() mutable {
-                                               self->Write(std::move(response), true);
-                                             });
-                                });
+      server_->handler_->Handle(
+          std::move(request), [self = shared_from_this()](Response response) mutable {
+            auto* s = self.get();
+            asio::post(s->stream_.get_executor(),
+                       [self = std::move(self), response = std::move(response)]() mutable {
+                         self->Write(std::move(response), true);
+                       });
+          });
     }
 
     void Fail(int status, const absl::Status& error) {
       keep_alive_ = false;
+      lingering_ = true;
       version_ = parser_ && parser_->is_header_done() ? parser_->get().version() : 11;
       Write(Response::Json(status, StatusToJson(error)), /*counted=*/false);
     }
@@ -190,13 +189,33 @@ class Server::Impl {
       res->keep_alive(keep_alive_);
       res->prepare_payload();
       stream_.expires_after(ToChrono(opts().read_timeout));
-      bhttp::async_write(stream_, *res,
-                         [self = shared_from_this(), res, counted](beast::error_code ec,
-                                                                   std::size_t) {
-                           if (counted) self->server_->in_flight_.fetch_sub(1);
-                           if (ec || !self->keep_alive_ || res->need_eof()) return self->Close();
-                           self->ReadHeader();
-                         });
+      bhttp::async_write(
+          stream_, *res,
+          [self = shared_from_this(), res, counted](beast::error_code ec, std::size_t) {
+            if (counted) self->server_->in_flight_.fetch_sub(1);
+            if (ec) return self->Close();
+            if (self->lingering_) return self->LingeringClose();
+            if (!self->keep_alive_ || res->need_eof()) return self->Close();
+            self->ReadHeader();
+          });
+    }
+
+    // After an error answer the client may still be sending its body; closing at once would
+    // reset the connection before it reads the answer. Like nginx's lingering close: stop
+    // writing, read and discard for a short while, then close.
+    void LingeringClose() {
+      beast::error_code ec;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+      stream_.expires_after(std::chrono::seconds(2));
+      Discard();
+    }
+
+    void Discard() {
+      stream_.async_read_some(asio::buffer(discard_),
+                              [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                if (ec) return self->Close();
+                                self->Discard();
+                              });
     }
 
     void Close() {
@@ -210,7 +229,9 @@ class Server::Impl {
     beast::flat_buffer buffer_;
     std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
     std::string remote_;
+    std::array<char, 16384> discard_;
     bool keep_alive_ = true;
+    bool lingering_ = false;
     bool first_request_ = true;
     unsigned version_ = 11;
   };

@@ -63,10 +63,10 @@ struct ServerOptions {
   int threads = 2;
   std::size_t body_limit = 1 << 20;
   std::size_t header_limit = 16 << 10;
-  absl::Duration read_timeout = absl::Seconds(30);   // one request, header and body
-  absl::Duration idle_timeout = absl::Seconds(75);   // keep-alive without a request
-  int max_in_flight = 10000;                         // requests handled at once
-  std::string name = "http";                         // for logs
+  absl::Duration read_timeout = absl::Seconds(30);  // one request, header and body
+  absl::Duration idle_timeout = absl::Seconds(75);  // keep-alive without a request
+  int max_in_flight = 10000;                        // requests handled at once
+  std::string name = "http";                        // for logs
 };
 
 class Server {

@@ -17,12 +17,9 @@ absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(ConsumerOptions optio
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   std::map<std::string, std::string> settings = {
-      {"bootstrap.servers", options.bootstrap},
-      {"group.id", options.group_id},
-      {"client.id", options.client_id},
-      {"auto.offset.reset", options.auto_offset_reset},
-      {"enable.auto.commit", "false"},
-      {"enable.partition.eof", "false"},
+      {"bootstrap.servers", options.bootstrap}, {"group.id", options.group_id},
+      {"client.id", options.client_id},         {"auto.offset.reset", options.auto_offset_reset},
+      {"enable.auto.commit", "false"},          {"enable.partition.eof", "false"},
   };
   for (const auto& [k, v] : options.extra) settings[k] = v;
   for (const auto& [k, v] : settings) {
@@ -102,8 +99,8 @@ absl::StatusOr<std::vector<Message>> Consumer::Poll(int max, absl::Duration time
       const char* name;
       const void* value;
       size_t size;
-      for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) ==
-                         RD_KAFKA_RESP_ERR_NO_ERROR;
+      for (size_t i = 0;
+           rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
            ++i) {
         msg.headers.emplace_back(name, std::string(static_cast<const char*>(value), size));
       }

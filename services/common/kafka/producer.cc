@@ -103,7 +103,8 @@ Producer::Producer(ProducerOptions options) : options_(std::move(options)) {}
 absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(ProducerOptions options,
                                                            prometheus::Registry* registry) {
   std::unique_ptr<Producer> p(new Producer(std::move(options)));
-  if (registry != nullptr) p->metrics_ = std::make_unique<Metrics>(*registry, p->options_.metrics_prefix);
+  if (registry != nullptr)
+    p->metrics_ = std::make_unique<Metrics>(*registry, p->options_.metrics_prefix);
   const auto& o = p->options_;
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
@@ -126,9 +127,8 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(ProducerOptions optio
     }
   }
   rd_kafka_conf_set_opaque(conf, p.get());
-  rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t* rk, const rd_kafka_message_t* m, void* op) {
-    OnDelivery(rk, m, op);
-  });
+  rd_kafka_conf_set_dr_msg_cb(
+      conf, [](rd_kafka_t* rk, const rd_kafka_message_t* m, void* op) { OnDelivery(rk, m, op); });
   rd_kafka_conf_set_error_cb(conf, OnError);
   rd_kafka_conf_set_log_cb(conf, OnLog);
   p->rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
@@ -185,8 +185,7 @@ void Producer::ProduceBatch(std::vector<Record> records, Callback done) {
                           static_cast<ssize_t>(v.size()));
     }
     rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk_, RD_KAFKA_V_TOPIC(r.topic.c_str()),
-        RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
+        rk_, RD_KAFKA_V_TOPIC(r.topic.c_str()), RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
         RD_KAFKA_V_VALUE(r.value.data(), r.value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(batch), RD_KAFKA_V_END);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -213,8 +212,8 @@ void Producer::PollLoop() {
 }
 
 void Producer::ProbeLoop() {
-  const int timeout_ms = static_cast<int>(
-      std::max<int64_t>(200, absl::ToInt64Milliseconds(options_.probe_interval)));
+  const int timeout_ms =
+      static_cast<int>(std::max<int64_t>(200, absl::ToInt64Milliseconds(options_.probe_interval)));
   do {
     const struct rd_kafka_metadata* md = nullptr;
     rd_kafka_resp_err_t err = rd_kafka_metadata(rk_, 0, nullptr, &md, timeout_ms);

@@ -39,9 +39,9 @@ struct ProducerOptions {
   std::string client_id = "earshot";
   absl::Duration delivery_timeout = absl::Seconds(10);  // message.timeout.ms
   absl::Duration linger = absl::Milliseconds(1);
-  int queue_max_messages = 100000;                      // beyond it: Unavailable at once
-  absl::Duration probe_interval = absl::Seconds(1);     // reachability check
-  absl::Duration flush_timeout = absl::Seconds(10);     // on destruction
+  int queue_max_messages = 100000;                   // beyond it: Unavailable at once
+  absl::Duration probe_interval = absl::Seconds(1);  // reachability check
+  absl::Duration flush_timeout = absl::Seconds(10);  // on destruction
   // Metric names start with it: <prefix>_kafka_delivery_latency_seconds, ...
   std::string metrics_prefix = "earshot";
   // Passed to librdkafka unchanged (security.protocol, sasl.*, ssl.*, compression.type, ...).
@@ -60,7 +60,6 @@ class RecordSink {
 
 class Producer final : public RecordSink {
  public:
-
   // registry may be null (no metrics).
   static absl::StatusOr<std::unique_ptr<Producer>> Create(ProducerOptions options,
                                                           prometheus::Registry* registry);

@@ -73,7 +73,8 @@ TEST_F(ConfigTest, TypedValuesAndErrorsReportedTogether) {
 }
 
 TEST_F(ConfigTest, ChildKeysAndNestedOverrides) {
-  Config c = Load("generic:\n  sources:\n    blog:\n      secret: x\n    reviews:\n      secret: y\n");
+  Config c =
+      Load("generic:\n  sources:\n    blog:\n      secret: x\n    reviews:\n      secret: y\n");
   EXPECT_EQ(c.ChildKeys("generic.sources"), (std::vector<std::string>{"blog", "reviews"}));
   env_["EARSHOT_GENERIC_SOURCES_BLOG_SECRET"] = "z";
   EXPECT_EQ(c.GetString("generic.sources.blog.secret"), "z");

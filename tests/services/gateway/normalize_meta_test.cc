@@ -571,8 +571,9 @@ TEST(NormalizeMetaTest, WhatsAppTemplateStatusIsIgnored) {
 TEST(NormalizeMetaTest, ThousandUpdatesInOneBody) {
   std::string body = R"({"object":"page","entry":[)";
   for (int i = 0; i < 1000; ++i) {
-    if (i > 0) { body += ",";
-}
+    if (i > 0) {
+      body += ",";
+    }
     absl::StrAppend(&body, R"({"id":"105550000000001","time":1741171000000,"messaging":[)",
                     R"({"sender":{"id":"73000000000)", 10000 + i,
                     R"("},"recipient":{"id":"105550000000001"},"timestamp":1741171000000,)",

@@ -45,13 +45,15 @@ inline ::testing::AssertionResult EventIs(const earshot::v1::Event& actual,
   if (!google::protobuf::TextFormat::ParseFromString(expected_text, &expected)) {
     return ::testing::AssertionFailure() << "bad expected text proto:\n" << expected_text;
   }
-  if (!expected.has_received_at()) { expected.mutable_received_at()->set_seconds(kReceivedAtSeconds);
-}
+  if (!expected.has_received_at()) {
+    expected.mutable_received_at()->set_seconds(kReceivedAtSeconds);
+  }
   google::protobuf::util::MessageDifferencer differencer;
   std::string diff;
   differencer.ReportDifferencesToString(&diff);
-  if (differencer.Compare(expected, actual)) { return ::testing::AssertionSuccess();
-}
+  if (differencer.Compare(expected, actual)) {
+    return ::testing::AssertionSuccess();
+  }
   return ::testing::AssertionFailure() << "event differs (expected vs actual):\n"
                                        << diff << "actual:\n"
                                        << actual.DebugString();

@@ -60,7 +60,8 @@ TEST(MetaSignatureTest, UppercaseHexAccepted) {
 
 TEST(MetaSignatureTest, RejectsTamperedTruncatedMissingLegacyOnlyAndWrongSecret) {
   EXPECT_FALSE(VerifyMeta(R"({"object":"page","entry":[1]})", kMetaSig, {"test-app-secret"}).ok());
-  EXPECT_FALSE(VerifyMeta(kMetaBody, std::string(kMetaSig).substr(0, 40), {"test-app-secret"}).ok());
+  EXPECT_FALSE(
+      VerifyMeta(kMetaBody, std::string(kMetaSig).substr(0, 40), {"test-app-secret"}).ok());
   EXPECT_FALSE(VerifyMeta(kMetaBody, "", {"test-app-secret"}).ok());
   // The hex digest without the sha256= prefix is not the documented format.
   EXPECT_FALSE(VerifyMeta(kMetaBody, std::string(kMetaSig).substr(7), {"test-app-secret"}).ok());
@@ -109,9 +110,9 @@ TEST(StandardWebhookTest, SeveralSignaturesAndRotation) {
 TEST(StandardWebhookTest, RejectsReplayOutsideWindowTamperingAndMissingHeaders) {
   const std::string sig = SignStandardWebhook("id1", "1700000000", "{}", "plain-secret");
   const absl::Time base = absl::FromUnixSeconds(1700000000);
-  EXPECT_TRUE(
-      VerifyStandardWebhook("id1", "1700000000", "{}", sig, {"plain-secret"}, base, absl::Minutes(5))
-          .ok());
+  EXPECT_TRUE(VerifyStandardWebhook("id1", "1700000000", "{}", sig, {"plain-secret"}, base,
+                                    absl::Minutes(5))
+                  .ok());
   auto late = VerifyStandardWebhook("id1", "1700000000", "{}", sig, {"plain-secret"},
                                     base + absl::Minutes(6), absl::Minutes(5));
   EXPECT_EQ(late.code(), absl::StatusCode::kUnauthenticated);
@@ -124,9 +125,9 @@ TEST(StandardWebhookTest, RejectsReplayOutsideWindowTamperingAndMissingHeaders) 
                    .ok());
   EXPECT_FALSE(
       VerifyStandardWebhook("id1", "", "{}", sig, {"plain-secret"}, base, absl::Minutes(5)).ok());
-  EXPECT_FALSE(VerifyStandardWebhook("id1", "1700000000", "{}", "", {"plain-secret"}, base,
-                                     absl::Minutes(5))
-                   .ok());
+  EXPECT_FALSE(
+      VerifyStandardWebhook("id1", "1700000000", "{}", "", {"plain-secret"}, base, absl::Minutes(5))
+          .ok());
 }
 
 TEST(Base64Test, RoundTrip) {

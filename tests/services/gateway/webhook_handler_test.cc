@@ -86,15 +86,18 @@ TEST_F(WebhookHandlerTest, XCrcAnsweredWithResponseToken) {
 }
 
 TEST_F(WebhookHandlerTest, MetaChallengeEchoedOnlyForTheVerifyToken) {
-  auto ok = Send("GET", "/webhooks/meta?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=verify-me");
+  auto ok =
+      Send("GET",
+           "/webhooks/meta?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=verify-me");
   EXPECT_EQ(ok.status, 200);
   EXPECT_EQ(ok.body, "1158201444");
   EXPECT_EQ(
       Send("GET", "/webhooks/meta?hub.mode=subscribe&hub.challenge=1&hub.verify_token=nope").status,
       403);
-  EXPECT_EQ(Send("GET", "/webhooks/meta?hub.mode=unsubscribe&hub.challenge=1&hub.verify_token=verify-me")
-                .status,
-            403);
+  EXPECT_EQ(
+      Send("GET", "/webhooks/meta?hub.mode=unsubscribe&hub.challenge=1&hub.verify_token=verify-me")
+          .status,
+      403);
 }
 
 TEST_F(WebhookHandlerTest, SignedCommentProducesEventAndRawRecord) {
@@ -150,7 +153,8 @@ TEST_F(WebhookHandlerTest, BadInputAnsweredAndNothingProduced) {
 }
 
 TEST_F(WebhookHandlerTest, UnknownShapeGoesToDeadLetterWithReason) {
-  const std::string body = R"({"object":"page","entry":[{"id":"1","time":1,"changes":[{"field":"ratings","value":{"x":1}}]}]})";
+  const std::string body =
+      R"({"object":"page","entry":[{"id":"1","time":1,"changes":[{"field":"ratings","value":{"x":1}}]}]})";
   auto r = PostMeta(body);
   EXPECT_EQ(r.status, 200);
   auto dead = sink_.On("earshot.deadletter.v1");
@@ -180,11 +184,13 @@ TEST_F(WebhookHandlerTest, UnreachableKafkaAnswers503WithoutProducing) {
 TEST_F(WebhookHandlerTest, TelegramBotIdFromPathOrConfig) {
   const std::string body =
       R"({"update_id":731200451,"message":{"message_id":2817,"from":{"id":5123456789,"is_bot":false,"first_name":"Priya"},"chat":{"id":5123456789,"type":"private"},"date":1741174000,"text":"It's A-7710"}})";
-  auto r = Send("POST", "/webhooks/telegram", body,
-                {{"Content-Type", "application/json"}, {"X-Telegram-Bot-Api-Secret-Token", "tg-secret"}});
+  auto r = Send(
+      "POST", "/webhooks/telegram", body,
+      {{"Content-Type", "application/json"}, {"X-Telegram-Bot-Api-Secret-Token", "tg-secret"}});
   EXPECT_EQ(r.status, 200) << r.body;
-  r = Send("POST", "/webhooks/telegram/42", body,
-           {{"Content-Type", "application/json"}, {"X-Telegram-Bot-Api-Secret-Token", "tg-secret"}});
+  r = Send(
+      "POST", "/webhooks/telegram/42", body,
+      {{"Content-Type", "application/json"}, {"X-Telegram-Bot-Api-Secret-Token", "tg-secret"}});
   EXPECT_EQ(r.status, 200);
   auto events = sink_.On("earshot.events.v1");
   ASSERT_EQ(events.size(), 2u);

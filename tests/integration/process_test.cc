@@ -1,0 +1,150 @@
+// The `earshot` binary as a user runs it: a child process, JSON-line logs on stdout,
+// data/kafka.bootstrap, a signed webhook, and a clean exit on SIGTERM.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "services/common/http/client.h"
+#include "services/gateway/signature.h"
+
+namespace earshot {
+namespace {
+
+class ProcessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/earshot-proc-" + std::to_string(getpid());
+    std::system(("rm -rf " + dir_ + " && mkdir -p " + dir_).c_str());
+    log_ = dir_ + "/stdout.log";
+  }
+  void TearDown() override {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  void Start() {
+    pid_ = fork();
+    ASSERT_GE(pid_, 0);
+    if (pid_ == 0) {
+      int fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      dup2(fd, 1);
+      dup2(fd, 2);
+      setenv("EARSHOT_HTTP_ADDR", "127.0.0.1:0", 1);
+      setenv("EARSHOT_ADMIN_ADDR", "127.0.0.1:0", 1);
+      setenv("EARSHOT_GRPC_ADDR", "127.0.0.1:0", 1);
+      setenv("EARSHOT_META_APP_SECRET", "proc-secret", 1);
+      unsetenv("EARSHOT_KAFKA_BOOTSTRAP");
+      std::string data = "--data-dir=" + dir_ + "/data";
+      execl(EARSHOT_BINARY, EARSHOT_BINARY, "--target=all", data.c_str(), nullptr);
+      _exit(127);
+    }
+  }
+
+  std::string Log() {
+    std::ifstream in(log_);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+  // Waits for a log line matching `pattern`; returns its first capture group.
+  std::string WaitForLog(const std::string& pattern, absl::Duration timeout) {
+    const std::regex re(pattern);
+    const absl::Time deadline = absl::Now() + timeout;
+    while (absl::Now() < deadline) {
+      std::smatch m;
+      const std::string log = Log();
+      if (std::regex_search(log, m, re)) return m.size() > 1 ? m[1].str() : m[0].str();
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    ADD_FAILURE() << "no log line matching " << pattern << " in:\n" << Log();
+    return "";
+  }
+
+  std::string dir_;
+  std::string log_;
+  pid_t pid_ = -1;
+};
+
+TEST_F(ProcessTest, StartsServesAndShutsDownCleanlyOnSigterm) {
+  Start();
+  const std::string port =
+      WaitForLog(R"re("logger":"gateway\.http","msg":"listening","addr":"127\.0\.0\.1:(\d+)")re",
+                 absl::Seconds(30));
+  WaitForLog(R"("msg":"started")", absl::Seconds(30));
+  ASSERT_FALSE(port.empty());
+
+  // Every log line is a JSON object.
+  std::istringstream lines(Log());
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("kafka bootstrap:", 0) == 0) continue;  // the one human line
+    EXPECT_TRUE(line.front() == '{' && line.back() == '}') << line;
+  }
+
+  std::ifstream bootstrap_file(dir_ + "/data/kafka.bootstrap");
+  std::string bootstrap;
+  std::getline(bootstrap_file, bootstrap);
+  EXPECT_TRUE(std::regex_match(bootstrap, std::regex(R"(127\.0\.0\.1:\d+(,127\.0\.0\.1:\d+)*)")))
+      << bootstrap;
+
+  const std::string body =
+      R"({"object":"page","entry":[{"id":"1","time":1741171000456,"messaging":[{"sender":{"id":"7"},"recipient":{"id":"1"},"timestamp":1741171000321,"message":{"mid":"m_1","text":"hi"}}]}]})";
+  http::Client client("127.0.0.1", std::stoi(port));
+  auto r = client.Send("POST", "/webhooks/meta", body,
+                       {{"Content-Type", "application/json"},
+                        {"X-Hub-Signature-256", gateway::MetaSignature(body, "proc-secret")}});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 200) << r->body;
+
+  ASSERT_EQ(kill(pid_, SIGTERM), 0);
+  int status = 0;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  pid_t done = 0;
+  while (done == 0 && absl::Now() < deadline) {
+    done = waitpid(pid_, &status, WNOHANG);
+    if (done == 0) absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_EQ(done, pid_) << "earshot did not exit within 30 s of SIGTERM";
+  pid_ = -1;
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  const std::string log = Log();
+  EXPECT_NE(log.find(R"("msg":"shutting down")"), std::string::npos);
+  EXPECT_NE(log.find(R"("logger":"earshot","msg":"stopped")"), std::string::npos) << log;
+}
+
+TEST_F(ProcessTest, BadConfigFailsWithTheReason) {
+  pid_ = fork();
+  ASSERT_GE(pid_, 0);
+  if (pid_ == 0) {
+    int fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    setenv("EARSHOT_HTTP_THREADS", "many", 1);
+    setenv("EARSHOT_HTTP_ADDR", "127.0.0.1:0", 1);
+    setenv("EARSHOT_ADMIN_ADDR", "127.0.0.1:0", 1);
+    setenv("EARSHOT_GRPC_ADDR", "127.0.0.1:0", 1);
+    std::string data = "--data-dir=" + dir_ + "/data";
+    execl(EARSHOT_BINARY, EARSHOT_BINARY, "--target=all", data.c_str(), nullptr);
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_NE(WEXITSTATUS(status), 0);
+  EXPECT_NE(Log().find(R"(http.threads: \"many\" is not an integer)"), std::string::npos) << Log();
+}
+
+}  // namespace
+}  // namespace earshot
