@@ -3,9 +3,11 @@
 #include <cstdlib>
 #include <map>
 
+#include "absl/synchronization/notification.h"
 #include "earshot/v1/ingest.grpc.pb.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "grpcpp/create_channel.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "services/gateway/normalize.h"
 #include "tests/integration/stack.h"
@@ -287,6 +289,33 @@ TEST_F(GatewayIntegrationTest, GrpcIngestPublishesAfterKafkaAck) {
   grpc::ClientContext ctx2;
   auto st2 = stub->Publish(&ctx2, bad, &resp);
   EXPECT_EQ(st2.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(GatewayIntegrationTest, GrpcHealthServesWhileReady) {
+  // grpc.health.v1.Health/Check with an empty request (service ""), without generated stubs:
+  // the answer HealthCheckResponse{status: SERVING} is the two bytes 08 01.
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(stack_.process().grpc_port()),
+                                     grpc::InsecureChannelCredentials());
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext ctx;
+  grpc::Slice empty("", 0);
+  grpc::ByteBuffer request(&empty, 1);
+  grpc::ByteBuffer response;
+  grpc::Status status;
+  absl::Notification done;
+  stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
+                 [&](grpc::Status st) {
+                   status = st;
+                   done.Notify();
+                 });
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(response.Dump(&slices).ok());
+  std::string bytes;
+  for (const auto& slice : slices)
+    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  EXPECT_EQ(bytes, std::string("\x08\x01", 2));
 }
 
 TEST_F(GatewayIntegrationTest, KcatSeesWhatTheGatewayWrote) {
