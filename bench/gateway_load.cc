@@ -81,6 +81,7 @@ ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10),
           "time-out of one request; an unanswered request counts as a failure");
 ABSL_FLAG(std::string, label, "server", "name printed with the figures (nginx, gateway, ...)");
 ABSL_FLAG(bool, json, false, "also print a one-line JSON summary (the last line of output)");
+ABSL_FLAG(bool, list, false, "print the corpus (name, events, bytes on the wire) and exit");
 
 namespace earshot::bench {
 namespace {
@@ -550,6 +551,13 @@ int Run() {
   for (const auto& r : *corpus) {
     corpus_events += r.events;
     corpus_bytes += r.wire.size();
+  }
+  if (absl::GetFlag(FLAGS_list)) {
+    for (const auto& r : *corpus)
+      std::printf("%-40s %5d events %8zu bytes\n", r.name.c_str(), r.events, r.wire.size());
+    std::printf("%zu requests, %lld events, %zu bytes\n", corpus->size(),
+                static_cast<long long>(corpus_events), corpus_bytes);
+    return 0;
   }
 
   beast::error_code ec;

@@ -13,7 +13,7 @@
 #include "services/common/base/log.h"
 #include "services/earshot/process.h"
 
-ABSL_FLAG(std::string, target, "all", "service to run: all | gateway");
+ABSL_FLAG(std::string, target, "all", "service to run: all | gateway | router");
 ABSL_FLAG(std::string, config, "", "YAML config file (every key overridable by EARSHOT_*)");
 ABSL_FLAG(std::string, data_dir, "data", "folder for RocksDB and kafka.bootstrap");
 ABSL_FLAG(std::string, log_level, "info", "debug | info | warn | error");
@@ -62,7 +62,8 @@ int main(int argc, char** argv) {
     int sig = 0;
     sigwait(&signals, &sig);
     if (sig == SIGHUP) {
-      earshot::log::Info("earshot", "SIGHUP: nothing to reload in this target");
+      earshot::log::Info("earshot", "SIGHUP: reloading");
+      process.Reload();
       continue;
     }
     earshot::log::Info("earshot", "shutting down", {{"signal", sig}});

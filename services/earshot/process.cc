@@ -10,6 +10,7 @@
 #include "grpcpp/server_builder.h"
 #include "services/common/base/log.h"
 #include "services/gateway/gateway_app.h"
+#include "services/router/router_app.h"
 
 namespace earshot {
 namespace {
@@ -17,7 +18,7 @@ constexpr char kLogger[] = "earshot";
 }
 
 const std::vector<std::string>& KnownTargets() {
-  static const std::vector<std::string> targets = {"all", "gateway"};
+  static const std::vector<std::string> targets = {"all", "gateway", "router"};
   return targets;
 }
 
@@ -83,6 +84,9 @@ absl::Status Process::Start() {
   if (target == "all" || target == "gateway") {
     services_.push_back(std::make_unique<gateway::GatewayApp>());
   }
+  if (target == "all" || target == "router") {
+    services_.push_back(std::make_unique<router::RouterApp>());
+  }
   for (auto& s : services_) {
     if (auto st = s->Start(ctx, builder); !st.ok()) {
       return absl::Status(st.code(), std::string(s->name()) + ": " + std::string(st.message()));
@@ -101,6 +105,10 @@ absl::Status Process::Start() {
   started_ = true;
   log::Info(kLogger, "started", {{"target", target}, {"kafka", bootstrap_}});
   return absl::OkStatus();
+}
+
+void Process::Reload() {
+  for (auto& s : services_) s->Reload();
 }
 
 void Process::Stop() {

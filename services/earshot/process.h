@@ -33,6 +33,8 @@ class Process {
 
   absl::Status Start();
   void Stop();
+  // SIGHUP: every service re-reads what may change at run time.
+  void Reload();
 
   const std::string& kafka_bootstrap() const { return bootstrap_; }
   kafka::EmbeddedBroker* embedded_broker() { return broker_.get(); }

@@ -31,6 +31,8 @@ class Service {
   // Stops taking work, drains what is in flight, flushes and commits. Called once, after the
   // gRPC server has shut down, in reverse order of Start.
   virtual void Stop() = 0;
+  // SIGHUP: re-read what can change at run time (rules, policies). Must not lose events.
+  virtual void Reload() {}
 };
 
 }  // namespace earshot

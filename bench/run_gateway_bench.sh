@@ -1,0 +1,239 @@
+#!/usr/bin/env bash
+# The gateway benchmark (bench/README.md): starts `earshot --target=all` with its embedded
+# Kafka-protocol broker and a private nginx on free 127.0.0.1 ports, then runs, in one go:
+#   (a) max requests/s on single-event requests, nginx (the HTTP ceiling) then the gateway,
+#       gateway/nginx against the target >= 0.5;
+#   (b) the gateway at half of its max rate, p99 against < 10 ms;
+#   (c) one 1000-entry Meta batch, 20 times in a row, every one against < 50 ms;
+#   (d) the mixed corpus (every platform, single events and batches) at max, for information.
+# Prints PASS/FAIL per target; exits 1 when a target is missed. Takes about a minute.
+#
+#   bench/run_gateway_bench.sh
+# Settings (environment): DURATION (10s per run), WARMUP (1s), CONNECTIONS (32),
+# CLIENT_THREADS (1), NGINX_WORKERS (1), GATEWAY_HTTP_THREADS (bench/gateway.bench.yaml's),
+# BUILD=0 (do not build), KEEP=1 (keep the temporary folder with the logs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10s}
+WARMUP=${WARMUP:-1s}
+CONNECTIONS=${CONNECTIONS:-32}
+CLIENT_THREADS=${CLIENT_THREADS:-1}
+NGINX_WORKERS=${NGINX_WORKERS:-1}
+CONFIG=bench/gateway.bench.yaml
+EARSHOT=build/services/earshot/earshot
+LOAD=build/bench/gateway_load
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+# Build what is missing or out of date: the whole tree on a first run, else only the two
+# binaries (another build may be running; two jobs at most).
+# BUILD=0 runs the binaries as they are (to measure a build while the tree moves on).
+if [[ ${BUILD:-1} == 0 ]]; then
+  [[ -x $EARSHOT && -x $LOAD ]] || { echo "BUILD=0 but $EARSHOT or $LOAD is missing" >&2; exit 2; }
+elif [[ ! -f build/build.ninja ]]; then
+  scripts/build.sh
+else
+  cmake --build build --target earshot gateway_load -j2 >/dev/null
+fi
+[[ -x $NGINX ]] || { echo "nginx is not installed (Debian: apt-get install nginx-light)" >&2; exit 2; }
+
+WORK=$(mktemp -d -t earshot-bench.XXXXXX)
+EARSHOT_PID=""
+NGINX_PID=""
+cleanup() {
+  # Only the two servers this script started, by their ids.
+  [[ -n $NGINX_PID ]] && kill -TERM "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
+  [[ -n $EARSHOT_PID ]] && kill -TERM "$EARSHOT_PID" 2>/dev/null && wait "$EARSHOT_PID" 2>/dev/null
+  if [[ ${KEEP:-0} == 1 ]]; then echo "logs kept in $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'echo "interrupted" >&2; exit 130' INT TERM
+
+# A port nothing listens on (nginx needs one up front; earshot binds port 0 and logs its port).
+free_port() {
+  local p
+  for _ in $(seq 100); do
+    p=$((20000 + RANDOM % 40000))
+    if [[ -z $(ss -Htln "sport = :$p") ]]; then echo "$p"; return; fi
+  done
+  echo "no free port found" >&2
+  return 1
+}
+
+# CPU seconds (user + system) used so far by the given processes, all their threads included.
+cpu_seconds() {
+  local ticks=0 pid
+  for pid in "$@"; do
+    [[ -r /proc/$pid/stat ]] || continue
+    ticks=$((ticks + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+  done
+  awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'
+}
+
+# A number from gateway_load's JSON line.
+field() { sed -n "s/.*\"$2\":\([-0-9.]*\).*/\1/p" <<<"$1"; }
+
+# Runs gateway_load and prints its report; the JSON line goes to the variable named by $1.
+# Also prints the server's CPU use over the run (pids in SERVER_PIDS).
+run_load() {
+  local out_var=$1
+  shift
+  local before after out
+  before=$(cpu_seconds ${SERVER_PIDS})
+  local start=$SECONDS
+  out=$("$LOAD" --secrets="$CONFIG" --connections="$CONNECTIONS" --threads="$CLIENT_THREADS" \
+    --duration="$DURATION" --warmup="$WARMUP" --json "$@")
+  after=$(cpu_seconds ${SERVER_PIDS})
+  grep -v '^{' <<<"$out"
+  awk -v a="$after" -v b="$before" -v s="$((SECONDS - start))" \
+    'BEGIN { if (s > 0) printf "  server      %.2f CPU seconds over ~%ds (%.2f cores)\n", a - b, s, (a - b) / s }'
+  printf -v "$out_var" '%s' "$(grep '^{' <<<"$out" | tail -1)"
+}
+
+echo "== machine"
+echo "  $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), \
+$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) memory, \
+load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "  commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo ' (with uncommitted changes)'), $(date -u '+%Y-%m-%d %H:%M UTC')"
+if awk '{ exit !($1 > 0.5) }' /proc/loadavg; then
+  echo "  warning: the machine is already busy (load average above 0.5): figures will be low"
+fi
+
+# --- nginx: a private instance, nothing shared with the system's (prefix, pid, logs, temp).
+NGINX_PORT=$(free_port)
+mkdir -p "$WORK/nginx/logs"
+cat >"$WORK/nginx/nginx.conf" <<EOF
+# One worker: the load generator needs the other core of a two-core machine; two workers were
+# slower here (see bench/README.md). NGINX_WORKERS overrides it.
+worker_processes $NGINX_WORKERS;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx/client_body;
+  proxy_temp_path $WORK/nginx/proxy;
+  fastcgi_temp_path $WORK/nginx/fastcgi;
+  uwsgi_temp_path $WORK/nginx/uwsgi;
+  scgi_temp_path $WORK/nginx/scgi;
+  client_max_body_size 8m;
+  client_body_buffer_size 1m;  # bodies stay in memory, as the gateway's do
+  keepalive_requests 1000000000;
+  keepalive_timeout 75s;
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    location / { return 204; }
+  }
+}
+EOF
+"$NGINX" -p "$WORK/nginx" -e "$WORK/nginx/logs/error.log" -c "$WORK/nginx/nginx.conf" \
+  -g 'daemon off;' &
+NGINX_PID=$!
+
+# --- earshot: every service in one process on the embedded broker; ports picked by the kernel.
+env_threads=()
+[[ -n ${GATEWAY_HTTP_THREADS:-} ]] && env_threads=(EARSHOT_HTTP_THREADS="$GATEWAY_HTTP_THREADS")
+env "${env_threads[@]}" EARSHOT_HTTP_ADDR=127.0.0.1:0 EARSHOT_ADMIN_ADDR=127.0.0.1:0 \
+  EARSHOT_GRPC_ADDR=127.0.0.1:0 \
+  "$EARSHOT" --target=all --config="$CONFIG" --data-dir="$WORK/data" \
+  >"$WORK/earshot.log" 2>&1 &
+EARSHOT_PID=$!
+
+# The listeners' ports come from the log lines; the gateway's own line says its HTTP server is
+# up (/readyz alone is not enough: it can say ready before the gateway listens).
+listen_port() {
+  sed -n "s/.*\"logger\":\"$1\",\"msg\":\"listening\",\"addr\":\"[^\"]*:\([0-9]*\)\".*/\1/p" \
+    "$WORK/earshot.log" | head -1
+}
+HTTP_PORT="" ADMIN_PORT=""
+for _ in $(seq 150); do
+  kill -0 "$EARSHOT_PID" 2>/dev/null || { cat "$WORK/earshot.log" >&2; echo "earshot exited" >&2; exit 1; }
+  HTTP_PORT=$(listen_port gateway.http)
+  ADMIN_PORT=$(listen_port admin)
+  if [[ -n $HTTP_PORT && -n $ADMIN_PORT ]] &&
+    curl -sf "http://127.0.0.1:$ADMIN_PORT/readyz" >/dev/null; then
+    break
+  fi
+  sleep 0.2
+done
+if [[ -z $HTTP_PORT ]] || ! curl -sf "http://127.0.0.1:$ADMIN_PORT/readyz" >/dev/null; then
+  cat "$WORK/earshot.log" >&2
+  echo "earshot did not become ready in 30 s" >&2
+  exit 1
+fi
+for _ in $(seq 50); do
+  curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/" && break
+  sleep 0.1
+done
+NGINX_PIDS="$NGINX_PID $(pgrep -P "$NGINX_PID" | tr '\n' ' ')"
+http_threads=${GATEWAY_HTTP_THREADS:-$(sed -n 's/^  threads: *\([0-9]*\).*/\1/p' "$CONFIG")}
+echo "  gateway 127.0.0.1:$HTTP_PORT (http.threads=$http_threads, embedded broker, raw topic on)," \
+  "nginx $($NGINX -v 2>&1 | cut -d/ -f2) 127.0.0.1:$NGINX_PORT (worker_processes $NGINX_WORKERS);" \
+  "client: $CONNECTIONS connections on $CLIENT_THREADS thread(s); all on the same cores"
+
+failed=0
+verdict() {  # name, pass (1/0), text
+  local word=PASS
+  [[ $2 == 1 ]] || { word=FAIL; failed=1; }
+  echo "  => $word  $1: $3"
+  summary+=("$word  $1: $3")
+}
+summary=()
+
+echo
+echo "== (a) max requests/s, single-event requests: nginx (ceiling) then gateway"
+SERVER_PIDS=$NGINX_PIDS run_load nginx_json --label=nginx --port="$NGINX_PORT" --corpus=single
+echo
+SERVER_PIDS=$EARSHOT_PID run_load gw_json --label=gateway --port="$HTTP_PORT" --corpus=single
+nginx_rps=$(field "$nginx_json" requests_per_s)
+gw_rps=$(field "$gw_json" requests_per_s)
+gw_errors=$(field "$gw_json" errors)
+ratio=$(awk -v g="$gw_rps" -v n="$nginx_rps" 'BEGIN { printf "%.3f", (n > 0 ? g / n : 0) }')
+pass=$(awk -v r="$ratio" -v e="$gw_errors" 'BEGIN { print (r >= 0.5 && e == 0) ? 1 : 0 }')
+verdict "gateway/nginx >= 0.5" "$pass" \
+  "$ratio (gateway $gw_rps req/s, nginx $nginx_rps req/s, gateway errors $gw_errors)"
+
+echo
+half=$(awk -v g="$gw_rps" 'BEGIN { printf "%d", g / 2 }')
+echo "== (b) gateway at half of its max rate ($half requests/s scheduled), single-event requests"
+SERVER_PIDS=$EARSHOT_PID run_load half_json --label=gateway --port="$HTTP_PORT" --corpus=single \
+  --rate="$half"
+p99=$(field "$half_json" p99_ms)
+half_errors=$(field "$half_json" errors)
+pass=$(awk -v p="$p99" -v e="$half_errors" -v h="$half" 'BEGIN { print (p < 10 && e == 0 && h > 0) ? 1 : 0 }')
+verdict "p99 < 10 ms at half rate" "$pass" \
+  "p99 $p99 ms at $half req/s (p50 $(field "$half_json" p50_ms) ms, p999 $(field "$half_json" p999_ms) ms, errors $half_errors)"
+
+echo
+echo "== (c) one 1000-entry Meta batch, 20 requests in a row on one connection"
+# Its own warm-up (a few batches in 0.5 s) and no time limit short of 60 s: 20 requests decide.
+SERVER_PIDS=$EARSHOT_PID run_load batch_json --label=gateway --port="$HTTP_PORT" \
+  --corpus=meta-batch-1000 --connections=1 --requests=20 --warmup=500ms --duration=60s
+batch_max=$(field "$batch_json" max_ms)
+batch_ok=$(field "$batch_json" ok)
+batch_errors=$(field "$batch_json" errors)
+pass=$(awk -v m="$batch_max" -v ok="$batch_ok" -v e="$batch_errors" \
+  'BEGIN { print (m < 50 && ok == 20 && e == 0) ? 1 : 0 }')
+verdict "1000-entry Meta batch < 50 ms" "$pass" \
+  "p50 $(field "$batch_json" p50_ms) ms, max $batch_max ms over $batch_ok accepted (errors $batch_errors)"
+
+echo
+echo "== (d) mixed corpus (every platform, single events and batches) at max, for information"
+SERVER_PIDS=$EARSHOT_PID run_load mixed_json --label=gateway --port="$HTTP_PORT" --corpus=mixed
+summary+=("info  mixed: $(field "$mixed_json" requests_per_s) req/s, $(field "$mixed_json" events_per_s) events/s, p99 $(field "$mixed_json" p99_ms) ms, errors $(field "$mixed_json" errors)")
+
+if [[ -s $WORK/nginx/logs/error.log ]]; then
+  echo
+  echo "nginx error log:"
+  cat "$WORK/nginx/logs/error.log"
+fi
+if grep -q '"level":"\(warn\|error\)"' "$WORK/earshot.log"; then
+  echo
+  echo "earshot warnings (first 5):"
+  grep '"level":"\(warn\|error\)"' "$WORK/earshot.log" | head -5
+fi
+
+echo
+echo "== summary"
+printf '  %s\n' "${summary[@]}"
+exit "$failed"

@@ -1,0 +1,155 @@
+#include "services/common/store/store.h"
+
+#include <cstdlib>
+
+#include "fmt/format.h"
+#include "rocksdb/cache.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/table.h"
+#include "services/common/base/log.h"
+
+namespace earshot::store {
+
+absl::Status FromRocks(const rocksdb::Status& status, std::string_view context) {
+  if (status.ok()) return absl::OkStatus();
+  const std::string msg = fmt::format("{}: {}", context, status.ToString());
+  if (status.IsIOError() || status.IsBusy() || status.IsTryAgain() || status.IsTimedOut() ||
+      status.IsIncomplete()) {
+    return absl::UnavailableError(msg);
+  }
+  if (status.IsCorruption()) return absl::DataLossError(msg);
+  if (status.IsNotFound()) return absl::NotFoundError(msg);
+  if (status.IsInvalidArgument()) return absl::InvalidArgumentError(msg);
+  return absl::InternalError(msg);
+}
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
+  std::unique_ptr<Store> s(new Store());
+  s->options_ = std::move(options);
+  s->statistics_ = rocksdb::CreateDBStatistics();
+  s->statistics_->set_stats_level(rocksdb::StatsLevel::kExceptTimeForMutex);
+  s->cache_ = rocksdb::NewLRUCache(s->options_.block_cache_bytes);
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.statistics = s->statistics_;
+  db_options.max_open_files = s->options_.max_open_files;
+  db_options.max_background_jobs = 2;
+  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  db_options.keep_log_file_num = 2;
+
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = s->cache_;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.cache_index_and_filter_blocks = true;  // memory bounded by the cache, not by data size
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  rocksdb::ColumnFamilyOptions base;
+  base.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  base.write_buffer_size = s->options_.write_buffer_bytes;
+  base.max_write_buffer_number = 3;
+  base.compression = rocksdb::kLZ4Compression;
+  base.bottommost_compression = rocksdb::kZSTD;
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, base);
+  for (const auto& cf : s->options_.column_families) {
+    rocksdb::ColumnFamilyOptions o = base;
+    o.compaction_filter_factory = cf.compaction_filter;
+    descriptors.emplace_back(cf.name, o);
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status st = rocksdb::DB::Open(db_options, s->options_.path, descriptors, &handles, &raw);
+  if (!st.ok()) return FromRocks(st, "open RocksDB at " + s->options_.path);
+  s->db_.reset(raw);
+  for (size_t i = 0; i < handles.size(); ++i) {
+    s->handles_[descriptors[i].name] = handles[i];
+    s->owned_handles_.push_back(handles[i]);
+  }
+  s->write_options_.sync = s->options_.sync_writes;
+  log::Info("store", "RocksDB open", {{"path", s->options_.path}});
+  return s;
+}
+
+Store::~Store() {
+  if (!db_) return;
+  db_->FlushWAL(true);
+  for (auto* h : owned_handles_) db_->DestroyColumnFamilyHandle(h);
+  db_->Close();
+}
+
+rocksdb::ColumnFamilyHandle* Store::cf(std::string_view name) const {
+  auto it = handles_.find(name);
+  if (it == handles_.end()) {
+    log::Error("store", "unknown column family", {{"name", name}});
+    std::abort();
+  }
+  return it->second;
+}
+
+absl::StatusOr<std::optional<std::string>> Store::Get(std::string_view cf_name,
+                                                      std::string_view key) {
+  std::string value;
+  rocksdb::Status st =
+      db_->Get(rocksdb::ReadOptions(), cf(cf_name), rocksdb::Slice(key.data(), key.size()), &value);
+  if (st.IsNotFound()) return std::optional<std::string>();
+  if (!st.ok()) return FromRocks(st, "get");
+  return std::optional<std::string>(std::move(value));
+}
+
+absl::Status Store::Write(rocksdb::WriteBatch* batch) {
+  return FromRocks(db_->Write(write_options_, batch), "write");
+}
+
+absl::Status Store::DeleteRange(std::string_view cf_name, std::string_view begin,
+                                std::string_view end) {
+  return FromRocks(
+      db_->DeleteRange(write_options_, cf(cf_name), rocksdb::Slice(begin.data(), begin.size()),
+                       rocksdb::Slice(end.data(), end.size())),
+      "delete range");
+}
+
+StoreStats Store::Stats() {
+  StoreStats s;
+  uint64_t v = 0;
+  for (auto* h : owned_handles_) {
+    if (db_->GetIntProperty(h, "rocksdb.total-sst-files-size", &v)) s.sst_bytes += v;
+    if (db_->GetIntProperty(h, "rocksdb.estimate-pending-compaction-bytes", &v)) {
+      s.pending_compaction_bytes += v;
+    }
+    if (db_->GetIntProperty(h, "rocksdb.estimate-num-keys", &v)) s.estimated_keys += v;
+    if (db_->GetIntProperty(h, "rocksdb.cur-size-all-mem-tables", &v)) s.memtable_bytes += v;
+  }
+  s.block_cache_hits = statistics_->getTickerCount(rocksdb::BLOCK_CACHE_HIT);
+  s.block_cache_misses = statistics_->getTickerCount(rocksdb::BLOCK_CACHE_MISS);
+  s.write_stall_micros = statistics_->getTickerCount(rocksdb::STALL_MICROS);
+  s.block_cache_usage_bytes = cache_->GetUsage();
+  return s;
+}
+
+void AppendBigEndian32(uint32_t v, std::string* out) {
+  for (int i = 3; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+void AppendBigEndian64(uint64_t v, std::string* out) {
+  for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+uint32_t ReadBigEndian32(std::string_view in) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4 && i < static_cast<int>(in.size()); ++i) {
+    v = (v << 8) | static_cast<unsigned char>(in[i]);
+  }
+  return v;
+}
+
+uint64_t ReadBigEndian64(std::string_view in) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8 && i < static_cast<int>(in.size()); ++i) {
+    v = (v << 8) | static_cast<unsigned char>(in[i]);
+  }
+  return v;
+}
+
+}  // namespace earshot::store

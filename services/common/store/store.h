@@ -1,0 +1,83 @@
+#pragma once
+// Store: a RocksDB database with named column families, opened once per service and owned by
+// its App. rocksdb::Status becomes absl::Status here and nowhere else. Thread-safe as RocksDB is.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "rocksdb/compaction_filter.h"
+#include "rocksdb/db.h"
+#include "rocksdb/statistics.h"
+#include "rocksdb/write_batch.h"
+
+namespace earshot::store {
+
+// IO errors and "busy" are Unavailable (retryable); corruption is DataLoss; the rest Internal.
+absl::Status FromRocks(const rocksdb::Status& status, std::string_view context);
+
+struct ColumnFamily {
+  std::string name;
+  // Optional, e.g. to drop expired deduplication keys during compaction.
+  std::shared_ptr<rocksdb::CompactionFilterFactory> compaction_filter;
+};
+
+struct StoreOptions {
+  std::string path;
+  std::vector<ColumnFamily> column_families;
+  std::size_t block_cache_bytes = 64 << 20;
+  std::size_t write_buffer_bytes = 32 << 20;  // per column family
+  int max_open_files = 512;
+  bool sync_writes = false;  // the WAL survives a process crash either way
+};
+
+// The RocksDB figures an operator watches.
+struct StoreStats {
+  uint64_t sst_bytes = 0;
+  uint64_t pending_compaction_bytes = 0;
+  uint64_t block_cache_hits = 0;
+  uint64_t block_cache_misses = 0;
+  uint64_t write_stall_micros = 0;
+  uint64_t estimated_keys = 0;
+  uint64_t memtable_bytes = 0;
+  uint64_t block_cache_usage_bytes = 0;
+};
+
+class Store {
+ public:
+  static absl::StatusOr<std::unique_ptr<Store>> Open(StoreOptions options);
+  ~Store();
+
+  rocksdb::DB* db() { return db_.get(); }
+  // The handle of a column family named at Open (aborts on a name that was not).
+  rocksdb::ColumnFamilyHandle* cf(std::string_view name) const;
+
+  absl::StatusOr<std::optional<std::string>> Get(std::string_view cf_name, std::string_view key);
+  absl::Status Write(rocksdb::WriteBatch* batch);
+  // Removes every key in [begin, end) of a column family (a partition's range).
+  absl::Status DeleteRange(std::string_view cf_name, std::string_view begin, std::string_view end);
+  StoreStats Stats();
+
+ private:
+  Store() = default;
+  StoreOptions options_;
+  std::shared_ptr<rocksdb::Statistics> statistics_;
+  std::shared_ptr<rocksdb::Cache> cache_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::map<std::string, rocksdb::ColumnFamilyHandle*, std::less<>> handles_;
+  std::vector<rocksdb::ColumnFamilyHandle*> owned_handles_;
+  rocksdb::WriteOptions write_options_;
+};
+
+// Big-endian encodings keep numeric order in RocksDB's byte order.
+void AppendBigEndian32(uint32_t v, std::string* out);
+void AppendBigEndian64(uint64_t v, std::string* out);
+uint32_t ReadBigEndian32(std::string_view in);
+uint64_t ReadBigEndian64(std::string_view in);
+
+}  // namespace earshot::store

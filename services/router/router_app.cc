@@ -1,0 +1,578 @@
+#include "services/router/router_app.h"
+
+#include <algorithm>
+
+#include "absl/synchronization/notification.h"
+#include "fmt/format.h"
+#include "librdkafka/rdkafka.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "rocksdb/utilities/write_batch_with_index.h"
+#include "services/common/base/log.h"
+#include "services/common/base/status.h"
+#include "services/common/kafka/errors.h"
+#include "services/common/kafka/options.h"
+#include "services/gateway/records.h"
+#include "services/router/threads_service.h"
+
+namespace earshot::router {
+namespace {
+
+constexpr char kLogger[] = "router";
+
+// Drops deduplication keys whose window has passed, so expiry costs no scans.
+class DedupFilter : public rocksdb::CompactionFilter {
+ public:
+  bool Filter(int, const rocksdb::Slice&, const rocksdb::Slice& value, std::string*,
+              bool*) const override {
+    return DedupExpired(std::string_view(value.data(), value.size()), absl::Now());
+  }
+  const char* Name() const override { return "earshot.DedupFilter"; }
+};
+
+class DedupFilterFactory : public rocksdb::CompactionFilterFactory {
+ public:
+  std::unique_ptr<rocksdb::CompactionFilter> CreateCompactionFilter(
+      const rocksdb::CompactionFilter::Context&) override {
+    return std::make_unique<DedupFilter>();
+  }
+  const char* Name() const override { return "earshot.DedupFilterFactory"; }
+};
+
+// RouterCore's view of the state during one batch: reads see the batch's own writes.
+class BatchView : public StateView {
+ public:
+  BatchView(store::Store* store, rocksdb::WriteBatchWithIndex* batch)
+      : store_(store), batch_(batch) {}
+  std::optional<std::string> Get(Cf cf, std::string_view key) override {
+    std::string value;
+    rocksdb::Status st =
+        batch_->GetFromBatchAndDB(store_->db(), rocksdb::ReadOptions(), store_->cf(CfName(cf)),
+                                  rocksdb::Slice(key.data(), key.size()), &value);
+    if (!st.ok()) {
+      if (!st.IsNotFound()) error = store::FromRocks(st, "read state");
+      return std::nullopt;
+    }
+    return value;
+  }
+  void Put(Cf cf, std::string_view key, std::string_view value) override {
+    batch_->Put(store_->cf(CfName(cf)), rocksdb::Slice(key.data(), key.size()),
+                rocksdb::Slice(value.data(), value.size()));
+  }
+  void Delete(Cf cf, std::string_view key) override {
+    batch_->Delete(store_->cf(CfName(cf)), rocksdb::Slice(key.data(), key.size()));
+  }
+  absl::Status error;
+
+ private:
+  store::Store* store_;
+  rocksdb::WriteBatchWithIndex* batch_;
+};
+
+std::string PriorityLabel(earshot::v1::Priority p) {
+  switch (p) {
+    case earshot::v1::PRIORITY_LOW:
+      return "low";
+    case earshot::v1::PRIORITY_NORMAL:
+      return "normal";
+    case earshot::v1::PRIORITY_HIGH:
+      return "high";
+    case earshot::v1::PRIORITY_URGENT:
+      return "urgent";
+    default:
+      return "none";
+  }
+}
+
+kafka::Record RoutedRecord(const earshot::v1::RoutedEvent& routed, const std::string& topic) {
+  kafka::Record r;
+  r.topic = topic;
+  r.key = routed.event().thread_key();
+  routed.SerializeToString(&r.value);
+  const auto& e = routed.event();
+  r.headers = {
+      {"ce_specversion", "1.0"},
+      {"ce_id", e.event_id()},
+      {"ce_source", "/earshot/router"},
+      {"ce_type", "earshot.v1.RoutedEvent"},
+      {"ce_time", gateway::FormatTimestamp(e.has_created_at() ? e.created_at() : e.received_at())},
+      {"content-type", "application/protobuf"},
+  };
+  return r;
+}
+
+}  // namespace
+
+struct RouterApp::Metrics {
+  explicit Metrics(prometheus::Registry& r) : registry(r) {
+    auto& events = prometheus::BuildCounter()
+                       .Name("earshot_router_events_total")
+                       .Help("Events consumed, by result (routed, duplicate, invalid)")
+                       .Register(r);
+    routed = &events.Add({{"result", "routed"}});
+    duplicates = &events.Add({{"result", "duplicate"}});
+    invalid = &events.Add({{"result", "invalid"}});
+    by_queue = &prometheus::BuildCounter()
+                    .Name("earshot_router_routed_events_total")
+                    .Help("Routed events by queue and priority")
+                    .Register(r);
+    auto& threads_f = prometheus::BuildGauge()
+                          .Name("earshot_router_threads")
+                          .Help("Threads in the partitions this instance owns, by status")
+                          .Register(r);
+    for (auto s : {earshot::v1::THREAD_STATUS_AWAITING_REPLY, earshot::v1::THREAD_STATUS_ANSWERED,
+                   earshot::v1::THREAD_STATUS_RESOLVED}) {
+      std::string name = earshot::v1::ThreadStatus_Name(s).substr(14);  // after THREAD_STATUS_
+      std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+      threads[s] = &threads_f.Add({{"status", name}});
+    }
+    lag = &prometheus::BuildGauge()
+               .Name("earshot_router_consumer_lag")
+               .Help("Records of earshot.events.v1 not yet applied, by partition")
+               .Register(r);
+    batch = &prometheus::BuildHistogram()
+                 .Name("earshot_router_batch_duration_seconds")
+                 .Help("Time to apply, produce and commit one batch")
+                 .Register(r)
+                 .Add({}, LatencyBuckets());
+    auto gauge = [&r](const char* name, const char* help) {
+      return &prometheus::BuildGauge().Name(name).Help(help).Register(r).Add({});
+    };
+    sst_bytes = gauge("earshot_router_rocksdb_sst_bytes", "Size of RocksDB's SST files");
+    pending_compaction = gauge("earshot_router_rocksdb_pending_compaction_bytes",
+                               "Bytes RocksDB estimates compaction still has to rewrite");
+    cache_hit_ratio = gauge("earshot_router_rocksdb_block_cache_hit_ratio",
+                            "Block cache hits / (hits + misses) since start");
+    cache_usage =
+        gauge("earshot_router_rocksdb_block_cache_usage_bytes", "Memory held by the block cache");
+    memtable = gauge("earshot_router_rocksdb_memtable_bytes", "Memory held by memtables");
+    stall = gauge("earshot_router_rocksdb_write_stall_seconds",
+                  "Time writes were stalled by RocksDB since start");
+    rules = gauge("earshot_router_rules", "Rules in the loaded rule set");
+    owned = gauge("earshot_router_owned_partitions", "Input partitions this instance owns");
+  }
+
+  prometheus::Counter& Queue(const std::string& queue, earshot::v1::Priority p) {
+    auto key = std::make_pair(queue, static_cast<int>(p));
+    auto it = queue_counters.find(key);
+    if (it == queue_counters.end()) {
+      it = queue_counters
+               .emplace(key, &by_queue->Add({{"queue", queue}, {"priority", PriorityLabel(p)}}))
+               .first;
+    }
+    return *it->second;
+  }
+
+  prometheus::Registry& registry;
+  prometheus::Counter* routed;
+  prometheus::Counter* duplicates;
+  prometheus::Counter* invalid;
+  prometheus::Family<prometheus::Counter>* by_queue;
+  std::map<std::pair<std::string, int>, prometheus::Counter*> queue_counters;  // loop thread
+  std::map<int, prometheus::Gauge*> threads;
+  prometheus::Family<prometheus::Gauge>* lag;
+  std::map<int32_t, prometheus::Gauge*> lag_by_partition;
+  prometheus::Histogram* batch;
+  prometheus::Gauge* sst_bytes;
+  prometheus::Gauge* pending_compaction;
+  prometheus::Gauge* cache_hit_ratio;
+  prometheus::Gauge* cache_usage;
+  prometheus::Gauge* memtable;
+  prometheus::Gauge* stall;
+  prometheus::Gauge* rules;
+  prometheus::Gauge* owned;
+};
+
+RouterApp::RouterApp() = default;
+RouterApp::~RouterApp() { Stop(); }
+
+absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc) {
+  const Config& config = ctx.config;
+  options_.events_topic = config.GetString("kafka.topics.events", options_.events_topic);
+  options_.routed_topic = config.GetString("kafka.topics.routed", options_.routed_topic);
+  options_.group_id = config.GetString("router.group_id", options_.group_id);
+  options_.rules_file = config.GetString("router.rules_file", "");
+  options_.batch_max = static_cast<int>(config.GetInt("router.batch_max", options_.batch_max));
+  options_.batch_wait = config.GetDuration("router.batch_wait", options_.batch_wait);
+  options_.core.dedup_window =
+      config.GetDuration("router.dedup_window", options_.core.dedup_window);
+  store::StoreOptions store_options;
+  store_options.path = config.GetString("router.state_dir", ctx.data_dir + "/router");
+  store_options.block_cache_bytes =
+      static_cast<size_t>(config.GetInt("router.block_cache_bytes", 64 << 20));
+  store_options.write_buffer_bytes =
+      static_cast<size_t>(config.GetInt("router.write_buffer_bytes", 16 << 20));
+  store_options.sync_writes = config.GetBool("router.sync_writes", false);
+  kafka::ProducerOptions producer_options =
+      kafka::ProducerOptionsFromConfig(config, ctx.kafka_bootstrap);
+  producer_options.client_id = "earshot-router";
+  producer_options.metrics_prefix = "earshot_router";
+  kafka::ConsumerOptions consumer_options =
+      kafka::ConsumerOptionsFromConfig(config, ctx.kafka_bootstrap, options_.group_id);
+  if (auto st = config.status(); !st.ok()) return st;
+
+  std::shared_ptr<const RuleSet> rules;
+  if (options_.rules_file.empty()) {
+    rules = RuleSet::Default();
+  } else {
+    auto loaded = RuleSet::LoadFile(options_.rules_file);
+    if (!loaded.ok()) return loaded.status();
+    rules = std::move(*loaded);
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    rules_ = rules;
+  }
+
+  for (Cf cf : {Cf::kDedup, Cf::kThreads, Cf::kMessages, Cf::kQueueIndex, Cf::kPartitions}) {
+    store::ColumnFamily family{CfName(cf), nullptr};
+    if (cf == Cf::kDedup) family.compaction_filter = std::make_shared<DedupFilterFactory>();
+    store_options.column_families.push_back(std::move(family));
+  }
+  auto store = store::Store::Open(store_options);
+  if (!store.ok()) return store.status();
+  store_ = std::move(*store);
+
+  auto producer = kafka::Producer::Create(producer_options, &ctx.registry);
+  if (!producer.ok()) return producer.status();
+  producer_ = std::move(*producer);
+  core_ = std::make_unique<RouterCore>(options_.core);
+  metrics_ = std::make_unique<Metrics>(ctx.registry);
+  metrics_->rules->Set(static_cast<double>(rules->rule_count()));
+
+  // The consumer: cooperative-sticky, offsets from RocksDB on every assignment.
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  std::map<std::string, std::string> settings = {
+      {"bootstrap.servers", consumer_options.bootstrap},
+      {"group.id", consumer_options.group_id},
+      {"client.id", "earshot-router"},
+      {"partition.assignment.strategy", "cooperative-sticky"},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset", "earliest"},
+      {"session.timeout.ms", config.GetString("router.session_timeout_ms", "10000")},
+      {"heartbeat.interval.ms", "1000"},
+      {"fetch.wait.max.ms", "50"},
+  };
+  for (const auto& [k, v] : consumer_options.extra) settings[k] = v;
+  for (const auto& [k, v] : settings) {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      return absl::InvalidArgumentError("router consumer setting " + k + ": " + err);
+    }
+  }
+  rd_kafka_conf_set_opaque(conf, this);
+  rd_kafka_conf_set_rebalance_cb(
+      conf, [](rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
+               void* opaque) { RouterApp::OnRebalance(rk, err, parts, opaque); });
+  consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+  if (consumer_ == nullptr)
+    return absl::InvalidArgumentError(std::string("router consumer: ") + err);
+  rd_kafka_poll_set_consumer(consumer_);
+
+  // The partition count tells the Threads service which partition owns a thread key.
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(consumer_, options_.events_topic.c_str(), nullptr);
+  const struct rd_kafka_metadata* md = nullptr;
+  for (int attempt = 0; attempt < 30 && partition_count_ <= 0; ++attempt) {
+    if (rd_kafka_metadata(consumer_, 0, rkt, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      partition_count_ = md->topics[0].partition_cnt;
+    }
+    if (md != nullptr) rd_kafka_metadata_destroy(md);
+    md = nullptr;
+  }
+  rd_kafka_topic_destroy(rkt);
+  if (partition_count_ <= 0) {
+    return absl::UnavailableError("router: no metadata for topic " + options_.events_topic);
+  }
+
+  rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(topics, options_.events_topic.c_str(), RD_KAFKA_PARTITION_UA);
+  rd_kafka_resp_err_t serr = rd_kafka_subscribe(consumer_, topics);
+  rd_kafka_topic_partition_list_destroy(topics);
+  if (serr) return kafka::FromKafkaError(serr, "router subscribe");
+
+  threads_service_ = std::make_unique<ThreadsService>(this);
+  grpc.RegisterService(threads_service_.get());
+  ctx.health.AddReadinessCheck("router.state", [this] { return healthy_.load(); });
+  ctx.health.AddReadinessCheck("router.kafka", [this] { return producer_->reachable(); });
+  loop_ = std::thread([this] { Loop(); });
+  log::Info(kLogger, "started",
+            {{"rules", static_cast<int64_t>(rules->rule_count())},
+             {"state_dir", store_options.path},
+             {"partitions", partition_count_}});
+  return absl::OkStatus();
+}
+
+void RouterApp::Stop() {
+  if (!store_) return;
+  stop_ = true;
+  if (loop_.joinable()) loop_.join();  // finishes the batch in hand: produced and committed
+  if (consumer_ != nullptr) {
+    rd_kafka_consumer_close(consumer_);  // leaves the group; revokes through OnRebalance
+    rd_kafka_destroy(consumer_);
+    consumer_ = nullptr;
+  }
+  producer_.reset();
+  threads_service_.reset();
+  store_.reset();
+  log::Info(kLogger, "stopped", {{"applied", applied_.load()}});
+}
+
+void RouterApp::Reload() {
+  if (options_.rules_file.empty()) return;
+  auto loaded = RuleSet::LoadFile(options_.rules_file);
+  if (!loaded.ok()) {
+    log::Error(kLogger, "rules not reloaded; the old rules stay in force",
+               {{"error", loaded.status().ToString()}});
+    return;
+  }
+  const auto count = static_cast<int64_t>((*loaded)->rule_count());
+  {
+    absl::MutexLock lock(&mu_);
+    rules_ = std::move(*loaded);
+  }
+  metrics_->rules->Set(static_cast<double>(count));
+  log::Info(kLogger, "rules reloaded", {{"rules", count}, {"file", options_.rules_file}});
+}
+
+std::shared_ptr<const RuleSet> RouterApp::rules() const {
+  absl::MutexLock lock(&mu_);
+  return rules_;
+}
+
+std::set<int32_t> RouterApp::OwnedPartitions() const {
+  absl::MutexLock lock(&mu_);
+  std::set<int32_t> out;
+  for (const auto& [p, _] : owned_) out.insert(p);
+  return out;
+}
+
+void RouterApp::OnRebalance(rd_kafka_t* rk, int err, rd_kafka_topic_partition_list_t* partitions,
+                            void* opaque) {
+  auto* self = static_cast<RouterApp*>(opaque);
+  const bool incremental = std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    self->Assign(partitions, incremental);
+  } else {
+    self->Revoke(partitions, incremental);
+  }
+}
+
+void RouterApp::Assign(rd_kafka_topic_partition_list_t* partitions, bool incremental) {
+  std::vector<int32_t> ids;
+  for (int i = 0; i < partitions->cnt; ++i) {
+    auto& tp = partitions->elems[i];
+    earshot::v1::RouterPartitionState state;
+    auto stored = store_->Get(CfName(Cf::kPartitions), PartitionPrefix(tp.partition));
+    if (!stored.ok()) {
+      log::Error(kLogger, "cannot read partition state", {{"error", stored.status().ToString()}});
+      healthy_ = false;
+    } else if (stored->has_value()) {
+      state.ParseFromString(**stored);
+      tp.offset = state.next_offset();  // right after the last applied record
+    } else {
+      tp.offset = RD_KAFKA_OFFSET_BEGINNING;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      owned_[tp.partition] = state;
+    }
+    ids.push_back(tp.partition);
+  }
+  rd_kafka_error_t* error = nullptr;
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (incremental) {
+    error = rd_kafka_incremental_assign(consumer_, partitions);
+  } else {
+    err = rd_kafka_assign(consumer_, partitions);
+  }
+  if (error != nullptr) {
+    log::Error(kLogger, "assign failed", {{"error", rd_kafka_error_string(error)}});
+    rd_kafka_error_destroy(error);
+  } else if (err) {
+    log::Error(kLogger, "assign failed", {{"error", rd_kafka_err2str(err)}});
+  }
+  log::Info(kLogger, "partitions assigned", {{"count", static_cast<int64_t>(ids.size())}});
+}
+
+void RouterApp::Revoke(rd_kafka_topic_partition_list_t* partitions, bool incremental) {
+  {
+    absl::MutexLock lock(&mu_);
+    for (int i = 0; i < partitions->cnt; ++i) owned_.erase(partitions->elems[i].partition);
+  }
+  if (incremental) {
+    rd_kafka_error_t* error = rd_kafka_incremental_unassign(consumer_, partitions);
+    if (error != nullptr) rd_kafka_error_destroy(error);
+  } else {
+    rd_kafka_assign(consumer_, nullptr);
+  }
+  log::Info(kLogger, "partitions revoked", {{"count", partitions->cnt}});
+}
+
+void RouterApp::Loop() {
+  absl::Time next_metrics = absl::Now();
+  while (!stop_.load()) {
+    if (!ProcessBatch()) absl::SleepFor(absl::Milliseconds(500));  // Kafka away: back off
+    if (absl::Now() >= next_metrics) {
+      UpdateMetrics();
+      next_metrics = absl::Now() + absl::Seconds(2);
+    }
+  }
+}
+
+bool RouterApp::ProcessBatch() {
+  // Gather a batch: wait up to 100 ms for the first record, then take what is ready.
+  std::vector<rd_kafka_message_t*> msgs;
+  const absl::Time deadline = absl::Now() + options_.batch_wait;
+  while (static_cast<int>(msgs.size()) < options_.batch_max) {
+    int wait_ms = msgs.empty() ? 100
+                               : static_cast<int>(std::max<int64_t>(
+                                     0, absl::ToInt64Milliseconds(deadline - absl::Now())));
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_, wait_ms);
+    if (m == nullptr) break;
+    if (m->err) {
+      if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        log::Warn(kLogger, "consume error", {{"error", rd_kafka_message_errstr(m)}});
+      }
+      rd_kafka_message_destroy(m);
+      continue;
+    }
+    msgs.push_back(m);
+  }
+  if (msgs.empty()) return true;
+  const absl::Time started = absl::Now();
+
+  std::shared_ptr<const RuleSet> rules = this->rules();
+  rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
+  BatchView view(store_.get(), &batch);
+  std::vector<kafka::Record> records;
+  std::map<int32_t, int64_t> first_offset;
+  int duplicates = 0;
+  int invalid = 0;
+  std::vector<std::pair<std::string, earshot::v1::Priority>> queues;
+  for (rd_kafka_message_t* m : msgs) {
+    first_offset.emplace(m->partition, m->offset);
+    earshot::v1::Event event;
+    if (!event.ParseFromArray(m->payload, static_cast<int>(m->len)) || event.event_id().empty()) {
+      ++invalid;
+      // Skip it, but remember it was consumed.
+      earshot::v1::RouterPartitionState pstate;
+      if (auto v = view.Get(Cf::kPartitions, PartitionPrefix(m->partition))) {
+        pstate.ParseFromString(*v);
+      }
+      pstate.set_next_offset(m->offset + 1);
+      view.Put(Cf::kPartitions, PartitionPrefix(m->partition), pstate.SerializeAsString());
+      continue;
+    }
+    ApplyResult result = core_->Apply(m->partition, m->offset, event, *rules, view);
+    if (result.duplicate) {
+      ++duplicates;
+    } else if (result.routed) {
+      queues.emplace_back(result.routed->decision().queue(), result.routed->decision().priority());
+      records.push_back(RoutedRecord(*result.routed, options_.routed_topic));
+    }
+  }
+  for (auto* m : msgs) rd_kafka_message_destroy(m);
+  const size_t routed = records.size();
+
+  auto rewind = [&] {
+    // Nothing of this batch is committed: consume it again.
+    rd_kafka_topic_partition_list_t* list =
+        rd_kafka_topic_partition_list_new(static_cast<int>(first_offset.size()));
+    for (const auto& [p, off] : first_offset) {
+      rd_kafka_topic_partition_list_add(list, options_.events_topic.c_str(), p)->offset = off;
+    }
+    rd_kafka_error_t* error = rd_kafka_seek_partitions(consumer_, list, 5000);
+    if (error != nullptr) rd_kafka_error_destroy(error);
+    rd_kafka_topic_partition_list_destroy(list);
+  };
+  if (!view.error.ok()) {
+    log::Error(kLogger, "state read failed; batch retried", {{"error", view.error.ToString()}});
+    rewind();
+    return false;
+  }
+
+  // Output first: a crash after this and before the commit below replays the batch, giving
+  // the same events again (at-least-once, stable ids) and the same state (exactly-once).
+  absl::Notification acked;
+  absl::Status produce_status;
+  producer_->ProduceBatch(std::move(records), [&](absl::Status st) {
+    produce_status = std::move(st);
+    acked.Notify();
+  });
+  if (!acked.WaitForNotificationWithTimeout(options_.produce_timeout + absl::Seconds(5))) {
+    produce_status = absl::DeadlineExceededError("routed records not acknowledged in time");
+    acked.WaitForNotification();  // the producer's own time-out ends it; the callback refers here
+  }
+  if (!produce_status.ok()) {
+    log::Warn(kLogger, "routed records not acknowledged; batch retried",
+              {{"error", produce_status.ToString()}});
+    rewind();
+    return false;
+  }
+  if (auto st = store_->Write(batch.GetWriteBatch()); !st.ok()) {
+    log::Error(kLogger, "state write failed; stopping", {{"error", st.ToString()}});
+    healthy_ = false;
+    stop_ = true;
+    return false;
+  }
+  {
+    // Keep the in-memory copy of each partition's counts current for the metrics.
+    absl::MutexLock lock(&mu_);
+    for (const auto& [p, _] : first_offset) {
+      std::string value;
+      if (batch
+              .GetFromBatch(store_->cf(CfName(Cf::kPartitions)), rocksdb::DBOptions(),
+                            PartitionPrefix(p), &value)
+              .ok() &&
+          owned_.count(p) > 0) {
+        owned_[p].ParseFromString(value);
+      }
+    }
+  }
+  // Commit to Kafka too, only so that lag tools see progress; RocksDB is the truth.
+  rd_kafka_commit(consumer_, nullptr, 1);
+
+  applied_ += static_cast<int64_t>(msgs.size());
+  metrics_->routed->Increment(static_cast<double>(routed));
+  metrics_->duplicates->Increment(duplicates);
+  metrics_->invalid->Increment(invalid);
+  for (const auto& [q, p] : queues) metrics_->Queue(q, p).Increment();
+  metrics_->batch->Observe(absl::ToDoubleSeconds(absl::Now() - started));
+  return true;
+}
+
+void RouterApp::UpdateMetrics() {
+  std::map<int32_t, earshot::v1::RouterPartitionState> owned;
+  {
+    absl::MutexLock lock(&mu_);
+    owned = owned_;
+  }
+  std::map<int, int64_t> totals;
+  for (const auto& [p, state] : owned) {
+    for (const auto& [status, count] : state.threads_by_status()) totals[status] += count;
+    int64_t low = 0;
+    int64_t high = 0;
+    if (rd_kafka_get_watermark_offsets(consumer_, options_.events_topic.c_str(), p, &low, &high) ==
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
+      auto& g = metrics_->lag_by_partition[p];
+      if (g == nullptr) g = &metrics_->lag->Add({{"partition", std::to_string(p)}});
+      g->Set(static_cast<double>(std::max<int64_t>(0, high - std::max(state.next_offset(), low))));
+    }
+  }
+  for (auto& [status, gauge] : metrics_->threads) gauge->Set(static_cast<double>(totals[status]));
+  metrics_->owned->Set(static_cast<double>(owned.size()));
+  const store::StoreStats s = store_->Stats();
+  metrics_->sst_bytes->Set(static_cast<double>(s.sst_bytes));
+  metrics_->pending_compaction->Set(static_cast<double>(s.pending_compaction_bytes));
+  const double lookups = static_cast<double>(s.block_cache_hits + s.block_cache_misses);
+  metrics_->cache_hit_ratio->Set(lookups > 0 ? s.block_cache_hits / lookups : 0);
+  metrics_->cache_usage->Set(static_cast<double>(s.block_cache_usage_bytes));
+  metrics_->memtable->Set(static_cast<double>(s.memtable_bytes));
+  metrics_->stall->Set(static_cast<double>(s.write_stall_micros) / 1e6);
+}
+
+}  // namespace earshot::router

@@ -1,0 +1,86 @@
+#pragma once
+// RouterApp: the router's Kafka loop and gRPC Threads service.
+//
+// One consumer thread polls earshot.events.v1 (cooperative-sticky group), applies each batch
+// with RouterCore to a RocksDB write batch, produces the RoutedEvents, waits for Kafka's
+// acknowledgement, then writes state and consumed offsets in one RocksDB batch: thread state is
+// exactly-once, output at-least-once with stable ids. On every assignment consumption resumes
+// from the offsets in RocksDB. Rules are swapped on Reload() (SIGHUP) between batches.
+#include <atomic>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "earshot/v1/threads.grpc.pb.h"
+#include "services/common/base/service.h"
+#include "services/common/kafka/producer.h"
+#include "services/common/store/store.h"
+#include "services/router/router_core.h"
+#include "services/router/rules.h"
+
+typedef struct rd_kafka_s rd_kafka_t;
+typedef struct rd_kafka_topic_partition_list_s rd_kafka_topic_partition_list_t;
+
+namespace earshot::router {
+
+struct RouterAppOptions {
+  std::string events_topic = "earshot.events.v1";
+  std::string routed_topic = "earshot.routed.v1";
+  std::string group_id = "earshot-router";
+  std::string rules_file;  // empty: RuleSet::Default()
+  int batch_max = 1000;
+  absl::Duration batch_wait = absl::Milliseconds(5);
+  absl::Duration produce_timeout = absl::Seconds(30);
+  RouterOptions core;
+};
+
+class RouterApp final : public Service {
+ public:
+  RouterApp();
+  ~RouterApp() override;
+  std::string_view name() const override { return "router"; }
+  absl::Status Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc) override;
+  void Stop() override;
+  void Reload() override;
+
+  // For tests and the Threads service.
+  std::set<int32_t> OwnedPartitions() const;
+  int64_t events_applied() const { return applied_.load(); }
+
+  class ThreadsService;
+  struct Metrics;
+
+ private:
+  static void OnRebalance(rd_kafka_t* rk, int err, rd_kafka_topic_partition_list_t* partitions,
+                          void* opaque);
+  void Assign(rd_kafka_topic_partition_list_t* partitions, bool incremental);
+  void Revoke(rd_kafka_topic_partition_list_t* partitions, bool incremental);
+  void Loop();
+  bool ProcessBatch();
+  void UpdateMetrics();
+  std::shared_ptr<const RuleSet> rules() const;
+
+  RouterAppOptions options_;
+  std::string rules_path_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<kafka::Producer> producer_;
+  std::unique_ptr<RouterCore> core_;
+  std::unique_ptr<ThreadsService> threads_service_;
+  std::unique_ptr<Metrics> metrics_;
+  rd_kafka_t* consumer_ = nullptr;
+  int partition_count_ = 0;
+
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const RuleSet> rules_ ABSL_GUARDED_BY(mu_);
+  std::map<int32_t, earshot::v1::RouterPartitionState> owned_ ABSL_GUARDED_BY(mu_);
+
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> healthy_{true};
+  std::atomic<int64_t> applied_{0};
+  std::thread loop_;
+};
+
+}  // namespace earshot::router

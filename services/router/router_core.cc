@@ -1,0 +1,167 @@
+#include "services/router/router_core.h"
+
+#include "services/common/store/store.h"
+
+namespace earshot::router {
+namespace {
+
+using earshot::v1::Event;
+using earshot::v1::Thread;
+
+absl::Time FromTs(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+// A message reference unique within a partition: Telegram ids are unique per chat only.
+std::string MessageRef(const Event& e, std::string_view message_id) {
+  if (e.platform() == earshot::v1::PLATFORM_TELEGRAM) {
+    return e.thread_key() + "#" + std::string(message_id);
+  }
+  return std::to_string(e.platform()) + ":" + e.account_id() + ":" + std::string(message_id);
+}
+
+void IndexThread(int32_t partition, const Thread& t, StateView& view, bool put) {
+  const absl::Time when = ThreadSortTime(t);
+  for (const std::string& queue : {t.queue(), std::string()}) {
+    std::string key = QueueIndexKey(partition, queue, t.status(), when, t.thread_key());
+    if (put) {
+      view.Put(Cf::kQueueIndex, key, "");
+    } else {
+      view.Delete(Cf::kQueueIndex, key);
+    }
+    if (t.queue().empty()) break;  // both entries are the same key
+  }
+}
+
+}  // namespace
+
+const char* CfName(Cf cf) {
+  switch (cf) {
+    case Cf::kDedup:
+      return "dedup";
+    case Cf::kThreads:
+      return "threads";
+    case Cf::kMessages:
+      return "messages";
+    case Cf::kQueueIndex:
+      return "queue_index";
+    case Cf::kPartitions:
+      return "partitions";
+  }
+  return "default";
+}
+
+std::string PartitionPrefix(int32_t partition) {
+  std::string out;
+  store::AppendBigEndian32(static_cast<uint32_t>(partition), &out);
+  return out;
+}
+
+std::string PartitionKey(int32_t partition, std::string_view key) {
+  std::string out = PartitionPrefix(partition);
+  out.append(key);
+  return out;
+}
+
+std::string QueueIndexPrefix(int32_t partition, std::string_view queue,
+                             earshot::v1::ThreadStatus status) {
+  std::string out = PartitionPrefix(partition);
+  out.append(queue);
+  out.push_back('\0');
+  out.push_back(static_cast<char>(status));
+  return out;
+}
+
+std::string QueueIndexKey(int32_t partition, std::string_view queue,
+                          earshot::v1::ThreadStatus status, absl::Time sort_time,
+                          std::string_view thread_key) {
+  std::string out = QueueIndexPrefix(partition, queue, status);
+  store::AppendBigEndian64(static_cast<uint64_t>(absl::ToUnixMicros(sort_time)), &out);
+  out.append(thread_key);
+  return out;
+}
+
+absl::Time ThreadSortTime(const Thread& t) {
+  if (t.status() == earshot::v1::THREAD_STATUS_AWAITING_REPLY && t.has_oldest_unanswered()) {
+    return FromTs(t.oldest_unanswered());
+  }
+  return FromTs(t.updated_at());
+}
+
+bool DedupExpired(std::string_view value, absl::Time now) {
+  return value.size() == 8 &&
+         absl::FromUnixMicros(static_cast<int64_t>(store::ReadBigEndian64(value))) <= now;
+}
+
+ApplyResult RouterCore::Apply(int32_t partition, int64_t offset, const Event& event,
+                              const RuleSet& rules, StateView& view) const {
+  ApplyResult result;
+  // The partition's offset and thread counts move in the same batch as the state.
+  const std::string pkey = PartitionPrefix(partition);
+  earshot::v1::RouterPartitionState pstate;
+  if (auto v = view.Get(Cf::kPartitions, pkey)) pstate.ParseFromString(*v);
+  pstate.set_next_offset(offset + 1);
+
+  // Deduplication, on the gateway's receive time so a replay decides exactly as the first run.
+  const absl::Time received = FromTs(event.received_at());
+  const std::string dkey = PartitionKey(partition, event.event_id());
+  if (auto v = view.Get(Cf::kDedup, dkey); v && !DedupExpired(*v, received)) {
+    result.duplicate = true;
+    view.Put(Cf::kPartitions, pkey, pstate.SerializeAsString());
+    return result;
+  }
+  std::string expiry;
+  store::AppendBigEndian64(
+      static_cast<uint64_t>(absl::ToUnixMicros(received + options_.dedup_window)), &expiry);
+  view.Put(Cf::kDedup, dkey, expiry);
+
+  earshot::v1::RoutingDecision decision;
+  if (event.kind() != earshot::v1::KIND_CONTROL) decision = rules.Decide(event);
+
+  // Deletes, edits and receipts refer to an earlier message: apply them to that message's
+  // thread when the index knows it (it lives on this partition by construction).
+  std::string thread_key = event.thread_key();
+  const std::string tkey_given = PartitionKey(partition, thread_key);
+  std::optional<std::string> stored = view.Get(Cf::kThreads, tkey_given);
+  if (!stored && !IsMessage(event) && !event.message_id().empty()) {
+    if (auto indexed = view.Get(Cf::kMessages,
+                                PartitionKey(partition, MessageRef(event, event.message_id())))) {
+      if (auto s = view.Get(Cf::kThreads, PartitionKey(partition, *indexed))) {
+        thread_key = *indexed;
+        stored = std::move(s);
+      }
+    }
+  }
+  const std::string tkey = PartitionKey(partition, thread_key);
+
+  Thread thread;
+  if (stored) thread.ParseFromString(*stored);
+  result.old_status = thread.status();
+  if (stored) IndexThread(partition, thread, view, /*put=*/false);
+
+  Event applied = event;
+  applied.set_thread_key(thread_key);
+  ApplyEvent(applied, decision, options_.limits, &thread);
+
+  IndexThread(partition, thread, view, /*put=*/true);
+  view.Put(Cf::kThreads, tkey, thread.SerializeAsString());
+  if (IsMessage(event) && !event.message_id().empty()) {
+    view.Put(Cf::kMessages, PartitionKey(partition, MessageRef(event, event.message_id())),
+             thread_key);
+  }
+  auto& counts = *pstate.mutable_threads_by_status();
+  if (result.old_status != earshot::v1::THREAD_STATUS_UNSPECIFIED) {
+    counts[result.old_status] -= 1;
+  }
+  counts[thread.status()] += 1;
+  view.Put(Cf::kPartitions, pkey, pstate.SerializeAsString());
+
+  earshot::v1::RoutedEvent routed;
+  *routed.mutable_event() = std::move(applied);
+  *routed.mutable_thread() = std::move(thread);
+  *routed.mutable_decision() = std::move(decision);
+  result.routed = std::move(routed);
+  return result;
+}
+
+}  // namespace earshot::router

@@ -1,0 +1,72 @@
+#pragma once
+// RouterCore: what the router does with one consumed event, against a key-value view of its
+// state: drop redeliveries, apply the event to its thread, maintain the indexes and the
+// partition's offset and counts, and build the RoutedEvent. No I/O of its own; the Kafka loop
+// (RouterApp) gives it a view backed by a RocksDB write batch, tests an in-memory map. Called
+// from the router's single consumer thread.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/time/time.h"
+#include "earshot/v1/event.pb.h"
+#include "earshot/v1/routing.pb.h"
+#include "services/router/rules.h"
+#include "services/router/thread_state.h"
+
+namespace earshot::router {
+
+// Column families; every key starts with the 4-byte big-endian input partition so a
+// partition's state is one key range.
+enum class Cf { kDedup, kThreads, kMessages, kQueueIndex, kPartitions };
+const char* CfName(Cf cf);
+
+class StateView {
+ public:
+  virtual ~StateView() = default;
+  virtual std::optional<std::string> Get(Cf cf, std::string_view key) = 0;
+  virtual void Put(Cf cf, std::string_view key, std::string_view value) = 0;
+  virtual void Delete(Cf cf, std::string_view key) = 0;
+};
+
+struct RouterOptions {
+  absl::Duration dedup_window = absl::Hours(24 * 7);  // the longest platform retry horizon
+  ThreadLimits limits;
+};
+
+struct ApplyResult {
+  bool duplicate = false;
+  std::optional<earshot::v1::RoutedEvent> routed;
+  earshot::v1::ThreadStatus old_status = earshot::v1::THREAD_STATUS_UNSPECIFIED;
+};
+
+class RouterCore {
+ public:
+  explicit RouterCore(RouterOptions options) : options_(options) {}
+
+  ApplyResult Apply(int32_t partition, int64_t offset, const earshot::v1::Event& event,
+                    const RuleSet& rules, StateView& view) const;
+
+  const RouterOptions& options() const { return options_; }
+
+ private:
+  RouterOptions options_;
+};
+
+// Key helpers, shared with the gRPC Threads service and tests.
+std::string PartitionPrefix(int32_t partition);
+std::string PartitionKey(int32_t partition, std::string_view key);
+// Queue index: partition, queue ("" = every queue), status, sort time, thread key.
+std::string QueueIndexPrefix(int32_t partition, std::string_view queue,
+                             earshot::v1::ThreadStatus status);
+std::string QueueIndexKey(int32_t partition, std::string_view queue,
+                          earshot::v1::ThreadStatus status, absl::Time sort_time,
+                          std::string_view thread_key);
+// The time a thread sorts by in listings: its oldest unanswered message while it waits, else
+// its last update.
+absl::Time ThreadSortTime(const earshot::v1::Thread& thread);
+// Dedup values hold the expiry time; RocksDB drops expired keys during compaction.
+bool DedupExpired(std::string_view value, absl::Time now);
+
+}  // namespace earshot::router

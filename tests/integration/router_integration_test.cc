@@ -1,0 +1,149 @@
+// The router end to end: signed webhooks into the gateway, the router on the embedded broker,
+// routed events read back from earshot.routed.v1, thread state through gRPC Threads.
+#include "earshot/v1/routing.pb.h"
+#include "earshot/v1/threads.grpc.pb.h"
+#include "grpcpp/create_channel.h"
+#include "gtest/gtest.h"
+#include "services/router/router_app.h"
+#include "tests/integration/stack.h"
+
+namespace earshot {
+namespace {
+
+using earshot::testing::ReadFixture;
+using earshot::testing::TestStack;
+using earshot::v1::RoutedEvent;
+
+const std::string kRulesConfig = std::string("router: {rules_file: \"") + EARSHOT_FIXTURES_DIR +
+                                 "/../../config/rules.example.yaml\"}\n";
+
+class RouterIntegrationTest : public ::testing::Test {
+ protected:
+  RouterIntegrationTest() : stack_(kRulesConfig) {
+    auto* router = static_cast<router::RouterApp*>(stack_.process().service("router"));
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (router->OwnedPartitions().size() < 4 && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    EXPECT_EQ(router->OwnedPartitions().size(), 4u) << "router never got its partitions";
+    stub_ = earshot::v1::Threads::NewStub(
+        grpc::CreateChannel("127.0.0.1:" + std::to_string(stack_.process().grpc_port()),
+                            grpc::InsecureChannelCredentials()));
+  }
+
+  std::vector<RoutedEvent> Routed(size_t want) {
+    std::vector<RoutedEvent> out;
+    for (const auto& m : stack_.ReadTopic("earshot.routed.v1", want)) {
+      RoutedEvent r;
+      EXPECT_TRUE(r.ParseFromString(m.value));
+      EXPECT_EQ(m.key, r.event().thread_key());
+      out.push_back(std::move(r));
+    }
+    return out;
+  }
+
+  grpc::Status GetThread(const std::string& key, earshot::v1::Thread* out) {
+    grpc::ClientContext ctx;
+    earshot::v1::GetThreadRequest req;
+    req.set_thread_key(key);
+    return stub_->GetThread(&ctx, req, out);
+  }
+
+  // Polls GetThread until `pred` holds (the router applies asynchronously).
+  earshot::v1::Thread WaitThread(const std::string& key,
+                                 const std::function<bool(const earshot::v1::Thread&)>& pred) {
+    earshot::v1::Thread t;
+    const absl::Time deadline = absl::Now() + absl::Seconds(15);
+    while (absl::Now() < deadline) {
+      t.Clear();
+      if (GetThread(key, &t).ok() && pred(t)) return t;
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    ADD_FAILURE() << "thread " << key
+                  << " never reached the expected state: " << t.ShortDebugString();
+    return t;
+  }
+
+  TestStack stack_;
+  std::unique_ptr<earshot::v1::Threads::Stub> stub_;
+};
+
+constexpr char kFbThread[] = "fb:105550000000001:c:901234567890123_1122334455667788";
+constexpr char kWaThread[] = "wa:410000000000222:4915112345678";
+
+TEST_F(RouterIntegrationTest, DuplicatesDroppedThreadsFollowRepliesAndRoutingApplies) {
+  const std::string comment = ReadFixture("meta/fb_comment.json");
+  ASSERT_EQ(stack_.PostMeta(comment).status, 200);
+  ASSERT_EQ(stack_.PostMeta(comment).status, 200);  // the platform's redelivery
+  ASSERT_EQ(stack_.PostMeta(ReadFixture("meta/wa_text.json")).status, 200);
+  ASSERT_EQ(stack_.PostMeta(ReadFixture("meta/fb_page_reply.json")).status, 200);
+
+  auto routed = Routed(3);
+  ASSERT_EQ(routed.size(), 3u) << "the redelivered comment must be dropped";
+  std::map<std::string, RoutedEvent> by_id;
+  for (auto& r : routed) by_id[r.event().event_id()] = r;
+  const auto& customer = by_id.at("fb:901234567890123_1122334455667788");
+  EXPECT_EQ(customer.thread().status(), earshot::v1::THREAD_STATUS_AWAITING_REPLY);
+  EXPECT_TRUE(customer.decision().is_question());  // "Is the spring sale also valid in stores?"
+  EXPECT_FALSE(customer.decision().queue().empty());
+  EXPECT_FALSE(customer.decision().ignore());
+  const auto& reply = by_id.at("fb:901234567890123_1122334455669999");
+  EXPECT_EQ(reply.thread().thread_key(), kFbThread);
+  EXPECT_EQ(reply.thread().status(), earshot::v1::THREAD_STATUS_ANSWERED);
+  EXPECT_TRUE(reply.decision().ignore());  // the brand's own message starts no clock
+  EXPECT_EQ(reply.thread().message_count(), 2);
+
+  auto fb = WaitThread(
+      kFbThread, [](const auto& t) { return t.status() == earshot::v1::THREAD_STATUS_ANSWERED; });
+  EXPECT_EQ(fb.last_outbound().seconds(), 1741170395);
+  auto wa = WaitThread(kWaThread, [](const auto& t) {
+    return t.status() == earshot::v1::THREAD_STATUS_AWAITING_REPLY;
+  });
+  EXPECT_EQ(wa.oldest_unanswered().seconds(), 1741173000);
+  EXPECT_EQ(wa.unanswered_count(), 1);
+
+  // Only the WhatsApp customer waits.
+  grpc::ClientContext ctx;
+  earshot::v1::ListThreadsRequest req;
+  earshot::v1::ListThreadsResponse resp;
+  ASSERT_TRUE(stub_->ListThreads(&ctx, req, &resp).ok());
+  ASSERT_EQ(resp.threads_size(), 1);
+  EXPECT_EQ(resp.threads(0).thread_key(), kWaThread);
+}
+
+TEST_F(RouterIntegrationTest, ResolveThroughGrpcIsAppliedInOrder) {
+  ASSERT_EQ(stack_.PostMeta(ReadFixture("meta/wa_text.json")).status, 200);
+  WaitThread(kWaThread,
+             [](const auto& t) { return t.status() == earshot::v1::THREAD_STATUS_AWAITING_REPLY; });
+  grpc::ClientContext ctx;
+  earshot::v1::ResolveRequest req;
+  req.set_thread_key(kWaThread);
+  req.set_reason("answered by phone");
+  req.set_actor("agent-7");
+  earshot::v1::ResolveResponse resp;
+  auto st = stub_->Resolve(&ctx, req, &resp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_FALSE(resp.event_id().empty());
+  auto t = WaitThread(
+      kWaThread, [](const auto& t) { return t.status() == earshot::v1::THREAD_STATUS_RESOLVED; });
+  EXPECT_EQ(t.resolve_reason(), "answered by phone");
+  auto routed = Routed(2);
+  ASSERT_EQ(routed.size(), 2u);
+  EXPECT_EQ(routed[1].event().event_id(), resp.event_id());
+  EXPECT_EQ(routed[1].event().kind(), earshot::v1::KIND_CONTROL);
+}
+
+TEST_F(RouterIntegrationTest, ClearErrorsForUnknownThreads) {
+  earshot::v1::Thread t;
+  auto st = GetThread("wa:410000000000222:0000000000", &t);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(GetThread("", &t).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  grpc::ClientContext ctx;
+  earshot::v1::ResolveRequest req;
+  req.set_thread_key("x:1:u:2");
+  earshot::v1::ResolveResponse resp;
+  EXPECT_EQ(stub_->Resolve(&ctx, req, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+}  // namespace
+}  // namespace earshot
