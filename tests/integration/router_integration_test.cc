@@ -1,5 +1,7 @@
 // The router end to end: signed webhooks into the gateway, the router on the embedded broker,
 // routed events read back from earshot.routed.v1, thread state through gRPC Threads.
+#include <fstream>
+
 #include "earshot/v1/routing.pb.h"
 #include "earshot/v1/threads.grpc.pb.h"
 #include "grpcpp/create_channel.h"
@@ -143,6 +145,44 @@ TEST_F(RouterIntegrationTest, ClearErrorsForUnknownThreads) {
   req.set_thread_key("x:1:u:2");
   earshot::v1::ResolveResponse resp;
   EXPECT_EQ(stub_->Resolve(&ctx, req, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+}  // namespace
+}  // namespace earshot
+
+namespace earshot {
+namespace {
+
+// Rules reloaded on SIGHUP (Process::Reload): the next event uses the new file; a broken file
+// is refused and the old rules stay.
+TEST(RouterReloadTest, NewRulesApplyToTheNextEventAndBadFilesAreRefused) {
+  const std::string path = ::testing::TempDir() + "/reload-rules.yaml";
+  auto write = [&](const std::string& queue) {
+    std::ofstream(path) << "rules:\n  - name: everything\n    then: {queue: " << queue << "}\n";
+  };
+  write("first-queue");
+  testing::TestStack stack("router: {rules_file: \"" + path + "\"}\n");
+  ASSERT_EQ(stack.PostMeta(testing::ReadFixture("meta/wa_text.json")).status, 200);
+  auto first = stack.ReadTopic("earshot.routed.v1", 1);
+  ASSERT_EQ(first.size(), 1u);
+
+  write("second-queue");
+  stack.process().Reload();
+  ASSERT_EQ(stack.PostMeta(testing::ReadFixture("meta/messenger_message.json")).status, 200);
+  std::ofstream(path) << "rules:\n  - name: broken\n    when: {folowers_min: 3}\n";
+  stack.process().Reload();
+  ASSERT_EQ(stack.PostMeta(testing::ReadFixture("meta/ig_dm.json")).status, 200);
+
+  std::map<std::string, std::string> queue_by_event;
+  for (const auto& m : stack.ReadTopic("earshot.routed.v1", 3)) {
+    earshot::v1::RoutedEvent r;
+    ASSERT_TRUE(r.ParseFromString(m.value));
+    queue_by_event[r.event().event_id()] = r.decision().queue();
+  }
+  EXPECT_EQ(queue_by_event["wa:wamid.RVhBTVBMRV9JTkJPVU5EXzAwMDE="], "first-queue");
+  EXPECT_EQ(queue_by_event["fbm:m_Qk9fZXhhbXBsZV9taWRfMDAx"], "second-queue");
+  EXPECT_EQ(queue_by_event["igm:aWdfZXhhbXBsZV9taWRfMTIz"], "second-queue");
+  EXPECT_NE(stack.Metrics().find("earshot_router_rules 1"), std::string::npos);
 }
 
 }  // namespace
