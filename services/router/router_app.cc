@@ -40,36 +40,6 @@ class DedupFilterFactory : public rocksdb::CompactionFilterFactory {
   const char* Name() const override { return "earshot.DedupFilterFactory"; }
 };
 
-// RouterCore's view of the state during one batch: reads see the batch's own writes.
-class BatchView : public StateView {
- public:
-  BatchView(store::Store* store, rocksdb::WriteBatchWithIndex* batch)
-      : store_(store), batch_(batch) {}
-  std::optional<std::string> Get(Cf cf, std::string_view key) override {
-    std::string value;
-    rocksdb::Status st =
-        batch_->GetFromBatchAndDB(store_->db(), rocksdb::ReadOptions(), store_->cf(CfName(cf)),
-                                  rocksdb::Slice(key.data(), key.size()), &value);
-    if (!st.ok()) {
-      if (!st.IsNotFound()) error = store::FromRocks(st, "read state");
-      return std::nullopt;
-    }
-    return value;
-  }
-  void Put(Cf cf, std::string_view key, std::string_view value) override {
-    batch_->Put(store_->cf(CfName(cf)), rocksdb::Slice(key.data(), key.size()),
-                rocksdb::Slice(value.data(), value.size()));
-  }
-  void Delete(Cf cf, std::string_view key) override {
-    batch_->Delete(store_->cf(CfName(cf)), rocksdb::Slice(key.data(), key.size()));
-  }
-  absl::Status error;
-
- private:
-  store::Store* store_;
-  rocksdb::WriteBatchWithIndex* batch_;
-};
-
 std::string PriorityLabel(earshot::v1::Priority p) {
   switch (p) {
     case earshot::v1::PRIORITY_LOW:
@@ -447,7 +417,7 @@ bool RouterApp::ProcessBatch() {
 
   std::shared_ptr<const RuleSet> rules = this->rules();
   rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
-  BatchView view(store_.get(), &batch);
+  store::BatchView view(store_.get(), &batch);
   std::vector<kafka::Record> records;
   std::map<int32_t, int64_t> first_offset;
   int duplicates = 0;
@@ -460,11 +430,11 @@ bool RouterApp::ProcessBatch() {
       ++invalid;
       // Skip it, but remember it was consumed.
       earshot::v1::RouterPartitionState pstate;
-      if (auto v = view.Get(Cf::kPartitions, PartitionPrefix(m->partition))) {
+      if (auto v = view.Get(CfName(Cf::kPartitions), PartitionPrefix(m->partition))) {
         pstate.ParseFromString(*v);
       }
       pstate.set_next_offset(m->offset + 1);
-      view.Put(Cf::kPartitions, PartitionPrefix(m->partition), pstate.SerializeAsString());
+      view.Put(CfName(Cf::kPartitions), PartitionPrefix(m->partition), pstate.SerializeAsString());
       continue;
     }
     ApplyResult result = core_->Apply(m->partition, m->offset, event, *rules, view);
@@ -489,8 +459,8 @@ bool RouterApp::ProcessBatch() {
     if (error != nullptr) rd_kafka_error_destroy(error);
     rd_kafka_topic_partition_list_destroy(list);
   };
-  if (!view.error.ok()) {
-    log::Error(kLogger, "state read failed; batch retried", {{"error", view.error.ToString()}});
+  if (!view.error().ok()) {
+    log::Error(kLogger, "state read failed; batch retried", {{"error", view.error().ToString()}});
     rewind();
     return false;
   }

@@ -25,9 +25,9 @@ void IndexThread(int32_t partition, const Thread& t, StateView& view, bool put) 
   for (const std::string& queue : {t.queue(), std::string()}) {
     std::string key = QueueIndexKey(partition, queue, t.status(), when, t.thread_key());
     if (put) {
-      view.Put(Cf::kQueueIndex, key, "");
+      view.Put(CfName(Cf::kQueueIndex), key, "");
     } else {
-      view.Delete(Cf::kQueueIndex, key);
+      view.Delete(CfName(Cf::kQueueIndex), key);
     }
     if (t.queue().empty()) break;  // both entries are the same key
   }
@@ -99,21 +99,21 @@ ApplyResult RouterCore::Apply(int32_t partition, int64_t offset, const Event& ev
   // The partition's offset and thread counts move in the same batch as the state.
   const std::string pkey = PartitionPrefix(partition);
   earshot::v1::RouterPartitionState pstate;
-  if (auto v = view.Get(Cf::kPartitions, pkey)) pstate.ParseFromString(*v);
+  if (auto v = view.Get(CfName(Cf::kPartitions), pkey)) pstate.ParseFromString(*v);
   pstate.set_next_offset(offset + 1);
 
   // Deduplication, on the gateway's receive time so a replay decides exactly as the first run.
   const absl::Time received = FromTs(event.received_at());
   const std::string dkey = PartitionKey(partition, event.event_id());
-  if (auto v = view.Get(Cf::kDedup, dkey); v && !DedupExpired(*v, received)) {
+  if (auto v = view.Get(CfName(Cf::kDedup), dkey); v && !DedupExpired(*v, received)) {
     result.duplicate = true;
-    view.Put(Cf::kPartitions, pkey, pstate.SerializeAsString());
+    view.Put(CfName(Cf::kPartitions), pkey, pstate.SerializeAsString());
     return result;
   }
   std::string expiry;
   store::AppendBigEndian64(
       static_cast<uint64_t>(absl::ToUnixMicros(received + options_.dedup_window)), &expiry);
-  view.Put(Cf::kDedup, dkey, expiry);
+  view.Put(CfName(Cf::kDedup), dkey, expiry);
 
   earshot::v1::RoutingDecision decision;
   if (event.kind() != earshot::v1::KIND_CONTROL) decision = rules.Decide(event);
@@ -122,11 +122,11 @@ ApplyResult RouterCore::Apply(int32_t partition, int64_t offset, const Event& ev
   // thread when the index knows it (it lives on this partition by construction).
   std::string thread_key = event.thread_key();
   const std::string tkey_given = PartitionKey(partition, thread_key);
-  std::optional<std::string> stored = view.Get(Cf::kThreads, tkey_given);
+  std::optional<std::string> stored = view.Get(CfName(Cf::kThreads), tkey_given);
   if (!stored && !IsMessage(event) && !event.message_id().empty()) {
-    if (auto indexed = view.Get(Cf::kMessages,
+    if (auto indexed = view.Get(CfName(Cf::kMessages),
                                 PartitionKey(partition, MessageRef(event, event.message_id())))) {
-      if (auto s = view.Get(Cf::kThreads, PartitionKey(partition, *indexed))) {
+      if (auto s = view.Get(CfName(Cf::kThreads), PartitionKey(partition, *indexed))) {
         thread_key = *indexed;
         stored = std::move(s);
       }
@@ -144,9 +144,9 @@ ApplyResult RouterCore::Apply(int32_t partition, int64_t offset, const Event& ev
   ApplyEvent(applied, decision, options_.limits, &thread);
 
   IndexThread(partition, thread, view, /*put=*/true);
-  view.Put(Cf::kThreads, tkey, thread.SerializeAsString());
+  view.Put(CfName(Cf::kThreads), tkey, thread.SerializeAsString());
   if (IsMessage(event) && !event.message_id().empty()) {
-    view.Put(Cf::kMessages, PartitionKey(partition, MessageRef(event, event.message_id())),
+    view.Put(CfName(Cf::kMessages), PartitionKey(partition, MessageRef(event, event.message_id())),
              thread_key);
   }
   auto& counts = *pstate.mutable_threads_by_status();
@@ -154,7 +154,7 @@ ApplyResult RouterCore::Apply(int32_t partition, int64_t offset, const Event& ev
     counts[result.old_status] -= 1;
   }
   counts[thread.status()] += 1;
-  view.Put(Cf::kPartitions, pkey, pstate.SerializeAsString());
+  view.Put(CfName(Cf::kPartitions), pkey, pstate.SerializeAsString());
 
   earshot::v1::RoutedEvent routed;
   *routed.mutable_event() = std::move(applied);

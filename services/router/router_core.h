@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "earshot/v1/event.pb.h"
 #include "earshot/v1/routing.pb.h"
+#include "services/common/store/kv_view.h"
 #include "services/router/rules.h"
 #include "services/router/thread_state.h"
 
@@ -22,13 +23,7 @@ namespace earshot::router {
 enum class Cf { kDedup, kThreads, kMessages, kQueueIndex, kPartitions };
 const char* CfName(Cf cf);
 
-class StateView {
- public:
-  virtual ~StateView() = default;
-  virtual std::optional<std::string> Get(Cf cf, std::string_view key) = 0;
-  virtual void Put(Cf cf, std::string_view key, std::string_view value) = 0;
-  virtual void Delete(Cf cf, std::string_view key) = 0;
-};
+using StateView = store::KvView;
 
 struct RouterOptions {
   absl::Duration dedup_window = absl::Hours(24 * 7);  // the longest platform retry horizon

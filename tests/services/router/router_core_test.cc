@@ -12,16 +12,21 @@ using earshot::v1::Thread;
 
 class MapView : public StateView {
  public:
-  std::optional<std::string> Get(Cf cf, std::string_view key) override {
-    auto it = data_[cf].find(std::string(key));
-    if (it == data_[cf].end()) return std::nullopt;
+  std::optional<std::string> Get(std::string_view cf, std::string_view key) override {
+    auto& m = data_[std::string(cf)];
+    auto it = m.find(std::string(key));
+    if (it == m.end()) return std::nullopt;
     return it->second;
   }
-  void Put(Cf cf, std::string_view key, std::string_view value) override {
-    data_[cf][std::string(key)] = std::string(value);
+  void Put(std::string_view cf, std::string_view key, std::string_view value) override {
+    data_[std::string(cf)][std::string(key)] = std::string(value);
   }
-  void Delete(Cf cf, std::string_view key) override { data_[cf].erase(std::string(key)); }
-  std::map<Cf, std::map<std::string, std::string>> data_;
+  void Delete(std::string_view cf, std::string_view key) override {
+    data_[std::string(cf)].erase(std::string(key));
+  }
+  std::optional<std::string> Get(Cf cf, std::string_view key) { return Get(CfName(cf), key); }
+  std::map<std::string, std::string>& Data(Cf cf) { return data_[CfName(cf)]; }
+  std::map<std::string, std::map<std::string, std::string>> data_;
 };
 
 // Decides by the text: "ignore" → ignore; "urgent" → URGENT; otherwise queue care, NORMAL.
@@ -218,14 +223,14 @@ TEST_F(RouterCoreTest, CountsAndQueueIndexFollowTransitions) {
   EXPECT_EQ(p.threads_by_status().at(earshot::v1::THREAD_STATUS_ANSWERED), 1);
   // The index lists exactly the one waiting thread under its queue and under "all".
   int waiting = 0;
-  for (const auto& [k, v] : view_.data_[Cf::kQueueIndex]) {
+  for (const auto& [k, v] : view_.Data(Cf::kQueueIndex)) {
     if (k.rfind(QueueIndexPrefix(3, "care", earshot::v1::THREAD_STATUS_AWAITING_REPLY), 0) == 0) {
       ++waiting;
       EXPECT_NE(k.find("fb:1:c:10"), std::string::npos);
     }
   }
   EXPECT_EQ(waiting, 1);
-  EXPECT_EQ(view_.data_[Cf::kQueueIndex].size(), 4u);
+  EXPECT_EQ(view_.Data(Cf::kQueueIndex).size(), 4u);
 }
 
 TEST_F(RouterCoreTest, DeleteOfBrandReplyFoundThroughMessageIndex) {
