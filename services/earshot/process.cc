@@ -11,6 +11,7 @@
 #include "services/common/base/log.h"
 #include "services/gateway/gateway_app.h"
 #include "services/router/router_app.h"
+#include "services/sla/sla_app.h"
 
 namespace earshot {
 namespace {
@@ -18,7 +19,7 @@ constexpr char kLogger[] = "earshot";
 }
 
 const std::vector<std::string>& KnownTargets() {
-  static const std::vector<std::string> targets = {"all", "gateway", "router"};
+  static const std::vector<std::string> targets = {"all", "gateway", "router", "sla"};
   return targets;
 }
 
@@ -80,12 +81,18 @@ absl::Status Process::Start() {
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(config_.GetInt("grpc.max_message_bytes", 16 << 20)));
 
-  ServiceContext ctx{config_, *registry_, health_, bootstrap_, options_.data_dir};
+  ServiceContext ctx{
+      config_,           *registry_,
+      health_,           bootstrap_,
+      options_.data_dir, options_.clock != nullptr ? *options_.clock : RealClock::Get()};
   if (target == "all" || target == "gateway") {
     services_.push_back(std::make_unique<gateway::GatewayApp>());
   }
   if (target == "all" || target == "router") {
     services_.push_back(std::make_unique<router::RouterApp>());
+  }
+  if (target == "all" || target == "sla") {
+    services_.push_back(std::make_unique<sla::SlaApp>());
   }
   for (auto& s : services_) {
     if (auto st = s->Start(ctx, builder); !st.ok()) {

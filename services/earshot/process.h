@@ -12,6 +12,7 @@
 #include "absl/synchronization/notification.h"
 #include "grpcpp/server.h"
 #include "prometheus/registry.h"
+#include "services/common/base/clock.h"
 #include "services/common/base/config.h"
 #include "services/common/base/metrics.h"
 #include "services/common/base/service.h"
@@ -24,6 +25,7 @@ namespace earshot {
 struct ProcessOptions {
   std::string target = "all";  // all | gateway
   std::string data_dir = "data";
+  const Clock* clock = nullptr;  // null: the real clock (tests pass a simulated one)
 };
 
 class Process {

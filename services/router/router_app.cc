@@ -17,27 +17,74 @@
 #include "services/router/threads_service.h"
 
 namespace earshot::router {
+
+// The receive time each input partition has reached: the newest `received_at` this process
+// has written there. The loop thread advances it after each batch; RocksDB's compaction
+// threads read it through the dedup filter.
+class DedupClock {
+ public:
+  // How far `received_at` may go back within one partition (gateway replicas' clocks, producer
+  // retries); keys are kept this much longer.
+  static constexpr absl::Duration kSkew = absl::Hours(1);
+
+  void Advance(int32_t partition, absl::Time received) {
+    absl::MutexLock lock(&mu_);
+    auto [it, inserted] = newest_.emplace(partition, received);
+    if (!inserted && received > it->second) it->second = received;
+  }
+
+  // Per partition, the time up to which a key may have expired: no record still to come is
+  // received before it. Partitions this process has not written yet keep every key.
+  std::map<int32_t, absl::Time> Horizons() const {
+    const absl::Time now = absl::Now();
+    absl::MutexLock lock(&mu_);
+    std::map<int32_t, absl::Time> out;
+    for (const auto& [p, t] : newest_) out[p] = std::min(t - kSkew, now);
+    return out;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::map<int32_t, absl::Time> newest_ ABSL_GUARDED_BY(mu_);
+};
+
 namespace {
 
 constexpr char kLogger[] = "router";
 
-// Drops deduplication keys whose window has passed, so expiry costs no scans.
+// Drops deduplication keys whose window has passed, so expiry costs no scans. "Passed" is
+// judged on the receive time the key's partition has reached, as RouterCore::Apply judges a
+// redelivery, never on the wall clock: otherwise a replay or a catch-up of records older than
+// the window loses keys it still needs, and the state depends on when RocksDB compacted (each
+// restart after a crash flushes the recovered WAL, so a crashed router compacts sooner).
 class DedupFilter : public rocksdb::CompactionFilter {
  public:
-  bool Filter(int, const rocksdb::Slice&, const rocksdb::Slice& value, std::string*,
+  explicit DedupFilter(std::map<int32_t, absl::Time> horizons) : horizons_(std::move(horizons)) {}
+  bool Filter(int, const rocksdb::Slice& key, const rocksdb::Slice& value, std::string*,
               bool*) const override {
-    return DedupExpired(std::string_view(value.data(), value.size()), absl::Now());
+    if (key.size() < 4) return false;
+    auto it = horizons_.find(
+        static_cast<int32_t>(store::ReadBigEndian32(std::string_view(key.data(), 4))));
+    return it != horizons_.end() &&
+           DedupExpired(std::string_view(value.data(), value.size()), it->second);
   }
   const char* Name() const override { return "earshot.DedupFilter"; }
+
+ private:
+  const std::map<int32_t, absl::Time> horizons_;  // taken when the compaction starts
 };
 
 class DedupFilterFactory : public rocksdb::CompactionFilterFactory {
  public:
+  explicit DedupFilterFactory(std::shared_ptr<const DedupClock> clock) : clock_(std::move(clock)) {}
   std::unique_ptr<rocksdb::CompactionFilter> CreateCompactionFilter(
       const rocksdb::CompactionFilter::Context&) override {
-    return std::make_unique<DedupFilter>();
+    return std::make_unique<DedupFilter>(clock_->Horizons());
   }
   const char* Name() const override { return "earshot.DedupFilterFactory"; }
+
+ private:
+  std::shared_ptr<const DedupClock> clock_;
 };
 
 std::string PriorityLabel(earshot::v1::Priority p) {
@@ -154,7 +201,7 @@ struct RouterApp::Metrics {
   prometheus::Gauge* owned;
 };
 
-RouterApp::RouterApp() = default;
+RouterApp::RouterApp() : dedup_clock_(std::make_shared<DedupClock>()) {}
 RouterApp::~RouterApp() { Stop(); }
 
 absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc) {
@@ -197,7 +244,9 @@ absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
 
   for (Cf cf : {Cf::kDedup, Cf::kThreads, Cf::kMessages, Cf::kQueueIndex, Cf::kPartitions}) {
     store::ColumnFamily family{CfName(cf), nullptr};
-    if (cf == Cf::kDedup) family.compaction_filter = std::make_shared<DedupFilterFactory>();
+    if (cf == Cf::kDedup) {
+      family.compaction_filter = std::make_shared<DedupFilterFactory>(dedup_clock_);
+    }
     store_options.column_families.push_back(std::move(family));
   }
   auto store = store::Store::Open(store_options);
@@ -420,6 +469,7 @@ bool RouterApp::ProcessBatch() {
   store::BatchView view(store_.get(), &batch);
   std::vector<kafka::Record> records;
   std::map<int32_t, int64_t> first_offset;
+  std::map<int32_t, absl::Time> newest_received;
   int duplicates = 0;
   int invalid = 0;
   std::vector<std::pair<std::string, earshot::v1::Priority>> queues;
@@ -436,6 +486,12 @@ bool RouterApp::ProcessBatch() {
       pstate.set_next_offset(m->offset + 1);
       view.Put(CfName(Cf::kPartitions), PartitionPrefix(m->partition), pstate.SerializeAsString());
       continue;
+    }
+    const absl::Time received = absl::FromUnixSeconds(event.received_at().seconds()) +
+                                absl::Nanoseconds(event.received_at().nanos());
+    if (auto [it, inserted] = newest_received.emplace(m->partition, received);
+        !inserted && received > it->second) {
+      it->second = received;
     }
     ApplyResult result = core_->Apply(m->partition, m->offset, event, *rules, view);
     if (result.duplicate) {
@@ -489,6 +545,7 @@ bool RouterApp::ProcessBatch() {
     stop_ = true;
     return false;
   }
+  for (const auto& [p, received] : newest_received) dedup_clock_->Advance(p, received);
   {
     // Keep the in-memory copy of each partition's counts current for the metrics.
     absl::MutexLock lock(&mu_);

@@ -26,6 +26,8 @@ typedef struct rd_kafka_topic_partition_list_s rd_kafka_topic_partition_list_t;
 
 namespace earshot::router {
 
+class DedupClock;
+
 struct RouterAppOptions {
   std::string events_topic = "earshot.events.v1";
   std::string routed_topic = "earshot.routed.v1";
@@ -65,6 +67,7 @@ class RouterApp final : public Service {
 
   RouterAppOptions options_;
   std::string rules_path_;
+  std::shared_ptr<DedupClock> dedup_clock_;  // shared with the dedup compaction filter
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<kafka::Producer> producer_;
   std::unique_ptr<RouterCore> core_;

@@ -126,7 +126,7 @@ class TestStack {
   // Every record of `topic` from the beginning: waits until `want` arrived or `timeout` passed,
   // then keeps reading for `settle` to catch records that should not be there.
   std::vector<kafka::Message> ReadTopic(const std::string& topic, size_t want,
-                                        absl::Duration timeout = absl::Seconds(15),
+                                        absl::Duration timeout = absl::Seconds(30),
                                         absl::Duration settle = absl::Milliseconds(300)) {
     kafka::ConsumerOptions o;
     o.bootstrap = bootstrap();

@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "grpcpp/server_builder.h"
 #include "prometheus/registry.h"
+#include "services/common/base/clock.h"
 #include "services/common/base/config.h"
 #include "services/common/base/metrics.h"
 
@@ -19,6 +20,7 @@ struct ServiceContext {
   Health& health;
   std::string kafka_bootstrap;
   std::string data_dir;
+  const Clock& clock;  // the real clock, or a simulated one in tests
 };
 
 class Service {

@@ -44,6 +44,16 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   table.cache_index_and_filter_blocks = true;  // memory bounded by the cache, not by data size
   table.pin_l0_filter_and_index_blocks_in_cache = true;
+  // Index and filters in 4 KiB partitions behind a small pinned top level: a lookup loads the
+  // partitions it needs, not a file's whole index and filter (about 1 MiB each per million
+  // keys). Without this, once the data's indexes and filters outgrow the block cache, every
+  // lookup reloads and decompresses them (bench/README.md, router: 30x per event at 1M threads
+  // with an 8 MiB cache).
+  table.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
+  table.partition_filters = true;
+  table.metadata_block_size = 4096;
+  table.pin_top_level_index_and_filter = true;
+  table.cache_index_and_filter_blocks_with_high_priority = true;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   rocksdb::ColumnFamilyOptions base;

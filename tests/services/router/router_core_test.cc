@@ -3,6 +3,7 @@
 #include <map>
 
 #include "gtest/gtest.h"
+#include "services/common/store/memory_view.h"
 
 namespace earshot::router {
 namespace {
@@ -10,23 +11,12 @@ namespace {
 using earshot::v1::Event;
 using earshot::v1::Thread;
 
-class MapView : public StateView {
+// The router's column families by enum, over the shared in-memory view.
+class MapView : public store::MemoryView {
  public:
-  std::optional<std::string> Get(std::string_view cf, std::string_view key) override {
-    auto& m = data_[std::string(cf)];
-    auto it = m.find(std::string(key));
-    if (it == m.end()) return std::nullopt;
-    return it->second;
-  }
-  void Put(std::string_view cf, std::string_view key, std::string_view value) override {
-    data_[std::string(cf)][std::string(key)] = std::string(value);
-  }
-  void Delete(std::string_view cf, std::string_view key) override {
-    data_[std::string(cf)].erase(std::string(key));
-  }
+  using store::MemoryView::Get;
   std::optional<std::string> Get(Cf cf, std::string_view key) { return Get(CfName(cf), key); }
-  std::map<std::string, std::string>& Data(Cf cf) { return data_[CfName(cf)]; }
-  std::map<std::string, std::map<std::string, std::string>> data_;
+  std::map<std::string, std::string>& Data(Cf cf) { return MemoryView::Data(CfName(cf)); }
 };
 
 // Decides by the text: "ignore" → ignore; "urgent" → URGENT; otherwise queue care, NORMAL.

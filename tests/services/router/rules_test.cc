@@ -678,7 +678,7 @@ TEST_F(ExampleRulesTest, LegalAndCancellationAreUrgentEscalations) {
   d = Decide(Dm("Ich möchte mein Kundenkonto kündigen, bitte bestätigen Sie mir das schriftlich."));
   EXPECT_EQ(d.queue(), "escalation");
   EXPECT_EQ(d.priority(), earshot::v1::PRIORITY_URGENT);
-  EXPECT_EQ(d.sla_policy(), "dm");
+  EXPECT_EQ(d.sla_policy(), "escalation");  // the 24/7 escalation policy, even for a DM
   EXPECT_THAT(d.tags(), ElementsAre("cancellation"));
 
   d = Decide(Dm("Please cancel my order 55123, I found it cheaper elsewhere."));
@@ -695,7 +695,7 @@ TEST_F(ExampleRulesTest, ComplaintsGoToEscalationWithHighPriority) {
       Decide(Comment("The zipper broke after two days, really disappointed with the quality."));
   EXPECT_EQ(d.queue(), "escalation");
   EXPECT_EQ(d.priority(), earshot::v1::PRIORITY_HIGH);
-  EXPECT_EQ(d.sla_policy(), "public");
+  EXPECT_EQ(d.sla_policy(), "escalation");
   EXPECT_TRUE(d.is_complaint());
   EXPECT_THAT(d.tags(), ElementsAre("complaint"));
 
@@ -704,7 +704,7 @@ TEST_F(ExampleRulesTest, ComplaintsGoToEscalationWithHighPriority) {
                 "Bestellung AC-2024117."));
   EXPECT_EQ(d.queue(), "escalation");
   EXPECT_EQ(d.priority(), earshot::v1::PRIORITY_HIGH);
-  EXPECT_EQ(d.sla_policy(), "dm");
+  EXPECT_EQ(d.sla_policy(), "escalation");
   EXPECT_EQ(d.lang(), "de");
   EXPECT_THAT(d.tags(), ElementsAre("order-number", "complaint"));
 }

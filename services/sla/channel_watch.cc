@@ -1,0 +1,129 @@
+#include "services/sla/channel_watch.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "fmt/format.h"
+#include "services/router/thread_state.h"
+#include "services/sla/sla_core.h"
+
+namespace earshot::sla {
+namespace {
+
+void SetTs(absl::Time t, google::protobuf::Timestamp* ts) {
+  const int64_t s = absl::ToUnixSeconds(t);
+  ts->set_seconds(s);
+  ts->set_nanos(static_cast<int32_t>((t - absl::FromUnixSeconds(s)) / absl::Nanoseconds(1)));
+}
+
+earshot::v1::Alert ChannelAlert(earshot::v1::AlertLevel level, const std::string& key,
+                                earshot::v1::Platform platform, const std::string& account,
+                                absl::Time started, absl::Time now, bool resolved) {
+  earshot::v1::Alert a;
+  a.set_alert_id(
+      fmt::format("{}|{}|{}", key, absl::ToUnixMicros(started), static_cast<int>(level)));
+  a.set_name(AlertName(level));
+  a.set_level(level);
+  a.set_state(resolved ? earshot::v1::ALERT_STATE_RESOLVED : earshot::v1::ALERT_STATE_FIRING);
+  a.set_thread_key(key);
+  a.set_platform(platform);
+  a.set_account_id(account);
+  SetTs(started, a.mutable_fired_at());
+  if (resolved) SetTs(now, a.mutable_resolved_at());
+  return a;
+}
+
+}  // namespace
+
+void ChannelWatch::RollWindow(Surge& s, absl::Time now) {
+  // Close every full window since the last one; empty windows count as zero.
+  const double alpha =
+      std::min(1.0, absl::FDivDuration(options_.surge_window, options_.surge_baseline));
+  while (now - s.window_start >= options_.surge_window) {
+    s.baseline = s.windows == 0 ? s.count : (1 - alpha) * s.baseline + alpha * s.count;
+    ++s.windows;
+    s.count = 0;
+    s.window_start += options_.surge_window;
+    if (s.windows > 10000) {  // long idle: jump instead of stepping
+      s.window_start = now;
+      break;
+    }
+  }
+}
+
+void ChannelWatch::Observe(const earshot::v1::RoutedEvent& routed, absl::Time now) {
+  const auto& e = routed.event();
+  if (e.kind() == earshot::v1::KIND_CONTROL) return;
+  std::string platform = earshot::v1::Platform_Name(e.platform()).substr(9);  // after PLATFORM_
+  std::transform(platform.begin(), platform.end(), platform.begin(), ::tolower);
+  const std::string key = fmt::format("{}:{}", platform, e.account_id());
+  Silence& si = silence_[key];
+  if (si.events > 0) {
+    const double gap = absl::ToDoubleSeconds(now - si.last_seen);
+    si.mean_gap_s = si.events == 1 ? gap : 0.9 * si.mean_gap_s + 0.1 * gap;
+  }
+  si.last_seen = now;
+  si.events++;
+  si.account = e.account_id();
+  si.platform = e.platform();
+  if (si.firing) {
+    si.firing = false;
+    pending_.push_back(ChannelAlert(earshot::v1::ALERT_LEVEL_SILENCE, key, si.platform, si.account,
+                                    si.fired_at, now, /*resolved=*/true));
+  }
+  if (e.direction() != earshot::v1::DIRECTION_INBOUND || !router::IsMessage(e)) return;
+  Surge& su = surges_[key];
+  if (su.windows == 0 && su.count == 0 && su.window_start == absl::Time()) su.window_start = now;
+  RollWindow(su, now);
+  su.count++;
+  su.account = e.account_id();
+  su.platform = e.platform();
+}
+
+std::vector<earshot::v1::Alert> ChannelWatch::Check(absl::Time now) {
+  std::vector<earshot::v1::Alert> out = std::move(pending_);
+  pending_.clear();
+  for (auto& [key, s] : surges_) {
+    RollWindow(s, now);
+    const double threshold =
+        std::max<double>(options_.surge_min_count, options_.surge_factor * s.baseline);
+    const bool surging = s.windows > 0 && s.count >= threshold;
+    if (surging && !s.firing) {
+      s.firing = true;
+      s.fired_start = s.window_start;
+      auto a = ChannelAlert(earshot::v1::ALERT_LEVEL_SURGE, key, s.platform, s.account,
+                            s.fired_start, now, false);
+      (*a.mutable_details())["mentions_in_window"] = std::to_string(s.count);
+      (*a.mutable_details())["usual_per_window"] = fmt::format("{:.1f}", s.baseline);
+      a.set_summary(fmt::format("{} customer messages to account {} in {}, usually {:.1f}", s.count,
+                                s.account, absl::FormatDuration(options_.surge_window),
+                                s.baseline));
+      out.push_back(std::move(a));
+    } else if (!surging && s.firing && s.count < threshold / 2) {
+      s.firing = false;
+      out.push_back(ChannelAlert(earshot::v1::ALERT_LEVEL_SURGE, key, s.platform, s.account,
+                                 s.fired_start, now, true));
+    }
+  }
+  for (auto& [key, s] : silence_) {
+    if (s.firing || s.events < options_.silence_min_events) continue;
+    const absl::Duration limit =
+        std::max(options_.silence_min, absl::Seconds(options_.silence_factor * s.mean_gap_s));
+    if (now - s.last_seen > limit) {
+      s.firing = true;
+      s.fired_at = now;
+      auto a = ChannelAlert(earshot::v1::ALERT_LEVEL_SILENCE, key, s.platform, s.account, now, now,
+                            false);
+      (*a.mutable_details())["silent_for"] = absl::FormatDuration(now - s.last_seen);
+      (*a.mutable_details())["usual_gap"] = absl::FormatDuration(absl::Seconds(s.mean_gap_s));
+      a.set_summary(fmt::format(
+          "No events from account {} for {} (usually one every {})", s.account,
+          absl::FormatDuration(absl::Trunc(now - s.last_seen, absl::Seconds(1))),
+          absl::FormatDuration(absl::Trunc(absl::Seconds(s.mean_gap_s), absl::Seconds(1)))));
+      out.push_back(std::move(a));
+    }
+  }
+  return out;
+}
+
+}  // namespace earshot::sla

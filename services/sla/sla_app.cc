@@ -1,0 +1,538 @@
+#include "services/sla/sla_app.h"
+
+#include <algorithm>
+
+#include "absl/synchronization/notification.h"
+#include "fmt/format.h"
+#include "librdkafka/rdkafka.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "rocksdb/utilities/write_batch_with_index.h"
+#include "services/common/base/log.h"
+#include "services/common/kafka/options.h"
+#include "services/common/store/kv_view.h"
+
+namespace earshot::sla {
+namespace {
+
+constexpr char kLogger[] = "sla";
+
+absl::Time FromTs(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+std::string RfcTime(const google::protobuf::Timestamp& ts) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", FromTs(ts), absl::UTCTimeZone());
+}
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), ::tolower);
+  return s;
+}
+
+kafka::Record AlertRecord(const earshot::v1::Alert& a, const std::string& topic) {
+  kafka::Record r;
+  r.topic = topic;
+  r.key = a.thread_key();
+  a.SerializeToString(&r.value);
+  r.headers = {
+      {"ce_specversion", "1.0"},
+      {"ce_id", fmt::format("{}|{}", a.alert_id(),
+                            a.state() == earshot::v1::ALERT_STATE_FIRING ? "firing" : "resolved")},
+      {"ce_source", "/earshot/sla"},
+      {"ce_type", "earshot.v1.Alert"},
+      {"ce_time",
+       RfcTime(a.state() == earshot::v1::ALERT_STATE_RESOLVED ? a.resolved_at() : a.fired_at())},
+      {"content-type", "application/protobuf"},
+  };
+  return r;
+}
+
+prometheus::Histogram::BucketBoundaries ResponseBuckets() {
+  return {30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800};
+}
+
+}  // namespace
+
+struct SlaApp::Metrics {
+  explicit Metrics(prometheus::Registry& r) {
+    waiting = &prometheus::BuildGauge()
+                   .Name("earshot_sla_waiting_conversations")
+                   .Help(
+                       "Conversations waiting for the brand's answer, by queue, platform, "
+                       "priority")
+                   .Register(r);
+    oldest = &prometheus::BuildGauge()
+                  .Name("earshot_sla_oldest_wait_seconds")
+                  .Help("Age of the oldest unanswered customer message")
+                  .Register(r)
+                  .Add({});
+    open_clocks = &prometheus::BuildGauge()
+                       .Name("earshot_sla_open_clocks")
+                       .Help("Open response-time clocks in the partitions this instance owns")
+                       .Register(r)
+                       .Add({});
+    timers = &prometheus::BuildGauge()
+                  .Name("earshot_sla_timers_in_memory")
+                  .Help("Timers due within the horizon, held in memory")
+                  .Register(r)
+                  .Add({});
+    first_response = &prometheus::BuildHistogram()
+                          .Name("earshot_sla_first_response_seconds")
+                          .Help(
+                              "Time from a customer's first message to the brand's first "
+                              "answer, by queue")
+                          .Register(r);
+    next_response = &prometheus::BuildHistogram()
+                         .Name("earshot_sla_next_response_seconds")
+                         .Help(
+                             "Time from the oldest unanswered message after an answer to the "
+                             "next answer, by queue")
+                         .Register(r);
+    answered = &prometheus::BuildCounter()
+                    .Name("earshot_sla_answered_total")
+                    .Help("Answered waits, by queue and result (within_target, breached)")
+                    .Register(r);
+    alerts = &prometheus::BuildCounter()
+                  .Name("earshot_sla_alerts_total")
+                  .Help("Alerts published to earshot.alerts.v1, by name and state")
+                  .Register(r);
+    auto& sent = prometheus::BuildCounter()
+                     .Name("earshot_sla_alerts_sent_total")
+                     .Help("Alerts delivered, by sink")
+                     .Register(r);
+    auto& failed = prometheus::BuildCounter()
+                       .Name("earshot_sla_alerts_failed_total")
+                       .Help("Alert deliveries that failed (retried), by sink")
+                       .Register(r);
+    kafka_sent = &sent.Add({{"sink", "kafka"}});
+    kafka_failed = &failed.Add({{"sink", "kafka"}});
+    delay = &prometheus::BuildHistogram()
+                 .Name("earshot_sla_alert_delay_seconds")
+                 .Help("Time from a level's due time to its alert")
+                 .Register(r)
+                 .Add({}, prometheus::Histogram::BucketBoundaries{0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                                                  1, 2.5, 5, 10, 60});
+    lag = &prometheus::BuildGauge()
+               .Name("earshot_sla_consumer_lag")
+               .Help("Records of earshot.routed.v1 not yet applied, by partition")
+               .Register(r);
+    policies = &prometheus::BuildGauge()
+                    .Name("earshot_sla_policies")
+                    .Help("Policies in the loaded policy file")
+                    .Register(r)
+                    .Add({});
+  }
+
+  template <typename T>
+  static T& Cached(std::map<std::string, T*>& cache, prometheus::Family<T>& family,
+                   const std::map<std::string, std::string>& labels, const std::string& key,
+                   auto&&... extra) {
+    auto it = cache.find(key);
+    if (it == cache.end()) it = cache.emplace(key, &family.Add(labels, extra...)).first;
+    return *it->second;
+  }
+
+  prometheus::Family<prometheus::Gauge>* waiting;
+  std::map<std::string, prometheus::Gauge*> waiting_by;
+  prometheus::Gauge* oldest;
+  prometheus::Gauge* open_clocks;
+  prometheus::Gauge* timers;
+  prometheus::Family<prometheus::Histogram>* first_response;
+  prometheus::Family<prometheus::Histogram>* next_response;
+  std::map<std::string, prometheus::Histogram*> first_by_queue, next_by_queue;
+  prometheus::Family<prometheus::Counter>* answered;
+  std::map<std::string, prometheus::Counter*> answered_by;
+  prometheus::Family<prometheus::Counter>* alerts;
+  std::map<std::string, prometheus::Counter*> alerts_by;
+  prometheus::Counter* kafka_sent;
+  prometheus::Counter* kafka_failed;
+  prometheus::Histogram* delay;
+  prometheus::Family<prometheus::Gauge>* lag;
+  std::map<std::string, prometheus::Gauge*> lag_by;
+  prometheus::Gauge* policies;
+};
+
+SlaApp::SlaApp() = default;
+SlaApp::~SlaApp() { Stop(); }
+
+absl::Status SlaApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc) {
+  const Config& config = ctx.config;
+  clock_ = &ctx.clock;
+  policies_file_ = config.GetString("sla.policies_file", "");
+  alerts_topic_ = config.GetString("kafka.topics.alerts", alerts_topic_);
+  horizon_ = config.GetDuration("sla.horizon", horizon_);
+
+  kafka::StatefulConsumerOptions consumer_options;
+  consumer_options.consumer = kafka::ConsumerOptionsFromConfig(
+      config, ctx.kafka_bootstrap, config.GetString("sla.group_id", "earshot-sla"));
+  consumer_options.consumer.client_id = "earshot-sla";
+  consumer_options.topic = config.GetString("kafka.topics.routed", "earshot.routed.v1");
+  consumer_options.batch_max = static_cast<int>(config.GetInt("sla.batch_max", 1000));
+  consumer_options.batch_wait = config.GetDuration("sla.batch_wait", absl::Milliseconds(5));
+  consumer_options.session_timeout_ms =
+      static_cast<int>(config.GetInt("sla.session_timeout_ms", 10000));
+
+  store::StoreOptions store_options;
+  store_options.path = config.GetString("sla.state_dir", ctx.data_dir + "/sla");
+  store_options.block_cache_bytes =
+      static_cast<size_t>(config.GetInt("sla.block_cache_bytes", 64 << 20));
+  store_options.write_buffer_bytes =
+      static_cast<size_t>(config.GetInt("sla.write_buffer_bytes", 16 << 20));
+  for (const char* cf : {kClocks, kTimers, kWaits, kFiring, kPartitions}) {
+    store_options.column_families.push_back({cf, nullptr});
+  }
+
+  AlertmanagerOptions am;
+  am.url = config.GetString("alertmanager.url", "");
+  am.resend_interval = config.GetDuration("alertmanager.resend_interval", am.resend_interval);
+  am.timeout = config.GetDuration("alertmanager.timeout", am.timeout);
+  am.generator_url = config.GetString("alertmanager.generator_url", "");
+
+  ChannelWatchOptions watch;
+  watch.surge_window = config.GetDuration("sla.surge.window", watch.surge_window);
+  watch.surge_baseline = config.GetDuration("sla.surge.baseline", watch.surge_baseline);
+  watch.surge_factor = config.GetDouble("sla.surge.factor", watch.surge_factor);
+  watch.surge_min_count =
+      static_cast<int>(config.GetInt("sla.surge.min_count", watch.surge_min_count));
+  watch.silence_min_events =
+      static_cast<int>(config.GetInt("sla.silence.min_events", watch.silence_min_events));
+  watch.silence_factor = config.GetDouble("sla.silence.factor", watch.silence_factor);
+  watch.silence_min = config.GetDuration("sla.silence.min_silence", watch.silence_min);
+
+  kafka::ProducerOptions producer_options =
+      kafka::ProducerOptionsFromConfig(config, ctx.kafka_bootstrap);
+  producer_options.client_id = "earshot-sla";
+  producer_options.metrics_prefix = "earshot_sla";
+  if (auto st = config.status(); !st.ok()) return st;
+
+  std::shared_ptr<const PolicySet> policies;
+  if (policies_file_.empty()) {
+    policies = PolicySet::Default();
+  } else {
+    auto loaded = PolicySet::LoadFile(policies_file_);
+    if (!loaded.ok()) return loaded.status();
+    policies = std::move(*loaded);
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    policies_ = policies;
+  }
+
+  auto store = store::Store::Open(store_options);
+  if (!store.ok()) return store.status();
+  store_ = std::move(*store);
+  auto producer = kafka::Producer::Create(producer_options, &ctx.registry);
+  if (!producer.ok()) return producer.status();
+  producer_ = std::move(*producer);
+  metrics_ = std::make_unique<Metrics>(ctx.registry);
+  metrics_->policies->Set(static_cast<double>(policies->size()));
+  alertmanager_ = std::make_unique<AlertmanagerSink>(am, ctx.registry, *clock_);
+  watch_ = std::make_unique<ChannelWatch>(watch);
+
+  kafka::StatefulConsumerHooks hooks;
+  hooks.stored_offset = [this](int32_t p) -> absl::StatusOr<std::optional<int64_t>> {
+    auto v = store_->Get(kPartitions, PartitionPrefix(p));
+    if (!v.ok()) return v.status();
+    if (!v->has_value()) return std::optional<int64_t>();
+    earshot::v1::SlaPartitionState state;
+    state.ParseFromString(**v);
+    return std::optional<int64_t>(state.next_offset());
+  };
+  hooks.on_assigned = [this](int32_t p) {
+    earshot::v1::SlaPartitionState state;
+    if (auto v = store_->Get(kPartitions, PartitionPrefix(p)); v.ok() && v->has_value()) {
+      state.ParseFromString(**v);
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      owned_[p] = state;
+    }
+    // Deadlines that passed while nobody owned the partition fire at once.
+    LoadTimers(p, clock_->Now() + horizon_);
+    // Alerts still firing are re-sent to Alertmanager by their new owner.
+    std::vector<earshot::v1::Alert> firing;
+    std::unique_ptr<rocksdb::Iterator> it(
+        store_->db()->NewIterator(rocksdb::ReadOptions(), store_->cf(kFiring)));
+    const std::string prefix = PartitionPrefix(p);
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      earshot::v1::Alert a;
+      if (a.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+        firing.push_back(std::move(a));
+      }
+    }
+    alertmanager_->Restore(firing);
+  };
+  hooks.on_revoked = [this](int32_t p) {
+    {
+      absl::MutexLock lock(&mu_);
+      owned_.erase(p);
+    }
+    for (auto it = timers_.begin(); it != timers_.end();) {
+      it = std::get<1>(*it) == p ? timers_.erase(it) : std::next(it);
+    }
+  };
+  loaded_until_ = clock_->Now() + horizon_;
+  auto consumer = kafka::StatefulConsumer::Create(consumer_options, std::move(hooks));
+  if (!consumer.ok()) return consumer.status();
+  consumer_ = std::move(*consumer);
+
+  ctx.health.AddReadinessCheck("sla.state", [this] { return healthy_.load(); });
+  ctx.health.AddReadinessCheck("sla.kafka", [this] { return producer_->reachable(); });
+  alertmanager_->Start();
+  loop_ = std::thread([this] { Loop(); });
+  log::Info(kLogger, "started",
+            {{"policies", static_cast<int64_t>(policies->size())},
+             {"state_dir", store_options.path},
+             {"alertmanager", am.url}});
+  return absl::OkStatus();
+}
+
+void SlaApp::Stop() {
+  if (!store_) return;
+  stop_ = true;
+  if (loop_.joinable()) loop_.join();
+  if (consumer_) consumer_->Close();
+  consumer_.reset();
+  if (alertmanager_) alertmanager_->Stop();
+  producer_.reset();
+  store_.reset();
+  log::Info(kLogger, "stopped", {{"applied", applied_.load()}});
+}
+
+void SlaApp::Reload() {
+  if (policies_file_.empty()) return;
+  auto loaded = PolicySet::LoadFile(policies_file_);
+  if (!loaded.ok()) {
+    log::Error(kLogger, "policies not reloaded; the old ones stay in force",
+               {{"error", loaded.status().ToString()}});
+    return;
+  }
+  const auto count = static_cast<int64_t>((*loaded)->size());
+  {
+    absl::MutexLock lock(&mu_);
+    policies_ = std::move(*loaded);
+  }
+  metrics_->policies->Set(static_cast<double>(count));
+  log::Info(kLogger, "policies reloaded; they apply to waits that start from now on",
+            {{"policies", count}});
+}
+
+std::shared_ptr<const PolicySet> SlaApp::policies() const {
+  absl::MutexLock lock(&mu_);
+  return policies_;
+}
+
+std::set<int32_t> SlaApp::OwnedPartitions() const {
+  absl::MutexLock lock(&mu_);
+  std::set<int32_t> out;
+  for (const auto& [p, _] : owned_) out.insert(p);
+  return out;
+}
+
+size_t SlaApp::timers_in_memory() const { return timers_size_.load(); }
+
+void SlaApp::LoadTimers(int32_t partition, absl::Time until) {
+  const std::string prefix = PartitionPrefix(partition);
+  const std::string end = TimerKey(partition, until, "\xff");
+  std::unique_ptr<rocksdb::Iterator> it(
+      store_->db()->NewIterator(rocksdb::ReadOptions(), store_->cf(kTimers)));
+  for (it->Seek(prefix); it->Valid(); it->Next()) {
+    std::string_view key(it->key().data(), it->key().size());
+    if (!key.starts_with(prefix) || key >= end) break;
+    const absl::Time at = absl::FromUnixMicros(
+        static_cast<int64_t>(store::ReadBigEndian64(key.substr(prefix.size(), 8))));
+    timers_.emplace(at, partition, std::string(key.substr(prefix.size() + 8)));
+  }
+  timers_size_ = timers_.size();
+}
+
+void SlaApp::Refill() {
+  const absl::Time until = clock_->Now() + horizon_;
+  for (int32_t p : OwnedPartitions()) LoadTimers(p, until);
+  loaded_until_ = until;
+}
+
+void SlaApp::Loop() {
+  absl::Time next_metrics = absl::InfinitePast();
+  while (!stop_.load()) {
+    if (!Step()) absl::SleepFor(absl::Milliseconds(500));
+    const absl::Time now = clock_->Now();
+    // The far future moves into memory as it becomes near.
+    if (now + horizon_ / 2 >= loaded_until_) Refill();
+    if (now >= next_metrics) {
+      UpdateMetrics();
+      next_metrics = now + absl::Seconds(2);
+    }
+  }
+}
+
+bool SlaApp::Step() {
+  // Sleep in the consumer until the next timer is due (at most 100 ms).
+  absl::Duration wait = absl::Milliseconds(100);
+  if (!timers_.empty()) {
+    wait = std::clamp(std::get<0>(*timers_.begin()) - clock_->Now(), absl::ZeroDuration(), wait);
+  }
+  std::vector<kafka::MessagePtr> msgs = consumer_->PollBatch(wait);
+  const int64_t consumed = static_cast<int64_t>(msgs.size());
+  std::shared_ptr<const PolicySet> policies = this->policies();
+
+  rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
+  store::BatchView view(store_.get(), &batch);
+  Outcome out;
+  std::map<int32_t, int64_t> first_offset;
+  absl::Time now = clock_->Now();
+  for (const auto& m : msgs) {
+    first_offset.emplace(m->partition, m->offset);
+    earshot::v1::RoutedEvent routed;
+    if (!routed.ParseFromArray(m->payload, static_cast<int>(m->len))) {
+      log::Warn(kLogger, "skipping a record that is not a RoutedEvent",
+                {{"partition", m->partition}, {"offset", m->offset}});
+      continue;
+    }
+    core_.Apply(m->partition, m->offset, routed, *policies, now, view, &out);
+    watch_->Observe(routed, now);
+  }
+  msgs.clear();
+
+  // Fire what is due.
+  now = clock_->Now();
+  std::vector<std::tuple<absl::Time, int32_t, std::string>> fired;
+  while (!timers_.empty() && std::get<0>(*timers_.begin()) <= now) {
+    auto node = timers_.extract(timers_.begin());
+    core_.Fire(std::get<1>(node.value()), std::get<2>(node.value()), now, view, &out);
+    fired.push_back(std::move(node.value()));
+  }
+  for (auto& a : watch_->Check(now)) out.alerts.push_back(std::move(a));
+  if (first_offset.empty() && fired.empty() && out.alerts.empty()) return true;
+
+  if (!view.error().ok()) {
+    log::Error(kLogger, "state read failed; retrying", {{"error", view.error().ToString()}});
+    consumer_->Rewind(first_offset);
+    for (auto& t : fired) timers_.insert(std::move(t));
+    return false;
+  }
+  // Alerts go out before the state that records them is committed.
+  std::vector<kafka::Record> records;
+  records.reserve(out.alerts.size());
+  for (const auto& a : out.alerts) records.push_back(AlertRecord(a, alerts_topic_));
+  absl::Notification acked;
+  absl::Status produced;
+  producer_->ProduceBatch(std::move(records), [&](absl::Status st) {
+    produced = std::move(st);
+    acked.Notify();
+  });
+  acked.WaitForNotification();  // bounded by the producer's delivery time-out
+  if (!produced.ok()) {
+    metrics_->kafka_failed->Increment(static_cast<double>(out.alerts.size()));
+    log::Warn(kLogger, "alerts not acknowledged by Kafka; retrying",
+              {{"error", produced.ToString()}});
+    consumer_->Rewind(first_offset);
+    for (auto& t : fired) timers_.insert(std::move(t));
+    return false;
+  }
+  if (auto st = store_->Write(batch.GetWriteBatch()); !st.ok()) {
+    log::Error(kLogger, "state write failed; stopping", {{"error", st.ToString()}});
+    healthy_ = false;
+    stop_ = true;
+    return false;
+  }
+  for (auto& t : out.scheduled) {
+    // Later ones come in with Refill() when they are near.
+    if (std::get<0>(t) <= loaded_until_) timers_.insert(std::move(t));
+  }
+  timers_size_ = timers_.size();
+  if (!first_offset.empty()) {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [p, _] : first_offset) {
+      std::string value;
+      if (owned_.count(p) > 0 && batch
+                                     .GetFromBatch(store_->cf(kPartitions), rocksdb::DBOptions(),
+                                                   PartitionPrefix(p), &value)
+                                     .ok()) {
+        owned_[p].ParseFromString(value);
+      }
+    }
+  }
+  if (!first_offset.empty()) consumer_->CommitAsync();
+  applied_ += consumed;
+
+  metrics_->kafka_sent->Increment(static_cast<double>(out.alerts.size()));
+  for (const auto& a : out.alerts) {
+    const std::string state = a.state() == earshot::v1::ALERT_STATE_FIRING ? "firing" : "resolved";
+    Metrics::Cached(metrics_->alerts_by, *metrics_->alerts, {{"name", a.name()}, {"state", state}},
+                    a.name() + state)
+        .Increment();
+  }
+  for (absl::Duration d : out.delays) metrics_->delay->Observe(absl::ToDoubleSeconds(d));
+  for (const auto& ans : out.answered) {
+    auto& family = ans.first_response ? metrics_->first_response : metrics_->next_response;
+    auto& cache = ans.first_response ? metrics_->first_by_queue : metrics_->next_by_queue;
+    Metrics::Cached(cache, *family, {{"queue", ans.queue}}, ans.queue, ResponseBuckets())
+        .Observe(absl::ToDoubleSeconds(ans.waited));
+    const std::string result = ans.within_target ? "within_target" : "breached";
+    Metrics::Cached(metrics_->answered_by, *metrics_->answered,
+                    {{"queue", ans.queue}, {"result", result}}, ans.queue + "|" + result)
+        .Increment();
+  }
+  alertmanager_->Submit(out.alerts);
+  return true;
+}
+
+void SlaApp::UpdateMetrics() {
+  std::map<int32_t, earshot::v1::SlaPartitionState> owned;
+  {
+    absl::MutexLock lock(&mu_);
+    owned = owned_;
+  }
+  std::map<std::string, int64_t> waiting;
+  int64_t open = 0;
+  absl::Time oldest = absl::InfiniteFuture();
+  std::unique_ptr<rocksdb::Iterator> it(
+      store_->db()->NewIterator(rocksdb::ReadOptions(), store_->cf(kWaits)));
+  for (const auto& [p, state] : owned) {
+    for (const auto& [k, n] : state.waiting()) {
+      waiting[k] += n;
+      open += n;
+    }
+    const std::string prefix = PartitionPrefix(p);
+    it->Seek(prefix);
+    if (it->Valid() && it->key().starts_with(prefix)) {
+      std::string_view key(it->key().data(), it->key().size());
+      oldest = std::min(oldest, absl::FromUnixMicros(static_cast<int64_t>(
+                                    store::ReadBigEndian64(key.substr(prefix.size(), 8)))));
+    }
+    const int64_t high = consumer_->HighWatermark(p);
+    if (high >= 0) {
+      Metrics::Cached(metrics_->lag_by, *metrics_->lag, {{"partition", std::to_string(p)}},
+                      std::to_string(p))
+          .Set(static_cast<double>(std::max<int64_t>(0, high - state.next_offset())));
+    }
+  }
+  // Every label set seen so far is updated, so a queue that emptied shows 0.
+  for (auto& [k, g] : metrics_->waiting_by) g->Set(0);
+  for (const auto& [k, n] : waiting) {
+    // "<queue>|<platform enum>|<priority enum>"
+    const auto a = k.find('|');
+    const auto b = k.find('|', a + 1);
+    const std::string queue = k.substr(0, a);
+    const auto platform = static_cast<earshot::v1::Platform>(std::stoi(k.substr(a + 1, b - a - 1)));
+    const auto priority = static_cast<earshot::v1::Priority>(std::stoi(k.substr(b + 1)));
+    Metrics::Cached(metrics_->waiting_by, *metrics_->waiting,
+                    {{"queue", queue},
+                     {"platform", Lower(earshot::v1::Platform_Name(platform).substr(9))},
+                     {"priority", priority == earshot::v1::PRIORITY_UNSPECIFIED
+                                      ? "none"
+                                      : Lower(earshot::v1::Priority_Name(priority).substr(9))}},
+                    k)
+        .Set(static_cast<double>(n));
+  }
+  metrics_->open_clocks->Set(static_cast<double>(open));
+  metrics_->oldest->Set(oldest == absl::InfiniteFuture()
+                            ? 0
+                            : std::max(0.0, absl::ToDoubleSeconds(clock_->Now() - oldest)));
+  metrics_->timers->Set(static_cast<double>(timers_size_.load()));
+}
+
+}  // namespace earshot::sla

@@ -1,0 +1,1142 @@
+// Crash safety of the router as an operator runs it: a separate `earshot --target=router`
+// process over more than 100,000 events, killed with SIGKILL at random points and restarted on
+// the same data folder. After the last run its thread state must equal that of one clean run
+// over the same input (state exactly-once), and its output must hold every input event id
+// (output at-least-once, with stable ids).
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "earshot/v1/event.pb.h"
+#include "earshot/v1/routing.pb.h"
+#include "fmt/format.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+#include "librdkafka/rdkafka.h"
+#include "rocksdb/db.h"
+#include "services/common/base/strings.h"
+#include "services/common/http/client.h"
+#include "services/common/kafka/consumer.h"
+#include "services/common/kafka/embedded_broker.h"
+#include "services/common/kafka/producer.h"
+#include "services/common/store/store.h"
+#include "services/gateway/records.h"
+#include "services/router/router_core.h"
+
+namespace earshot {
+namespace {
+
+using earshot::v1::Event;
+using earshot::v1::Platform;
+using earshot::v1::RouterPartitionState;
+using earshot::v1::Thread;
+using router::Cf;
+using router::CfName;
+
+constexpr uint64_t kSeed = 20250303;  // the input stream and the kill times follow from it
+constexpr size_t kMinRecords = 100000;
+constexpr int kThreadCount = 6000;
+constexpr int kPartitions = 4;
+constexpr int kKills = 5;     // kills that must land while the router is still applying
+constexpr int kMaxRuns = 16;  // runs to get them; a run that ends the stream counts not
+constexpr char kEventsTopic[] = "earshot.events.v1";
+constexpr char kCleanRoutedTopic[] = "earshot.routed.clean";  // the reference run's output
+constexpr char kCrashRoutedTopic[] = "earshot.routed.v1";
+
+absl::Time FromTs(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+void SetTs(absl::Time t, google::protobuf::Timestamp* ts) {
+  const int64_t s = absl::ToUnixSeconds(t);
+  ts->set_seconds(s);
+  ts->set_nanos(static_cast<int32_t>((t - absl::FromUnixSeconds(s)) / absl::Nanoseconds(1)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The input: a deterministic day of customer care for one brand on several platforms.
+
+struct Stream {
+  std::vector<Event> records;  // in produce order, redeliveries included
+  std::set<std::string> ids;   // distinct event ids
+  std::map<std::string, int> counts;
+  int threads = 0;
+};
+
+class StreamGenerator {
+ public:
+  explicit StreamGenerator(uint64_t seed) : rng_(seed) {}
+
+  Stream Generate(size_t min_records, int thread_count) {
+    Stream out;
+    // Redeliveries wait here for their place in the stream (an index into out.records).
+    std::multimap<size_t, Event> later;
+    auto emit = [&](Event e) {
+      out.ids.insert(e.event_id());
+      if (Chance(0.05)) {
+        Event again = e;
+        SetTs(FromTs(e.received_at()) + absl::Milliseconds(Uniform(1000, 5000)),
+              again.mutable_received_at());
+        later.emplace(out.records.size() + static_cast<size_t>(Uniform(1, 400)), std::move(again));
+      }
+      out.records.push_back(std::move(e));
+    };
+    while (out.records.size() < min_records) {
+      for (auto it = later.begin(); it != later.end() && it->first <= out.records.size();) {
+        out.records.push_back(std::move(it->second));
+        ++out.counts["redelivery"];
+        it = later.erase(it);
+      }
+      now_ += absl::Milliseconds(Uniform(0, 1800));
+      const bool create = static_cast<int>(threads_.size()) < thread_count &&
+                          (threads_.size() < 50 || Chance(0.065));
+      if (create) {
+        threads_.push_back(NewThread());
+        ++out.counts[PlatformLabel(threads_.back())];
+        emit(CustomerMessage(threads_.back(), out));
+        continue;
+      }
+      SimThread& t =
+          threads_[static_cast<size_t>(Uniform(0, static_cast<int64_t>(threads_.size()) - 1))];
+      const double r = Uniform01();
+      if (!t.pending.empty()) {
+        if (r < 0.40) {
+          emit(BrandMessage(t, out));
+        } else if (r < 0.70) {
+          emit(CustomerMessage(t, out));
+        } else if (r < 0.82) {
+          emit(Edit(t, out));
+        } else if (r < 0.90) {
+          emit(Delete(t, out));
+        } else if (r < 0.905) {
+          emit(Resolve(t, out));
+        } else {
+          emit(CustomerMessage(t, out));
+        }
+      } else if (r < 0.80 || t.sent.empty()) {
+        emit(CustomerMessage(t, out));
+      } else if (r < 0.93) {
+        emit(Edit(t, out));
+      } else {
+        emit(BrandMessage(t, out));
+      }
+    }
+    for (auto& [_, e] : later) {
+      out.records.push_back(std::move(e));
+      ++out.counts["redelivery"];
+    }
+    out.threads = static_cast<int>(threads_.size());
+    return out;
+  }
+
+ private:
+  enum class Style { kXPublic, kXDm, kFacebook, kInstagram, kMessenger, kWhatsApp, kTelegram };
+
+  struct Sent {
+    std::string message_id;
+    std::string event_id;
+  };
+  struct SimThread {
+    Style style;
+    Platform platform;
+    std::string account;
+    std::string key;
+    std::string customer;  // author id
+    std::string handle;
+    std::string name;
+    std::string root;  // comment threads: the top-level comment's id
+    bool german = false;
+    std::vector<Sent> pending;  // unanswered customer messages
+    std::vector<Sent> sent;     // customer messages that still exist (edits refer to them)
+    int64_t next_message = 1;   // Telegram message ids count per chat
+    int message_count = 0;
+    int edits = 0;
+  };
+
+  int64_t Uniform(int64_t lo, int64_t hi) {
+    return std::uniform_int_distribution<int64_t>(lo, hi)(rng_);
+  }
+  double Uniform01() { return std::uniform_real_distribution<double>(0, 1)(rng_); }
+  bool Chance(double p) { return Uniform01() < p; }
+  template <typename T>
+  const T& Pick(const std::vector<T>& v) {
+    return v[static_cast<size_t>(Uniform(0, static_cast<int64_t>(v.size()) - 1))];
+  }
+
+  static std::string PlatformLabel(const SimThread& t) {
+    switch (t.style) {
+      case Style::kXPublic:
+        return "x";
+      case Style::kXDm:
+        return "x_dm";
+      case Style::kFacebook:
+        return "facebook";
+      case Style::kInstagram:
+        return "instagram";
+      case Style::kMessenger:
+        return "messenger";
+      case Style::kWhatsApp:
+        return "whatsapp";
+      case Style::kTelegram:
+        return "telegram";
+    }
+    return "?";
+  }
+
+  SimThread NewThread() {
+    static const std::vector<std::string> names = {
+        "Anna",   "Ben",   "Clara", "David", "Emma",   "Felix", "Greta",  "Hannah", "Jonas",
+        "Katrin", "Lukas", "Mia",   "Noah",  "Olivia", "Paul",  "Sophie", "Tom",    "Zoe"};
+    SimThread t;
+    const double r = Uniform01();
+    t.style = r < 0.25   ? Style::kXPublic
+              : r < 0.33 ? Style::kXDm
+              : r < 0.53 ? Style::kFacebook
+              : r < 0.63 ? Style::kInstagram
+              : r < 0.75 ? Style::kMessenger
+              : r < 0.93 ? Style::kWhatsApp
+                         : Style::kTelegram;
+    t.german = Chance(0.6);
+    t.name = Pick(names);
+    const int64_t n = ++customers_;
+    t.handle = fmt::format("{}_{}", t.name, n);
+    switch (t.style) {
+      case Style::kXPublic:
+      case Style::kXDm:
+        t.platform = earshot::v1::PLATFORM_X;
+        t.account = Chance(0.7) ? "1460000000000000001" : "1460000000000000002";  // two brands
+        t.customer = std::to_string(2000000000 + n);
+        t.key =
+            fmt::format("x:{}:{}:{}", t.account, t.style == Style::kXDm ? "dm" : "u", t.customer);
+        break;
+      case Style::kFacebook:
+        t.platform = earshot::v1::PLATFORM_FACEBOOK;
+        t.account = "105550000000001";
+        t.customer = std::to_string(6100000000000LL + n);
+        t.root = NextFacebookCommentId();
+        t.key = fmt::format("fb:{}:c:{}", t.account, t.root);
+        break;
+      case Style::kInstagram:
+        t.platform = earshot::v1::PLATFORM_INSTAGRAM;
+        t.account = "17841400000000001";
+        t.customer = std::to_string(17841500000000000LL + n);
+        t.root = std::to_string(17900000000000000LL + ++native_);
+        t.key = fmt::format("fb:{}:c:{}", t.account, t.root);
+        break;
+      case Style::kMessenger:
+        t.platform = earshot::v1::PLATFORM_MESSENGER;
+        t.account = "105550000000001";
+        t.customer = std::to_string(7300000000000000LL + n);
+        t.key = fmt::format("fbm:{}:{}", t.account, t.customer);
+        break;
+      case Style::kWhatsApp:
+        t.platform = earshot::v1::PLATFORM_WHATSAPP;
+        t.account = "410000000000222";
+        t.customer = std::to_string(4915100000000LL + n);
+        t.key = fmt::format("wa:{}:{}", t.account, t.customer);
+        break;
+      case Style::kTelegram:
+        t.platform = earshot::v1::PLATFORM_TELEGRAM;
+        t.account = "7000000001";
+        t.customer = std::to_string(500000000 + n);
+        t.key = fmt::format("tg:{}:{}", t.account, t.customer);
+        break;
+    }
+    return t;
+  }
+
+  std::string NextFacebookCommentId() {
+    return fmt::format("901234567890123_{}", 1122330000000000LL + ++native_);
+  }
+
+  // A new message of the thread: native id, event id, kind.
+  void NewMessage(SimThread& t, bool outbound, Event* e) {
+    std::string id;
+    switch (t.style) {
+      case Style::kXPublic:
+        id = std::to_string(1890000000000000000LL + ++native_);
+        e->set_event_id(fmt::format("x:{}:{}", t.account, id));
+        e->set_kind(outbound || !t.sent.empty() ? earshot::v1::KIND_REPLY
+                                                : earshot::v1::KIND_MENTION);
+        e->set_permalink(fmt::format("https://x.com/{}/status/{}",
+                                     outbound ? std::string("acme") : t.handle, id));
+        break;
+      case Style::kXDm:
+        id = std::to_string(1891000000000000000LL + ++native_);
+        e->set_event_id(fmt::format("x:{}:dm:{}", t.account, id));
+        e->set_kind(earshot::v1::KIND_DIRECT_MESSAGE);
+        break;
+      case Style::kFacebook:
+        id = t.message_count == 0 && !outbound ? t.root : NextFacebookCommentId();
+        e->set_event_id("fb:" + id);
+        e->set_kind(id == t.root ? earshot::v1::KIND_COMMENT : earshot::v1::KIND_REPLY);
+        if (id != t.root) e->set_parent_id(t.root);
+        e->set_permalink("https://www.facebook.com/" + id);
+        break;
+      case Style::kInstagram:
+        id = t.message_count == 0 && !outbound ? t.root
+                                               : std::to_string(17900000000000000LL + ++native_);
+        e->set_event_id("ig:" + id);
+        e->set_kind(id == t.root ? earshot::v1::KIND_COMMENT : earshot::v1::KIND_REPLY);
+        if (id != t.root) e->set_parent_id(t.root);
+        break;
+      case Style::kMessenger:
+        id = fmt::format("m_{:016x}", 0x5eed000000000000ULL + static_cast<uint64_t>(++native_));
+        e->set_event_id("fbm:" + id);
+        e->set_kind(earshot::v1::KIND_DIRECT_MESSAGE);
+        break;
+      case Style::kWhatsApp:
+        id = fmt::format("wamid.HBgN{:020d}", ++native_);
+        e->set_event_id("wa:" + id);
+        e->set_kind(earshot::v1::KIND_DIRECT_MESSAGE);
+        break;
+      case Style::kTelegram:
+        id = std::to_string(t.next_message++);
+        e->set_event_id(fmt::format("tg:{}:{}:{}", t.account, t.customer, id));
+        e->set_kind(earshot::v1::KIND_DIRECT_MESSAGE);
+        break;
+    }
+    ++t.message_count;
+    e->set_message_id(id);
+  }
+
+  Event Base(const SimThread& t) {
+    Event e;
+    e.set_platform(t.platform);
+    e.set_account_id(t.account);
+    e.set_thread_key(t.key);
+    SetTs(now_ - absl::Milliseconds(Uniform(150, 2500)), e.mutable_created_at());
+    SetTs(now_, e.mutable_received_at());
+    return e;
+  }
+
+  void SetCustomer(const SimThread& t, Event* e) {
+    e->set_direction(earshot::v1::DIRECTION_INBOUND);
+    e->mutable_author()->set_id(t.customer);
+    e->mutable_author()->set_handle(t.handle);
+    e->mutable_author()->set_display_name(t.name);
+    if (t.platform == earshot::v1::PLATFORM_X) {
+      e->mutable_author()->set_follower_count(Chance(0.02) ? Uniform(20000, 900000)
+                                                           : Uniform(0, 3000));
+    }
+  }
+
+  std::string CustomerText(const SimThread& t) {
+    static const std::vector<std::string> en = {
+        "Where is my order {}? It has been {} days.",
+        "Is the spring sale also valid in stores?",
+        "My parcel {} arrived broken, I want a refund.",
+        "Do you have the blue jacket in size M in stock?",
+        "How much is shipping to Austria?",
+        "Worst service ever, nobody answers my emails about order {}.",
+        "Can I still change the delivery address for order {}?",
+        "Thanks, that helped a lot!",
+        "The app keeps crashing when I pay, can you help?",
+        "Wrong size delivered again ({}), what now?",
+        "Hello? Still waiting for an answer after {} days.",
+    };
+    static const std::vector<std::string> de = {
+        "Wo bleibt meine Bestellung {}? Seit {} Tagen nichts.",
+        "Gilt der Frühjahrsrabatt auch im Laden?",
+        "Mein Paket {} kam kaputt an, ich möchte eine Erstattung.",
+        "Habt ihr die blaue Jacke in Größe M noch auf Lager?",
+        "Wie viel kostet der Versand nach Österreich?",
+        "Total enttäuscht, niemand antwortet auf meine Mails zu Bestellung {}.",
+        "Kann ich die Lieferadresse für Bestellung {} noch ändern?",
+        "Danke, das hat geholfen!",
+        "Die App stürzt beim Bezahlen immer ab, könnt ihr helfen?",
+        "Schon wieder die falsche Größe geliefert ({}), was nun?",
+        "Hallo? Ich warte seit {} Tagen auf eine Antwort.",
+    };
+    const std::string& tmpl = Pick(t.german ? de : en);
+    const int64_t order = Uniform(100000, 999999);  // one draw a statement: a fixed order
+    const int64_t days = Uniform(2, 14);
+    return fmt::format(fmt::runtime(tmpl), order, days);
+  }
+
+  Event CustomerMessage(SimThread& t, Stream& out) {
+    Event e = Base(t);
+    NewMessage(t, /*outbound=*/false, &e);
+    SetCustomer(t, &e);
+    e.set_text(CustomerText(t));
+    if (Chance(0.3)) e.set_lang(t.german ? "de" : "en");  // some platforms say, most do not
+    t.pending.push_back({e.message_id(), e.event_id()});
+    t.sent.push_back({e.message_id(), e.event_id()});
+    ++out.counts["customer"];
+    return e;
+  }
+
+  Event BrandMessage(SimThread& t, Stream& out) {
+    static const std::vector<std::string> en = {
+        "Hi {}, sorry to hear that! Could you send us your order number in a DM?",
+        "Hi {}, thanks for asking: yes, it is. Have a great day!",
+        "Hi {}, we have passed this on to our logistics team and will get back to you.",
+    };
+    static const std::vector<std::string> de = {
+        "Hallo {}, das tut uns leid! Schick uns bitte deine Bestellnummer per DM.",
+        "Hallo {}, danke für die Frage: ja, das gilt. Schönen Tag noch!",
+        "Hallo {}, wir haben das an unser Logistik-Team weitergegeben und melden uns.",
+    };
+    Event e = Base(t);
+    NewMessage(t, /*outbound=*/true, &e);
+    e.set_direction(earshot::v1::DIRECTION_OUTBOUND);
+    e.mutable_author()->set_id(t.account);
+    e.mutable_author()->set_handle("acme");
+    e.mutable_author()->set_display_name("Acme");
+    e.set_text(fmt::format(fmt::runtime(Pick(t.german ? de : en)), t.name));
+    t.pending.clear();
+    ++out.counts["brand"];
+    return e;
+  }
+
+  Event Edit(SimThread& t, Stream& out) {
+    const Sent& target = Pick(t.sent);
+    Event e = Base(t);
+    SetCustomer(t, &e);
+    e.set_kind(earshot::v1::KIND_EDIT);
+    e.set_message_id(target.message_id);
+    e.set_event_id(fmt::format("{}:edit:{}", target.event_id, ++t.edits));
+    e.set_text(CustomerText(t) + " (edited)");
+    ++out.counts["edit"];
+    return e;
+  }
+
+  // The customer deletes one of its unanswered messages.
+  Event Delete(SimThread& t, Stream& out) {
+    const size_t i = static_cast<size_t>(Uniform(0, static_cast<int64_t>(t.pending.size()) - 1));
+    const Sent target = t.pending[i];
+    t.pending.erase(t.pending.begin() + static_cast<std::ptrdiff_t>(i));
+    std::erase_if(t.sent, [&](const Sent& s) { return s.message_id == target.message_id; });
+    Event e = Base(t);
+    SetCustomer(t, &e);
+    e.set_kind(earshot::v1::KIND_DELETE);
+    e.set_message_id(target.message_id);
+    e.set_event_id(target.event_id + ":delete");
+    ++out.counts["delete"];
+    return e;
+  }
+
+  // An agent resolves the thread without replying (earshot.v1.Threads/Resolve publishes this).
+  Event Resolve(SimThread& t, Stream& out) {
+    Event e = Base(t);
+    const uint64_t hi = rng_();
+    const uint64_t lo = rng_();
+    e.set_event_id(fmt::format("ctl:resolve:{:016x}{:016x}", hi, lo));
+    e.set_kind(earshot::v1::KIND_CONTROL);
+    e.mutable_control()->set_action(earshot::v1::Control::ACTION_RESOLVE);
+    e.mutable_control()->set_reason(Chance(0.5) ? "answered by phone" : "duplicate of a ticket");
+    e.mutable_control()->set_actor(fmt::format("agent-{}", Uniform(1, 40)));
+    *e.mutable_created_at() = e.received_at();
+    t.pending.clear();
+    ++out.counts["resolve"];
+    return e;
+  }
+
+  std::mt19937_64 rng_;
+  absl::Time now_ = absl::FromUnixSeconds(1740988800);  // 2025-03-03T08:00:00Z
+  std::vector<SimThread> threads_;
+  int64_t customers_ = 0;
+  int64_t native_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Reading what the routers wrote.
+
+// Reads one routed topic from the start on its own thread while a router writes it: the
+// embedded broker keeps only about 5 MB per partition, so the test must not wait until the end.
+// Keeps, per event id, how often it came and a hash of the first copy; notes problems, such as
+// offset gaps, which mean the broker dropped records before they were read.
+class RoutedReader {
+ public:
+  struct Seen {
+    int copies = 0;
+    size_t hash = 0;
+    bool copies_differ = false;
+  };
+
+  RoutedReader(const std::string& bootstrap, const std::string& topic) : topic_(topic) {
+    kafka::ConsumerOptions o;
+    o.bootstrap = bootstrap;
+    o.group_id = "crash-test-reader-" + topic;
+    auto consumer = kafka::Consumer::Create(o);
+    EXPECT_TRUE(consumer.ok()) << consumer.status();
+    consumer_ = std::move(*consumer);
+    auto st = consumer_->AssignAll(topic);
+    EXPECT_TRUE(st.ok()) << st;
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~RoutedReader() {
+    stop_.Notify();
+    thread_.join();
+  }
+
+  // Waits until every record up to the topic's current end was read.
+  bool WaitCaughtUp(absl::Duration timeout) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (absl::Now() < deadline) {
+      bool done = true;
+      for (int p = 0; p < kPartitions && done; ++p) {
+        int64_t low = 0;
+        int64_t high = 0;
+        if (rd_kafka_query_watermark_offsets(consumer_->handle(), topic_.c_str(), p, &low, &high,
+                                             5000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+          done = false;
+          break;
+        }
+        absl::MutexLock lock(&mu_);
+        done = next_[p] >= high;
+      }
+      if (done) return true;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return false;
+  }
+
+  std::map<std::string, Seen> seen() const {
+    absl::MutexLock lock(&mu_);
+    return seen_;
+  }
+  int64_t records() const {
+    absl::MutexLock lock(&mu_);
+    return records_;
+  }
+  std::vector<std::string> problems() const {
+    absl::MutexLock lock(&mu_);
+    return problems_;
+  }
+
+ private:
+  void Run() {
+    while (!stop_.HasBeenNotified()) {
+      auto batch = consumer_->Poll(2000, absl::Milliseconds(100));
+      if (!batch.ok()) {
+        absl::MutexLock lock(&mu_);
+        problems_.push_back("consume error: " + batch.status().ToString());
+        continue;
+      }
+      absl::MutexLock lock(&mu_);
+      for (const auto& m : *batch) {
+        if (m.offset != next_[m.partition]) {
+          problems_.push_back(fmt::format("{} [{}]: expected offset {}, got {}", topic_,
+                                          m.partition, next_[m.partition], m.offset));
+        }
+        next_[m.partition] = m.offset + 1;
+        ++records_;
+        earshot::v1::RoutedEvent routed;
+        if (!routed.ParseFromString(m.value) || routed.event().event_id().empty()) {
+          problems_.push_back(
+              fmt::format("{} [{}] @{}: not a RoutedEvent", topic_, m.partition, m.offset));
+          continue;
+        }
+        Seen& s = seen_[routed.event().event_id()];
+        const size_t hash = std::hash<std::string>{}(m.value);
+        if (s.copies++ == 0) {
+          s.hash = hash;
+        } else if (s.hash != hash) {
+          s.copies_differ = true;
+        }
+      }
+    }
+  }
+
+  const std::string topic_;
+  std::unique_ptr<kafka::Consumer> consumer_;
+  absl::Notification stop_;
+  mutable absl::Mutex mu_;
+  std::map<int32_t, int64_t> next_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Seen> seen_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> problems_ ABSL_GUARDED_BY(mu_);
+  int64_t records_ ABSL_GUARDED_BY(mu_) = 0;
+  std::thread thread_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// The router as a child process.
+
+// Prometheus text: the sum of every series of `name`, and the series by one label's value.
+double MetricSum(const std::string& text, const std::string& name) {
+  double sum = 0;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(name, 0) != 0 || line.size() <= name.size()) continue;
+    const char next = line[name.size()];
+    if (next != '{' && next != ' ') continue;
+    sum += std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return sum;
+}
+
+std::map<std::string, double> MetricByLabel(const std::string& text, const std::string& name,
+                                            const std::string& label) {
+  std::map<std::string, double> out;
+  const std::regex re("^" + name + R"(\{.*)" + label + R"(="([^"]*)\".*\} (\S+)$)");
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    std::smatch m;
+    if (std::regex_match(line, m, re)) out[m[1].str()] = std::stod(m[2].str());
+  }
+  return out;
+}
+
+class RouterChild {
+ public:
+  RouterChild(std::string data_dir, std::string log, std::vector<std::string> env)
+      : data_dir_(std::move(data_dir)), log_(std::move(log)), env_(std::move(env)) {}
+  ~RouterChild() {
+    Kill(SIGKILL);
+    Wait(absl::Seconds(10));
+  }
+
+  void Start() {
+    // Everything the child needs is built before fork: the test process has threads.
+    std::vector<std::string> args = {EARSHOT_BINARY, "--target=router", "--data-dir=" + data_dir_};
+    std::vector<std::string> env;
+    for (char** e = environ; *e != nullptr; ++e) {
+      if (std::string_view(*e).rfind("EARSHOT_", 0) != 0) env.emplace_back(*e);
+    }
+    env.insert(env.end(), env_.begin(), env_.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::vector<char*> envp;
+    for (auto& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    const int fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    ASSERT_GE(fd, 0) << log_;
+    pid_ = fork();
+    ASSERT_GE(pid_, 0);
+    if (pid_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
+      dup2(fd, 1);
+      dup2(fd, 2);
+      execve(argv[0], argv.data(), envp.data());
+      _exit(127);
+    }
+    close(fd);
+  }
+
+  void Kill(int sig) {
+    if (pid_ > 0) kill(pid_, sig);
+  }
+
+  // The wait status, or nullopt when the child did not exit in time.
+  std::optional<int> Wait(absl::Duration timeout) {
+    if (pid_ <= 0) return std::nullopt;
+    const absl::Time deadline = absl::Now() + timeout;
+    int status = 0;
+    while (true) {
+      const pid_t done = waitpid(pid_, &status, WNOHANG);
+      if (done == pid_) break;
+      if (absl::Now() >= deadline) return std::nullopt;
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    pid_ = -1;
+    return status;
+  }
+
+  std::string Log() const {
+    std::ifstream in(log_);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  std::string LogTail(size_t chars = 3000) const {
+    const std::string log = Log();
+    return log.size() <= chars ? log : "..." + log.substr(log.size() - chars);
+  }
+  const std::string& log_path() const { return log_; }
+
+  // Waits for a log line matching `pattern` whose first capture satisfies `accept`.
+  std::optional<std::string> WaitForLog(
+      const std::string& pattern, absl::Duration timeout,
+      const std::function<bool(const std::string&)>& accept = nullptr) {
+    const std::regex re(pattern);
+    const absl::Time deadline = absl::Now() + timeout;
+    while (absl::Now() < deadline && pid_ > 0) {
+      const std::string log = Log();
+      for (auto it = std::sregex_iterator(log.begin(), log.end(), re); it != std::sregex_iterator();
+           ++it) {
+        const std::string v = it->size() > 1 ? (*it)[1].str() : (*it)[0].str();
+        if (!accept || accept(v)) return v;
+      }
+      if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
+        pid_ = -1;  // exited early: the caller reports the log
+        break;
+      }
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    return std::nullopt;
+  }
+
+  std::string Metrics() {
+    if (admin_port_ == 0) {
+      auto port =
+          WaitForLog(R"re("logger":"admin","msg":"listening","addr":"127\.0\.0\.1:(\d+)")re",
+                     absl::Seconds(30));
+      if (!port) return "";
+      admin_port_ = std::stoi(*port);
+    }
+    http::Client admin("127.0.0.1", admin_port_, absl::Seconds(5));
+    auto r = admin.Get("/metrics");
+    return r.ok() && r->status == 200 ? r->body : "";
+  }
+
+  struct CaughtUp {
+    double consumed = 0;  // records this process consumed
+    absl::Time since;     // first seen caught up (the metrics lag up to 2 s behind)
+  };
+  // Waits until this router owns every partition, reports no lag on any, and has consumed
+  // nothing more for longer than two metric refreshes (the router refreshes every 2 s).
+  std::optional<CaughtUp> WaitCaughtUp(absl::Duration timeout) {
+    const absl::Time deadline = absl::Now() + timeout;
+    std::optional<absl::Time> quiet_since;
+    double quiet_total = -1;
+    while (absl::Now() < deadline && pid_ > 0) {
+      const std::string m = Metrics();
+      const double owned = MetricSum(m, "earshot_router_owned_partitions");
+      const auto lag = MetricByLabel(m, "earshot_router_consumer_lag", "partition");
+      const double total = MetricSum(m, "earshot_router_events_total");
+      bool caught_up = !m.empty() && owned == kPartitions && lag.size() == kPartitions;
+      for (const auto& [_, v] : lag) caught_up = caught_up && v == 0;
+      if (!caught_up || total != quiet_total || !quiet_since) {
+        quiet_since = caught_up ? std::optional<absl::Time>(absl::Now()) : std::nullopt;
+        quiet_total = total;
+      } else if (absl::Now() - *quiet_since >= absl::Milliseconds(4500)) {
+        return CaughtUp{total, *quiet_since};
+      }
+      absl::SleepFor(absl::Milliseconds(250));
+    }
+    return std::nullopt;
+  }
+
+ private:
+  std::string data_dir_;
+  std::string log_;
+  std::vector<std::string> env_;
+  pid_t pid_ = -1;
+  int admin_port_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Reading the routers' RocksDB folders.
+
+std::string ShowKey(std::string_view key) {
+  if (key.size() < 4) return absl::CHexEscape(ToAbsl(key));
+  return fmt::format("p{}/{}", store::ReadBigEndian32(key.substr(0, 4)),
+                     absl::CHexEscape(ToAbsl(key.substr(4))));
+}
+
+// The next offset of every input partition a killed router had written, read without
+// recovering its database: the next router must do that itself.
+std::map<int32_t, int64_t> WrittenOffsets(const std::string& path) {
+  std::map<int32_t, int64_t> out;
+  if (!std::filesystem::exists(path + "/CURRENT")) return out;  // killed before it opened
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {{rocksdb::kDefaultColumnFamilyName, {}},
+                                                      {CfName(Cf::kPartitions), {}}};
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status st =
+      rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), path, cfs, &handles, &raw);
+  if (!st.ok()) {
+    ADD_FAILURE() << "cannot read " << path << ": " << st.ToString();
+    return out;
+  }
+  std::unique_ptr<rocksdb::DB> db(raw);
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handles[1]));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      RouterPartitionState s;
+      s.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()));
+      out[static_cast<int32_t>(store::ReadBigEndian32(it->key().ToStringView()))] = s.next_offset();
+    }
+  }
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  return out;
+}
+
+int64_t Sum(const std::map<int32_t, int64_t>& m) {
+  int64_t s = 0;
+  for (const auto& [_, v] : m) s += v;
+  return s;
+}
+
+absl::StatusOr<std::unique_ptr<store::Store>> OpenRouterStore(const std::string& path) {
+  store::StoreOptions o;
+  o.path = path;
+  for (Cf cf : {Cf::kDedup, Cf::kThreads, Cf::kMessages, Cf::kQueueIndex, Cf::kPartitions}) {
+    o.column_families.push_back({CfName(cf), nullptr});  // no dedup filter: only reading
+  }
+  return store::Store::Open(o);
+}
+
+std::map<std::string, std::string> ReadCf(store::Store& s, Cf cf) {
+  std::map<std::string, std::string> out;
+  std::unique_ptr<rocksdb::Iterator> it(
+      s.db()->NewIterator(rocksdb::ReadOptions(), s.cf(CfName(cf))));
+  for (it->SeekToFirst(); it->Valid(); it->Next())
+    out[it->key().ToString()] = it->value().ToString();
+  EXPECT_TRUE(it->status().ok()) << it->status().ToString();
+  return out;
+}
+
+// How a value of the clean run and one of the crashed run differ; "" when they do not.
+using ValueDiff = std::function<std::string(const std::string&, const std::string&)>;
+
+std::string BytesDiff(const std::string& clean, const std::string& crashed) {
+  return clean == crashed ? "" : "values differ";
+}
+
+// Compared as messages: map fields serialise in no fixed order.
+template <typename Message>
+std::string MessageDiff(const std::string& clean, const std::string& crashed) {
+  Message a;
+  Message b;
+  if (!a.ParseFromString(clean) || !b.ParseFromString(crashed)) return "unparsable value";
+  google::protobuf::util::MessageDifferencer diff;
+  std::string delta;
+  diff.ReportDifferencesToString(&delta);
+  return diff.Compare(a, b) ? "" : "clean → crashed:\n" + delta;
+}
+
+// Compares one column family of the clean and the crashed router key by key.
+void CompareCf(const std::map<std::string, std::string>& clean,
+               const std::map<std::string, std::string>& crashed, const char* cf,
+               const ValueDiff& value_diff) {
+  int differences = 0;
+  std::ostringstream report;
+  auto note = [&](const std::string& key, const std::string& what) {
+    if (++differences <= 8) report << "  " << ShowKey(key) << ": " << what << "\n";
+  };
+  for (const auto& [key, value] : clean) {
+    auto it = crashed.find(key);
+    if (it == crashed.end()) {
+      note(key, "only in the clean run");
+    } else if (std::string d = value_diff(value, it->second); !d.empty()) {
+      note(key, d);
+    }
+  }
+  for (const auto& [key, _] : crashed) {
+    if (clean.count(key) == 0) note(key, "only in the crashed run");
+  }
+  EXPECT_EQ(differences, 0) << "column family " << cf << ": " << differences
+                            << " differences (clean " << clean.size() << " keys, crashed "
+                            << crashed.size() << " keys), the first ones:\n"
+                            << report.str();
+}
+
+// The dedup keys a record received at `at` would still find.
+std::map<std::string, std::string> LiveDedupKeys(std::map<std::string, std::string> keys,
+                                                 absl::Time at) {
+  std::erase_if(keys, [at](const auto& kv) { return router::DedupExpired(kv.second, at); });
+  return keys;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+// The router's log line for an assignment; Positive() accepts one that gave it partitions.
+constexpr char kAssigned[] = R"re("msg":"partitions assigned","count":(\d+))re";
+bool Positive(const std::string& n) { return std::stoi(n) > 0; }
+
+class RouterCrashTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/earshot-router-crash-" + std::to_string(getpid());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    std::vector<std::string> topics = kafka::StandardTopics();
+    topics.push_back(kCleanRoutedTopic);
+    auto broker = kafka::EmbeddedBroker::Start(1, kPartitions, topics);
+    ASSERT_TRUE(broker.ok()) << broker.status();
+    broker_ = std::move(*broker);
+  }
+
+  void TearDown() override {
+    child_.reset();  // SIGKILL, if one still runs
+    clean_reader_.reset();
+    crash_reader_.reset();
+    broker_.reset();
+    if (!HasFailure()) {
+      std::filesystem::remove_all(dir_);
+    } else {
+      std::cout << "router logs and data kept in " << dir_ << "\n";
+    }
+  }
+
+  std::unique_ptr<RouterChild> NewRouter(const std::string& data_dir, const std::string& group,
+                                         const std::string& routed_topic,
+                                         const std::string& log_name) {
+    return std::make_unique<RouterChild>(
+        data_dir, dir_ + "/" + log_name,
+        std::vector<std::string>{
+            "EARSHOT_KAFKA_BOOTSTRAP=" + broker_->bootstrap(),
+            "EARSHOT_GRPC_ADDR=127.0.0.1:0",
+            "EARSHOT_ADMIN_ADDR=127.0.0.1:0",
+            "EARSHOT_ROUTER_SESSION_TIMEOUT_MS=3000",
+            "EARSHOT_ROUTER_GROUP_ID=" + group,
+            "EARSHOT_KAFKA_TOPICS_ROUTED=" + routed_topic,
+            std::string("EARSHOT_ROUTER_RULES_FILE=") + EARSHOT_FIXTURES_DIR +
+                "/../../config/rules.example.yaml",
+        });
+  }
+
+  // Writes the stream to earshot.events.v1 as the gateway would; returns the end offset of
+  // every partition.
+  std::map<int32_t, int64_t> Produce(const Stream& stream) {
+    kafka::ProducerOptions o;
+    o.bootstrap = broker_->bootstrap();
+    o.client_id = "crash-test-producer";
+    o.delivery_timeout = absl::Seconds(60);
+    // The embedded broker keeps about 5 MB per partition; compressed, the stream fits.
+    o.extra = {{"compression.type", "lz4"}, {"linger.ms", "20"}};
+    auto producer = kafka::Producer::Create(o, nullptr);
+    EXPECT_TRUE(producer.ok()) << producer.status();
+    if (!producer.ok()) return {};
+    constexpr size_t kChunk = 20000;
+    for (size_t begin = 0; begin < stream.records.size(); begin += kChunk) {
+      std::vector<kafka::Record> records;
+      for (size_t i = begin; i < std::min(begin + kChunk, stream.records.size()); ++i) {
+        records.push_back(gateway::EventRecord(stream.records[i], kEventsTopic));
+      }
+      absl::Notification done;
+      absl::Status status;
+      (*producer)->ProduceBatch(std::move(records), [&](absl::Status st) {
+        status = std::move(st);
+        done.Notify();
+      });
+      done.WaitForNotification();  // bounded by the delivery time-out
+      EXPECT_TRUE(status.ok()) << status;
+      if (!status.ok()) return {};
+    }
+    kafka::ConsumerOptions co;
+    co.bootstrap = broker_->bootstrap();
+    co.group_id = "crash-test-watermarks";
+    auto consumer = kafka::Consumer::Create(co);
+    EXPECT_TRUE(consumer.ok()) << consumer.status();
+    std::map<int32_t, int64_t> ends;
+    for (int p = 0; p < kPartitions; ++p) {
+      int64_t low = -1;
+      int64_t high = -1;
+      EXPECT_EQ(rd_kafka_query_watermark_offsets((*consumer)->handle(), kEventsTopic, p, &low,
+                                                 &high, 10000),
+                RD_KAFKA_RESP_ERR_NO_ERROR);
+      EXPECT_EQ(low, 0) << "the embedded broker dropped the start of partition " << p;
+      ends[p] = high;
+    }
+    return ends;
+  }
+
+  std::string dir_;
+  std::unique_ptr<kafka::EmbeddedBroker> broker_;
+  std::unique_ptr<RouterChild> child_;
+  std::unique_ptr<RoutedReader> clean_reader_;
+  std::unique_ptr<RoutedReader> crash_reader_;
+};
+
+TEST_F(RouterCrashTest, StateAfterRepeatedKillsEqualsOneCleanRunAndNoEventIsLost) {
+  const absl::Time test_start = absl::Now();
+  Stream stream = StreamGenerator(kSeed).Generate(kMinRecords, kThreadCount);
+  ASSERT_GE(stream.records.size(), kMinRecords);
+  const int64_t total = static_cast<int64_t>(stream.records.size());
+  const std::map<int32_t, int64_t> ends = Produce(stream);
+  ASSERT_EQ(Sum(ends), total) << "not every input record reached the broker";
+  std::cout << fmt::format(
+      "input: {} records, {} distinct event ids, {} threads; customer messages {}, brand "
+      "replies {}, edits {}, deletes {}, resolves {}, redeliveries {}; per partition",
+      total, stream.ids.size(), stream.threads, stream.counts["customer"], stream.counts["brand"],
+      stream.counts["edit"], stream.counts["delete"], stream.counts["resolve"],
+      stream.counts["redelivery"]);
+  for (const auto& [p, end] : ends) std::cout << " " << end;
+  std::cout << "\n  threads by platform:";
+  for (const char* p :
+       {"x", "x_dm", "facebook", "instagram", "messenger", "whatsapp", "telegram"}) {
+    std::cout << " " << p << "=" << stream.counts[p];
+  }
+  std::cout << "\n  produced in " << absl::FormatDuration(absl::Now() - test_start) << std::endl;
+
+  // The reference: one router that is never interrupted.
+  const std::string clean_dir = dir_ + "/clean";
+  clean_reader_ = std::make_unique<RoutedReader>(broker_->bootstrap(), kCleanRoutedTopic);
+  child_ = NewRouter(clean_dir, "g-clean", kCleanRoutedTopic, "clean.log");
+  child_->Start();
+  ASSERT_TRUE(child_->WaitForLog(kAssigned, absl::Seconds(60), Positive).has_value())
+      << child_->LogTail();
+  const absl::Time clean_start = absl::Now();
+  auto clean = child_->WaitCaughtUp(absl::Seconds(150));
+  ASSERT_TRUE(clean.has_value()) << "the clean run did not finish; log " << child_->log_path()
+                                 << ":\n"
+                                 << child_->LogTail();
+  EXPECT_EQ(clean->consumed, static_cast<double>(total))
+      << "the clean run consumed every record once";
+  // Its speed keeps the kills below inside the stream.
+  const double clean_seconds = absl::ToDoubleSeconds(clean->since - clean_start);
+  double rate = static_cast<double>(total) / std::max(1.0, clean_seconds);
+  child_->Kill(SIGTERM);
+  auto status = child_->Wait(absl::Seconds(30));
+  ASSERT_TRUE(status.has_value()) << "the clean router did not stop on SIGTERM";
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << child_->LogTail();
+  child_.reset();
+  std::cout << fmt::format("clean run: {} records in about {:.1f} s ({:.0f} records/s)\n",
+                           clean->consumed, clean_seconds, rate)
+            << std::flush;
+
+  // The crashed router: killed at random points, restarted on the same data folder.
+  const std::string crash_dir = dir_ + "/crashed";
+  crash_reader_ = std::make_unique<RoutedReader>(broker_->bootstrap(), kCrashRoutedTopic);
+  std::mt19937_64 rng(kSeed + 1);
+  std::uniform_real_distribution<double> unit(0, 1);
+  int landed = 0;
+  int64_t before = 0;
+  std::vector<std::string> kills;
+  for (int run = 0; landed < kKills && run < kMaxRuns; ++run) {
+    child_ = NewRouter(crash_dir, "g-crash", kCrashRoutedTopic, fmt::format("crash-{}.log", run));
+    child_->Start();
+    // Wait until it consumes again (a restarted router first waits for its killed predecessor
+    // to leave the group), then let it work for a random while.
+    ASSERT_TRUE(child_->WaitForLog(kAssigned, absl::Seconds(60), Positive).has_value())
+        << "run " << run << " never got partitions:\n"
+        << child_->LogTail();
+    // A random 0.3 to 3 s, shortened when the kills still due would not fit in what is left.
+    const double fit = static_cast<double>(total - before) / rate / (kKills - landed + 1);
+    const double delay = 0.3 + (std::clamp(fit, 0.3, 3.0) - 0.3) * unit(rng);
+    const absl::Time assigned = absl::Now();
+    absl::SleepFor(absl::Seconds(delay));
+    child_->Kill(SIGKILL);
+    ASSERT_TRUE(child_->Wait(absl::Seconds(10)).has_value());
+    child_.reset();
+    const double worked = absl::ToDoubleSeconds(absl::Now() - assigned);
+    const int64_t after = Sum(WrittenOffsets(crash_dir + "/router"));
+    const bool mid_stream = after > before && after < total;
+    rate = std::max(rate, static_cast<double>(after - before) / worked);
+    if (mid_stream) ++landed;
+    kills.push_back(fmt::format("{:.2f} s after assignment at {}/{} ({:.1f}%){}", delay, after,
+                                total, 100.0 * static_cast<double>(after) / total,
+                                mid_stream ? "" : " (not counted)"));
+    std::cout << "kill " << run + 1 << ": " << kills.back() << std::endl;
+    before = after;
+    if (after >= total) break;  // the stream is through: later kills cannot land mid-stream
+  }
+  ASSERT_GE(landed, kKills) << "too few kills landed while the router was still applying";
+
+  // The final run goes to the end.
+  child_ = NewRouter(crash_dir, "g-crash", kCrashRoutedTopic, "crash-final.log");
+  child_->Start();
+  ASSERT_TRUE(child_->WaitCaughtUp(absl::Seconds(150)).has_value())
+      << "the final run did not finish:\n"
+      << child_->LogTail();
+  child_->Kill(SIGTERM);
+  status = child_->Wait(absl::Seconds(30));
+  ASSERT_TRUE(status.has_value()) << "the final router did not stop on SIGTERM";
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << child_->LogTail();
+  child_.reset();
+
+  // Output: every input event id, from the clean run exactly once, from the crashed one at
+  // least once, and every copy the same as the clean run's.
+  ASSERT_TRUE(clean_reader_->WaitCaughtUp(absl::Seconds(30)));
+  ASSERT_TRUE(crash_reader_->WaitCaughtUp(absl::Seconds(30)));
+  EXPECT_TRUE(clean_reader_->problems().empty()) << clean_reader_->problems().front();
+  EXPECT_TRUE(crash_reader_->problems().empty()) << crash_reader_->problems().front();
+  const auto clean_out = clean_reader_->seen();
+  const auto crash_out = crash_reader_->seen();
+  int missing = 0;
+  int missing_clean = 0;
+  std::string first_missing;
+  for (const std::string& id : stream.ids) {
+    if (crash_out.count(id) == 0 && missing++ == 0) first_missing = id;
+    if (clean_out.count(id) == 0) ++missing_clean;
+  }
+  EXPECT_EQ(missing, 0) << "input event ids missing from the crashed router's output, e.g. "
+                        << first_missing;
+  EXPECT_EQ(missing_clean, 0) << "input event ids missing from the clean router's output";
+  EXPECT_EQ(clean_out.size(), stream.ids.size()) << "the clean run routed ids not in the input";
+  EXPECT_EQ(crash_out.size(), stream.ids.size()) << "the crashed run routed ids not in the input";
+  int64_t clean_copies = 0;
+  int64_t reemitted = 0;
+  int differ = 0;
+  std::string first_differ;
+  for (const auto& [id, seen] : clean_out) clean_copies += seen.copies - 1;
+  for (const auto& [id, seen] : crash_out) {
+    reemitted += seen.copies - 1;
+    auto it = clean_out.find(id);
+    if (seen.copies_differ || (it != clean_out.end() && it->second.hash != seen.hash)) {
+      if (differ++ == 0) first_differ = id;
+    }
+  }
+  EXPECT_EQ(clean_copies, 0) << "the uninterrupted run emitted duplicates";
+  EXPECT_EQ(differ, 0) << "routed events of the crashed run that differ from the clean run's, "
+                          "e.g. "
+                       << first_differ;
+
+  // State: equal key by key and value by value.
+  auto clean_store = OpenRouterStore(clean_dir + "/router");
+  ASSERT_TRUE(clean_store.ok()) << clean_store.status();
+  auto crash_store = OpenRouterStore(crash_dir + "/router");
+  ASSERT_TRUE(crash_store.ok()) << crash_store.status();
+  const auto clean_threads = ReadCf(**clean_store, Cf::kThreads);
+  const auto crash_threads = ReadCf(**crash_store, Cf::kThreads);
+  CompareCf(clean_threads, crash_threads, "threads", MessageDiff<Thread>);
+  CompareCf(ReadCf(**clean_store, Cf::kMessages), ReadCf(**crash_store, Cf::kMessages), "messages",
+            BytesDiff);
+  CompareCf(ReadCf(**clean_store, Cf::kQueueIndex), ReadCf(**crash_store, Cf::kQueueIndex),
+            "queue_index", BytesDiff);
+  const auto clean_parts = ReadCf(**clean_store, Cf::kPartitions);
+  CompareCf(clean_parts, ReadCf(**crash_store, Cf::kPartitions), "partitions",
+            MessageDiff<RouterPartitionState>);
+  for (const auto& [key, value] : clean_parts) {
+    RouterPartitionState s;
+    s.ParseFromString(value);
+    const int32_t p = static_cast<int32_t>(store::ReadBigEndian32(key));
+    EXPECT_EQ(s.next_offset(), ends.at(p)) << "partition " << p << " not applied to its end";
+  }
+  // The deduplication window a next record would meet: the same keys with the same expiry.
+  absl::Time last_received = absl::InfinitePast();
+  for (const Event& e : stream.records)
+    last_received = std::max(last_received, FromTs(e.received_at()));
+  const auto clean_dedup = LiveDedupKeys(ReadCf(**clean_store, Cf::kDedup), last_received);
+  const auto crash_dedup = LiveDedupKeys(ReadCf(**crash_store, Cf::kDedup), last_received);
+  EXPECT_EQ(clean_dedup.size(), stream.ids.size());
+  CompareCf(clean_dedup, crash_dedup, "dedup", BytesDiff);
+  std::map<std::string, int> by_status;
+  for (const auto& [_, value] : clean_threads) {
+    Thread t;
+    t.ParseFromString(value);
+    ++by_status[earshot::v1::ThreadStatus_Name(t.status())];
+  }
+
+  std::cout << fmt::format("crashed run: {} kills that landed mid-stream, {} runs in all\n", landed,
+                           kills.size());
+  std::cout << fmt::format(
+      "output: clean run {} records for {} ids; crashed run {} records for {} ids, {} "
+      "duplicates re-emitted\n",
+      clean_reader_->records(), clean_out.size(), crash_reader_->records(), crash_out.size(),
+      reemitted);
+  std::cout << fmt::format(
+      "state: {} threads (crashed run {}), {} dedup keys (crashed run {}):", clean_threads.size(),
+      crash_threads.size(), clean_dedup.size(), crash_dedup.size());
+  for (const auto& [s, n] : by_status) std::cout << " " << s << "=" << n;
+  std::cout << "\ntotal time " << absl::FormatDuration(absl::Now() - test_start) << std::endl;
+}
+
+}  // namespace
+}  // namespace earshot
