@@ -10,7 +10,7 @@ PACKAGES=(
   libboost-dev libboost-system-dev libabsl-dev libre2-dev libyaml-cpp-dev
   libspdlog-dev libfmt-dev libssl-dev libcld2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  kcat nginx-light
+  kcat nginx-light prometheus-alertmanager tzdata
 )
 
 missing=()

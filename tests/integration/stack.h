@@ -3,6 +3,7 @@
 // broker, real sockets on 127.0.0.1 port 0, a temporary data folder), plus helpers to sign and
 // send webhooks and to read topics back with a real Kafka consumer.
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -34,15 +35,17 @@ inline std::string ReadFixture(const std::string& name) {
   return ss.str();
 }
 
-inline std::string StackConfig(const std::string& extra = "") {
+inline std::string StackConfig(const std::string& extra = "", const std::string& bootstrap = "") {
   return std::string(R"(
 http: {addr: "127.0.0.1:0", threads: 2, body_limit_bytes: 2097152}
 grpc: {addr: "127.0.0.1:0"}
 admin: {addr: "127.0.0.1:0"}
 kafka:
+  bootstrap: ")") +
+         bootstrap + R"("
   delivery_timeout: 3s
   embedded: {brokers: 1, partitions: 4}
-x: {consumer_secret: )") +
+x: {consumer_secret: )" +
          kXSecret + R"(}
 meta: {app_secret: )" +
          kMetaSecret + R"(, verify_token: verify-me}
@@ -53,16 +56,27 @@ generic: {sources: {reviews: {secret: )" +
 )" + extra;
 }
 
+struct StackOptions {
+  std::string extra_config;
+  const Clock* clock = nullptr;  // null: the real clock
+  std::string bootstrap;         // empty: the process's own embedded broker
+  std::string data_dir;          // empty: a new temporary folder
+};
+
 class TestStack {
  public:
-  explicit TestStack(const std::string& extra_config = "") {
-    auto config = Config::FromYaml(StackConfig(extra_config));
+  explicit TestStack(const std::string& extra_config = "")
+      : TestStack(StackOptions{extra_config}) {}
+  explicit TestStack(const StackOptions& stack) {
+    auto config = Config::FromYaml(StackConfig(stack.extra_config, stack.bootstrap));
     EXPECT_TRUE(config.ok()) << config.status();
     config->set_env_lookup([](const std::string&) { return std::nullopt; });
     ProcessOptions options;
     options.target = "all";
-    options.data_dir =
-        ::testing::TempDir() + "/earshot-" + std::to_string(absl::ToUnixNanos(absl::Now()));
+    options.clock = stack.clock;
+    options.data_dir = !stack.data_dir.empty() ? stack.data_dir
+                                               : ::testing::TempDir() + "/earshot-" +
+                                                     std::to_string(absl::ToUnixNanos(absl::Now()));
     process_ = std::make_unique<Process>(options, std::move(*config));
     auto st = process_->Start();
     EXPECT_TRUE(st.ok()) << st;
@@ -164,5 +178,15 @@ class TestStack {
   std::unique_ptr<Process> process_;
   int http_port_ = 0;
 };
+
+// Waits until `pred` holds, up to `timeout`.
+inline bool WaitFor(const std::function<bool()>& pred, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (pred()) return true;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return pred();
+}
 
 }  // namespace earshot::testing

@@ -1,0 +1,246 @@
+// The SLA monitor end to end: webhooks through gateway and router into the monitor, alerts read
+// back from earshot.alerts.v1 in simulated time; a restart with open clocks; and a real
+// Alertmanager from Debian's package on loopback.
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <regex>
+
+#include "earshot/v1/alert.pb.h"
+#include "gtest/gtest.h"
+#include "services/common/kafka/embedded_broker.h"
+#include "services/sla/sla_app.h"
+#include "tests/integration/stack.h"
+
+namespace earshot {
+namespace {
+
+using earshot::testing::ReadFixture;
+using earshot::testing::StackOptions;
+using earshot::testing::TestStack;
+using earshot::testing::WaitFor;
+using earshot::v1::Alert;
+
+constexpr int64_t kCustomerWrote = 1741173000;  // meta/wa_text.json's timestamp
+constexpr char kThread[] = "wa:410000000000222:4915112345678";
+
+std::string PoliciesFile(const std::string& yaml) {
+  static int n = 0;
+  const std::string path = ::testing::TempDir() + "/policies-" + std::to_string(getpid()) + "-" +
+                           std::to_string(n++) + ".yaml";
+  std::ofstream(path) << yaml;
+  return path;
+}
+
+std::string SlaConfig(const std::string& policies_yaml, const std::string& more = "") {
+  return "sla: {policies_file: \"" + PoliciesFile(policies_yaml) + "\", horizon: 60s}\n" + more;
+}
+
+constexpr char kHourPolicy[] = R"(
+policies:
+  default: {first_response: 1h, next_response: 1h, warn_at: 75%, escalate_after: 30m}
+)";
+
+sla::SlaApp* Sla(TestStack& stack) {
+  return static_cast<sla::SlaApp*>(stack.process().service("sla"));
+}
+
+std::vector<Alert> Alerts(TestStack& stack, size_t want) {
+  std::vector<Alert> out;
+  for (const auto& m : stack.ReadTopic("earshot.alerts.v1", want)) {
+    Alert a;
+    EXPECT_TRUE(a.ParseFromString(m.value));
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+// The WhatsApp fixtures with their timestamps moved to `at`.
+std::string AtTime(std::string body, int64_t from, int64_t at) {
+  return std::regex_replace(body, std::regex(std::to_string(from)), std::to_string(at));
+}
+
+TEST(SlaIntegrationTest, AlertsFireAtDeadlinesAndResolveOnAnswer) {
+  FakeClock clock(absl::FromUnixSeconds(kCustomerWrote + 60));
+  TestStack stack(StackOptions{SlaConfig(kHourPolicy), &clock});
+  ASSERT_TRUE(
+      WaitFor([&] { return Sla(stack)->OwnedPartitions().size() == 4; }, absl::Seconds(30)));
+  ASSERT_EQ(stack.PostMeta(ReadFixture("meta/wa_text.json")).status, 200);
+  ASSERT_TRUE(WaitFor([&] { return Sla(stack)->events_applied() >= 1; }, absl::Seconds(20)));
+  EXPECT_EQ(stack.ReadTopic("earshot.alerts.v1", 0, absl::Seconds(1)).size(), 0u);
+
+  clock.Set(absl::FromUnixSeconds(kCustomerWrote) + absl::Minutes(45));
+  auto alerts = Alerts(stack, 1);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].name(), "ResponseTimeWarning");
+  EXPECT_EQ(alerts[0].thread_key(), kThread);
+  EXPECT_EQ(alerts[0].platform(), earshot::v1::PLATFORM_WHATSAPP);
+  EXPECT_EQ(alerts[0].policy(), "default");
+  EXPECT_EQ(alerts[0].deadline().seconds(), kCustomerWrote + 3600);
+  EXPECT_EQ(alerts[0].excerpt(), "Thanks, the tracking link works now");
+
+  clock.Set(absl::FromUnixSeconds(kCustomerWrote) + absl::Minutes(61));
+  alerts = Alerts(stack, 2);
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(alerts[1].name(), "ResponseTimeBreached");
+  EXPECT_EQ(alerts[1].state(), earshot::v1::ALERT_STATE_FIRING);
+  EXPECT_EQ(alerts[1].waited().seconds(), 61 * 60);
+
+  // The brand answers at minute 62 (WhatsApp reports the read receipt of its message): both
+  // alerts resolve, and the response time counts as breached.
+  ASSERT_EQ(stack
+                .PostMeta(AtTime(ReadFixture("meta/wa_status_read.json"), 1741173055,
+                                 kCustomerWrote + 62 * 60))
+                .status,
+            200);
+  alerts = Alerts(stack, 4);
+  ASSERT_EQ(alerts.size(), 4u);
+  EXPECT_EQ(alerts[2].state(), earshot::v1::ALERT_STATE_RESOLVED);
+  EXPECT_EQ(alerts[3].state(), earshot::v1::ALERT_STATE_RESOLVED);
+  EXPECT_EQ(alerts[3].alert_id(), alerts[1].alert_id());
+
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return stack.Metrics().find(
+                   "earshot_sla_answered_total{queue=\"general\",result=\"breached\"} 1") !=
+               std::string::npos;
+      },
+      absl::Seconds(10)))
+      << stack.Metrics();
+  EXPECT_NE(stack.Metrics().find("earshot_sla_first_response_seconds_count{queue=\"general\"} 1"),
+            std::string::npos);
+}
+
+TEST(SlaIntegrationTest, DeadlinesMissedWhileDownFireOnceAfterRestart) {
+  auto broker = kafka::EmbeddedBroker::Start(1, 4, kafka::StandardTopics());
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  FakeClock clock(absl::FromUnixSeconds(kCustomerWrote + 60));
+  const std::string data = ::testing::TempDir() + "/sla-restart-" + std::to_string(getpid());
+  StackOptions options{SlaConfig(kHourPolicy), &clock, (*broker)->bootstrap(), data};
+  {
+    TestStack first(options);
+    ASSERT_TRUE(
+        WaitFor([&] { return Sla(first)->OwnedPartitions().size() == 4; }, absl::Seconds(30)));
+    ASSERT_EQ(first.PostMeta(ReadFixture("meta/wa_text.json")).status, 200);
+    ASSERT_TRUE(WaitFor([&] { return Sla(first)->events_applied() >= 1; }, absl::Seconds(20)));
+  }  // stopped with the clock open
+
+  clock.Set(absl::FromUnixSeconds(kCustomerWrote) + absl::Hours(2));  // past every level
+  {
+    TestStack second(options);
+    auto alerts = Alerts(second, 1);
+    ASSERT_EQ(alerts.size(), 1u) << "exactly one alert for the missed deadlines";
+    EXPECT_EQ(alerts[0].name(), "ResponseTimeEscalated");
+    EXPECT_EQ(alerts[0].state(), earshot::v1::ALERT_STATE_FIRING);
+  }
+  {
+    TestStack third(options);  // and nothing fires twice
+    ASSERT_TRUE(
+        WaitFor([&] { return Sla(third)->OwnedPartitions().size() == 4; }, absl::Seconds(30)));
+    absl::SleepFor(absl::Seconds(1));
+    EXPECT_EQ(third.ReadTopic("earshot.alerts.v1", 2, absl::Seconds(2)).size(), 1u);
+  }
+}
+
+// A real Alertmanager (Debian's prometheus-alertmanager) on a loopback port.
+class Alertmanager {
+ public:
+  Alertmanager() {
+    dir_ = ::testing::TempDir() + "/alertmanager-" + std::to_string(getpid());
+    std::system(("rm -rf " + dir_ + " && mkdir -p " + dir_).c_str());
+    std::ofstream(dir_ + "/am.yml")
+        << "route: {receiver: 'null', group_wait: 0s}\nreceivers: [{name: 'null'}]\n";
+    port_ = FreePort();
+    pid_ = fork();
+    if (pid_ == 0) {
+      freopen((dir_ + "/log").c_str(), "w", stdout);
+      freopen((dir_ + "/log").c_str(), "a", stderr);
+      const std::string config = "--config.file=" + dir_ + "/am.yml";
+      const std::string storage = "--storage.path=" + dir_ + "/data";
+      const std::string listen = "--web.listen-address=127.0.0.1:" + std::to_string(port_);
+      execlp("prometheus-alertmanager", "prometheus-alertmanager", config.c_str(), storage.c_str(),
+             listen.c_str(), "--cluster.listen-address=", nullptr);
+      _exit(127);
+    }
+  }
+  ~Alertmanager() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  bool WaitReady() {
+    return WaitFor(
+        [&] {
+          http::Client c("127.0.0.1", port_, absl::Seconds(1));
+          auto r = c.Get("/-/ready");
+          return r.ok() && r->status == 200;
+        },
+        absl::Seconds(20));
+  }
+  std::string ActiveAlerts() {
+    http::Client c("127.0.0.1", port_, absl::Seconds(2));
+    auto r = c.Get("/api/v2/alerts?active=true");
+    return r.ok() ? r->body : "";
+  }
+  int port() const { return port_; }
+
+ private:
+  static int FreePort() {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    socklen_t len = sizeof(addr);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    close(fd);
+    return ntohs(addr.sin_port);
+  }
+  std::string dir_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+TEST(SlaAlertmanagerTest, BreachShowsInAlertmanagerAndDisappearsWhenAnswered) {
+  Alertmanager am;
+  ASSERT_TRUE(am.WaitReady()) << "prometheus-alertmanager did not start";
+  // Real time, a 3-second promise.
+  TestStack stack(
+      StackOptions{SlaConfig(R"(
+policies:
+  default: {first_response: 3s, next_response: 3s, warn_at: 1s}
+)",
+                             "alertmanager: {url: \"http://127.0.0.1:" + std::to_string(am.port()) +
+                                 "\", resend_interval: 2s}\n")});
+  ASSERT_TRUE(
+      WaitFor([&] { return Sla(stack)->OwnedPartitions().size() == 4; }, absl::Seconds(30)));
+  const int64_t now = absl::ToUnixSeconds(absl::Now());
+  ASSERT_EQ(stack.PostMeta(AtTime(ReadFixture("meta/wa_text.json"), kCustomerWrote, now)).status,
+            200);
+  ASSERT_TRUE(
+      WaitFor([&] { return am.ActiveAlerts().find("ResponseTimeBreached") != std::string::npos; },
+              absl::Seconds(30)))
+      << am.ActiveAlerts();
+  const std::string active = am.ActiveAlerts();
+  EXPECT_NE(active.find(std::string("\"thread\":\"") + kThread + "\""), std::string::npos);
+  EXPECT_NE(active.find("\"severity\":\"critical\""), std::string::npos);
+  EXPECT_NE(active.find("\"queue\":\"general\""), std::string::npos);
+  EXPECT_NE(active.find("\"platform\":\"whatsapp\""), std::string::npos);
+
+  ASSERT_EQ(stack
+                .PostMeta(AtTime(ReadFixture("meta/wa_status_read.json"), 1741173055,
+                                 absl::ToUnixSeconds(absl::Now())))
+                .status,
+            200);
+  EXPECT_TRUE(WaitFor([&] { return am.ActiveAlerts().find(kThread) == std::string::npos; },
+                      absl::Seconds(30)))
+      << "still active: " << am.ActiveAlerts();
+}
+
+}  // namespace
+}  // namespace earshot
