@@ -261,57 +261,37 @@ absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
   metrics_->rules->Set(static_cast<double>(rules->rule_count()));
 
   // The consumer: cooperative-sticky, offsets from RocksDB on every assignment.
-  char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  std::map<std::string, std::string> settings = {
-      {"bootstrap.servers", consumer_options.bootstrap},
-      {"group.id", consumer_options.group_id},
-      {"client.id", "earshot-router"},
-      {"partition.assignment.strategy", "cooperative-sticky"},
-      {"enable.auto.commit", "false"},
-      {"enable.auto.offset.store", "false"},
-      {"auto.offset.reset", "earliest"},
-      {"session.timeout.ms", config.GetString("router.session_timeout_ms", "10000")},
-      {"heartbeat.interval.ms", "1000"},
-      {"fetch.wait.max.ms", "50"},
+  kafka::StatefulConsumerOptions stateful;
+  stateful.consumer = consumer_options;
+  stateful.consumer.client_id = "earshot-router";
+  stateful.topic = options_.events_topic;
+  stateful.batch_max = options_.batch_max;
+  stateful.batch_wait = options_.batch_wait;
+  stateful.session_timeout_ms = static_cast<int>(config.GetInt("router.session_timeout_ms", 10000));
+  kafka::StatefulConsumerHooks hooks;
+  hooks.stored_offset = [this](int32_t p) -> absl::StatusOr<std::optional<int64_t>> {
+    auto stored = store_->Get(CfName(Cf::kPartitions), PartitionPrefix(p));
+    if (!stored.ok()) {
+      healthy_ = false;
+      return stored.status();
+    }
+    earshot::v1::RouterPartitionState state;
+    if (stored->has_value()) state.ParseFromString(**stored);
+    {
+      absl::MutexLock lock(&mu_);
+      owned_[p] = state;
+    }
+    if (!stored->has_value()) return std::optional<int64_t>();
+    return std::optional<int64_t>(state.next_offset());  // right after the last applied record
   };
-  for (const auto& [k, v] : consumer_options.extra) settings[k] = v;
-  for (const auto& [k, v] : settings) {
-    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
-      return absl::InvalidArgumentError("router consumer setting " + k + ": " + err);
-    }
-  }
-  rd_kafka_conf_set_opaque(conf, this);
-  rd_kafka_conf_set_rebalance_cb(
-      conf, [](rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
-               void* opaque) { RouterApp::OnRebalance(rk, err, parts, opaque); });
-  consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
-  if (consumer_ == nullptr)
-    return absl::InvalidArgumentError(std::string("router consumer: ") + err);
-  rd_kafka_poll_set_consumer(consumer_);
-
-  // The partition count tells the Threads service which partition owns a thread key.
-  rd_kafka_topic_t* rkt = rd_kafka_topic_new(consumer_, options_.events_topic.c_str(), nullptr);
-  const struct rd_kafka_metadata* md = nullptr;
-  for (int attempt = 0; attempt < 30 && partition_count_ <= 0; ++attempt) {
-    if (rd_kafka_metadata(consumer_, 0, rkt, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-        md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      partition_count_ = md->topics[0].partition_cnt;
-    }
-    if (md != nullptr) rd_kafka_metadata_destroy(md);
-    md = nullptr;
-  }
-  rd_kafka_topic_destroy(rkt);
-  if (partition_count_ <= 0) {
-    return absl::UnavailableError("router: no metadata for topic " + options_.events_topic);
-  }
-
-  rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
-  rd_kafka_topic_partition_list_add(topics, options_.events_topic.c_str(), RD_KAFKA_PARTITION_UA);
-  rd_kafka_resp_err_t serr = rd_kafka_subscribe(consumer_, topics);
-  rd_kafka_topic_partition_list_destroy(topics);
-  if (serr) return kafka::FromKafkaError(serr, "router subscribe");
+  hooks.on_revoked = [this](int32_t p) {
+    absl::MutexLock lock(&mu_);
+    owned_.erase(p);
+  };
+  auto consumer = kafka::StatefulConsumer::Create(stateful, std::move(hooks));
+  if (!consumer.ok()) return consumer.status();
+  consumer_ = std::move(*consumer);
+  partition_count_ = consumer_->partition_count();
 
   threads_service_ = std::make_unique<ThreadsService>(this);
   grpc.RegisterService(threads_service_.get());
@@ -329,11 +309,8 @@ void RouterApp::Stop() {
   if (!store_) return;
   stop_ = true;
   if (loop_.joinable()) loop_.join();  // finishes the batch in hand: produced and committed
-  if (consumer_ != nullptr) {
-    rd_kafka_consumer_close(consumer_);  // leaves the group; revokes through OnRebalance
-    rd_kafka_destroy(consumer_);
-    consumer_ = nullptr;
-  }
+  if (consumer_) consumer_->Close();   // leaves the group; revokes through the hooks
+  consumer_.reset();
   producer_.reset();
   threads_service_.reset();
   store_.reset();
@@ -369,68 +346,6 @@ std::set<int32_t> RouterApp::OwnedPartitions() const {
   return out;
 }
 
-void RouterApp::OnRebalance(rd_kafka_t* rk, int err, rd_kafka_topic_partition_list_t* partitions,
-                            void* opaque) {
-  auto* self = static_cast<RouterApp*>(opaque);
-  const bool incremental = std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
-  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-    self->Assign(partitions, incremental);
-  } else {
-    self->Revoke(partitions, incremental);
-  }
-}
-
-void RouterApp::Assign(rd_kafka_topic_partition_list_t* partitions, bool incremental) {
-  std::vector<int32_t> ids;
-  for (int i = 0; i < partitions->cnt; ++i) {
-    auto& tp = partitions->elems[i];
-    earshot::v1::RouterPartitionState state;
-    auto stored = store_->Get(CfName(Cf::kPartitions), PartitionPrefix(tp.partition));
-    if (!stored.ok()) {
-      log::Error(kLogger, "cannot read partition state", {{"error", stored.status().ToString()}});
-      healthy_ = false;
-    } else if (stored->has_value()) {
-      state.ParseFromString(**stored);
-      tp.offset = state.next_offset();  // right after the last applied record
-    } else {
-      tp.offset = RD_KAFKA_OFFSET_BEGINNING;
-    }
-    {
-      absl::MutexLock lock(&mu_);
-      owned_[tp.partition] = state;
-    }
-    ids.push_back(tp.partition);
-  }
-  rd_kafka_error_t* error = nullptr;
-  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
-  if (incremental) {
-    error = rd_kafka_incremental_assign(consumer_, partitions);
-  } else {
-    err = rd_kafka_assign(consumer_, partitions);
-  }
-  if (error != nullptr) {
-    log::Error(kLogger, "assign failed", {{"error", rd_kafka_error_string(error)}});
-    rd_kafka_error_destroy(error);
-  } else if (err) {
-    log::Error(kLogger, "assign failed", {{"error", rd_kafka_err2str(err)}});
-  }
-  log::Info(kLogger, "partitions assigned", {{"count", static_cast<int64_t>(ids.size())}});
-}
-
-void RouterApp::Revoke(rd_kafka_topic_partition_list_t* partitions, bool incremental) {
-  {
-    absl::MutexLock lock(&mu_);
-    for (int i = 0; i < partitions->cnt; ++i) owned_.erase(partitions->elems[i].partition);
-  }
-  if (incremental) {
-    rd_kafka_error_t* error = rd_kafka_incremental_unassign(consumer_, partitions);
-    if (error != nullptr) rd_kafka_error_destroy(error);
-  } else {
-    rd_kafka_assign(consumer_, nullptr);
-  }
-  log::Info(kLogger, "partitions revoked", {{"count", partitions->cnt}});
-}
-
 void RouterApp::Loop() {
   absl::Time next_metrics = absl::Now();
   while (!stop_.load()) {
@@ -443,24 +358,7 @@ void RouterApp::Loop() {
 }
 
 bool RouterApp::ProcessBatch() {
-  // Gather a batch: wait up to 100 ms for the first record, then take what is ready.
-  std::vector<rd_kafka_message_t*> msgs;
-  const absl::Time deadline = absl::Now() + options_.batch_wait;
-  while (static_cast<int>(msgs.size()) < options_.batch_max) {
-    int wait_ms = msgs.empty() ? 100
-                               : static_cast<int>(std::max<int64_t>(
-                                     0, absl::ToInt64Milliseconds(deadline - absl::Now())));
-    rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_, wait_ms);
-    if (m == nullptr) break;
-    if (m->err) {
-      if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        log::Warn(kLogger, "consume error", {{"error", rd_kafka_message_errstr(m)}});
-      }
-      rd_kafka_message_destroy(m);
-      continue;
-    }
-    msgs.push_back(m);
-  }
+  std::vector<kafka::MessagePtr> msgs = consumer_->PollBatch(absl::Milliseconds(100));
   if (msgs.empty()) return true;
   const absl::Time started = absl::Now();
 
@@ -473,7 +371,7 @@ bool RouterApp::ProcessBatch() {
   int duplicates = 0;
   int invalid = 0;
   std::vector<std::pair<std::string, earshot::v1::Priority>> queues;
-  for (rd_kafka_message_t* m : msgs) {
+  for (const auto& m : msgs) {
     first_offset.emplace(m->partition, m->offset);
     earshot::v1::Event event;
     if (!event.ParseFromArray(m->payload, static_cast<int>(m->len)) || event.event_id().empty()) {
@@ -501,20 +399,10 @@ bool RouterApp::ProcessBatch() {
       records.push_back(RoutedRecord(*result.routed, options_.routed_topic));
     }
   }
-  for (auto* m : msgs) rd_kafka_message_destroy(m);
   const size_t routed = records.size();
 
-  auto rewind = [&] {
-    // Nothing of this batch is committed: consume it again.
-    rd_kafka_topic_partition_list_t* list =
-        rd_kafka_topic_partition_list_new(static_cast<int>(first_offset.size()));
-    for (const auto& [p, off] : first_offset) {
-      rd_kafka_topic_partition_list_add(list, options_.events_topic.c_str(), p)->offset = off;
-    }
-    rd_kafka_error_t* error = rd_kafka_seek_partitions(consumer_, list, 5000);
-    if (error != nullptr) rd_kafka_error_destroy(error);
-    rd_kafka_topic_partition_list_destroy(list);
-  };
+  auto rewind = [&] { consumer_->Rewind(first_offset); };  // nothing of it is committed
+
   if (!view.error().ok()) {
     log::Error(kLogger, "state read failed; batch retried", {{"error", view.error().ToString()}});
     rewind();
@@ -560,8 +448,7 @@ bool RouterApp::ProcessBatch() {
       }
     }
   }
-  // Commit to Kafka too, only so that lag tools see progress; RocksDB is the truth.
-  rd_kafka_commit(consumer_, nullptr, 1);
+  consumer_->CommitAsync();  // only so that lag tools see progress; RocksDB is the truth
 
   applied_ += static_cast<int64_t>(msgs.size());
   metrics_->routed->Increment(static_cast<double>(routed));
@@ -581,13 +468,10 @@ void RouterApp::UpdateMetrics() {
   std::map<int, int64_t> totals;
   for (const auto& [p, state] : owned) {
     for (const auto& [status, count] : state.threads_by_status()) totals[status] += count;
-    int64_t low = 0;
-    int64_t high = 0;
-    if (rd_kafka_get_watermark_offsets(consumer_, options_.events_topic.c_str(), p, &low, &high) ==
-        RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (const int64_t high = consumer_->HighWatermark(p); high >= 0) {
       auto& g = metrics_->lag_by_partition[p];
       if (g == nullptr) g = &metrics_->lag->Add({{"partition", std::to_string(p)}});
-      g->Set(static_cast<double>(std::max<int64_t>(0, high - std::max(state.next_offset(), low))));
+      g->Set(static_cast<double>(std::max<int64_t>(0, high - state.next_offset())));
     }
   }
   for (auto& [status, gauge] : metrics_->threads) gauge->Set(static_cast<double>(totals[status]));

@@ -17,12 +17,10 @@
 #include "earshot/v1/threads.grpc.pb.h"
 #include "services/common/base/service.h"
 #include "services/common/kafka/producer.h"
+#include "services/common/kafka/stateful_consumer.h"
 #include "services/common/store/store.h"
 #include "services/router/router_core.h"
 #include "services/router/rules.h"
-
-typedef struct rd_kafka_s rd_kafka_t;
-typedef struct rd_kafka_topic_partition_list_s rd_kafka_topic_partition_list_t;
 
 namespace earshot::router {
 
@@ -56,10 +54,6 @@ class RouterApp final : public Service {
   struct Metrics;
 
  private:
-  static void OnRebalance(rd_kafka_t* rk, int err, rd_kafka_topic_partition_list_t* partitions,
-                          void* opaque);
-  void Assign(rd_kafka_topic_partition_list_t* partitions, bool incremental);
-  void Revoke(rd_kafka_topic_partition_list_t* partitions, bool incremental);
   void Loop();
   bool ProcessBatch();
   void UpdateMetrics();
@@ -73,7 +67,7 @@ class RouterApp final : public Service {
   std::unique_ptr<RouterCore> core_;
   std::unique_ptr<ThreadsService> threads_service_;
   std::unique_ptr<Metrics> metrics_;
-  rd_kafka_t* consumer_ = nullptr;
+  std::unique_ptr<kafka::StatefulConsumer> consumer_;
   int partition_count_ = 0;
 
   mutable absl::Mutex mu_;

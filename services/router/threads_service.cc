@@ -24,15 +24,10 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* ctx, const absl::S
 
 }  // namespace
 
-int32_t PartitionForKey(std::string_view key, int partition_count) {
-  return rd_kafka_msg_partitioner_consistent(nullptr, key.data(), key.size(), partition_count,
-                                             nullptr, nullptr);
-}
-
 absl::StatusOr<int32_t> RouterApp::ThreadsService::OwnerPartition(
     const std::string& thread_key) const {
   if (thread_key.empty()) return absl::InvalidArgumentError("thread_key is required");
-  const int32_t partition = PartitionForKey(thread_key, app_->partition_count_);
+  const int32_t partition = kafka::PartitionForKey(thread_key, app_->partition_count_);
   absl::MutexLock lock(&app_->mu_);
   if (app_->owned_.count(partition) == 0) {
     return absl::FailedPreconditionError(fmt::format(

@@ -29,8 +29,4 @@ class RouterApp::ThreadsService final : public earshot::v1::Threads::CallbackSer
   RouterApp* app_;
 };
 
-// The partition librdkafka's default partitioner gives a key (CRC32 of the key modulo the
-// partition count): where the gateway wrote the thread's events.
-int32_t PartitionForKey(std::string_view key, int partition_count);
-
 }  // namespace earshot::router

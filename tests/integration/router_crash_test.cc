@@ -856,7 +856,7 @@ std::map<std::string, std::string> LiveDedupKeys(std::map<std::string, std::stri
 // ---------------------------------------------------------------------------------------------
 
 // The router's log line for an assignment; Positive() accepts one that gave it partitions.
-constexpr char kAssigned[] = R"re("msg":"partitions assigned","count":(\d+))re";
+constexpr char kAssigned[] = R"re("msg":"partitions assigned","topic":"[^"]*","count":(\d+))re";
 bool Positive(const std::string& n) { return std::stoi(n) > 0; }
 
 class RouterCrashTest : public ::testing::Test {

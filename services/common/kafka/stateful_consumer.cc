@@ -171,7 +171,15 @@ void StatefulConsumer::Rewind(const std::map<int32_t, int64_t>& first_offsets) {
   rd_kafka_topic_partition_list_destroy(list);
 }
 
-void StatefulConsumer::CommitAsync() { rd_kafka_commit(rk_, nullptr, 1); }
+void StatefulConsumer::CommitAsync() {
+  // The offset store is off (the service's store is the truth), so commit the positions.
+  rd_kafka_topic_partition_list_t* parts = nullptr;
+  if (rd_kafka_assignment(rk_, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts->cnt > 0 &&
+      rd_kafka_position(rk_, parts) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    rd_kafka_commit(rk_, parts, 1);
+  }
+  if (parts != nullptr) rd_kafka_topic_partition_list_destroy(parts);
+}
 
 int64_t StatefulConsumer::HighWatermark(int32_t partition) {
   int64_t low = 0;
