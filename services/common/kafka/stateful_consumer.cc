@@ -74,12 +74,21 @@ absl::StatusOr<std::unique_ptr<StatefulConsumer>> StatefulConsumer::Create(
 
 StatefulConsumer::~StatefulConsumer() {
   Close();
-  if (rk_ != nullptr) rd_kafka_destroy(rk_);
+  if (rk_ != nullptr && assigned_once_) rd_kafka_destroy(rk_);
 }
 
 void StatefulConsumer::Close() {
   if (closed_ || rk_ == nullptr) return;
   closed_ = true;
+  if (!assigned_once_) {
+    // librdkafka 2.0.2 (Debian bookworm) aborts when a cooperative-sticky consumer is closed
+    // before its first assignment (upstream issue 4312, fixed in 2.3.0). Such a consumer owns
+    // nothing and has committed nothing, so its handle is left to the process's exit; the group
+    // drops the member after its session time-out.
+    log::Warn(kLogger, "consumer stopped before its first assignment; handle left open",
+              {{"topic", options_.topic}});
+    return;
+  }
   rd_kafka_consumer_close(rk_);
 }
 
@@ -95,6 +104,7 @@ void StatefulConsumer::OnRebalance(rd_kafka_t* rk, int err, rd_kafka_topic_parti
 }
 
 void StatefulConsumer::Assign(rd_kafka_topic_partition_list_t* parts, bool incremental) {
+  assigned_once_ = true;
   for (int i = 0; i < parts->cnt; ++i) {
     auto& tp = parts->elems[i];
     auto stored = hooks_.stored_offset(tp.partition);

@@ -73,6 +73,7 @@ class StatefulConsumer {
   rd_kafka_t* rk_ = nullptr;
   int partition_count_ = 0;
   bool closed_ = false;
+  bool assigned_once_ = false;
 };
 
 // The partition librdkafka's default partitioner gives a key (CRC32 modulo the partition
