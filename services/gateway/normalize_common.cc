@@ -1,5 +1,7 @@
 #include "services/gateway/normalize_common.h"
 
+#include "services/common/names/names.h"
+
 #include <charconv>
 #include <system_error>
 
@@ -11,24 +13,7 @@
 namespace earshot::gateway {
 
 std::string_view PlatformName(earshot::v1::Platform platform) {
-  switch (platform) {
-    case earshot::v1::PLATFORM_X:
-      return "x";
-    case earshot::v1::PLATFORM_FACEBOOK:
-      return "facebook";
-    case earshot::v1::PLATFORM_INSTAGRAM:
-      return "instagram";
-    case earshot::v1::PLATFORM_MESSENGER:
-      return "messenger";
-    case earshot::v1::PLATFORM_WHATSAPP:
-      return "whatsapp";
-    case earshot::v1::PLATFORM_TELEGRAM:
-      return "telegram";
-    case earshot::v1::PLATFORM_GENERIC:
-      return "generic";
-    default:
-      return "unspecified";
-  }
+  return names::NameOf(names::kPlatforms, platform, "unspecified");
 }
 
 namespace internal {

@@ -13,6 +13,7 @@
 #include "services/common/base/status.h"
 #include "services/common/kafka/errors.h"
 #include "services/common/kafka/options.h"
+#include "services/common/names/names.h"
 #include "services/gateway/records.h"
 #include "services/router/threads_service.h"
 
@@ -87,21 +88,6 @@ class DedupFilterFactory : public rocksdb::CompactionFilterFactory {
   std::shared_ptr<const DedupClock> clock_;
 };
 
-std::string PriorityLabel(earshot::v1::Priority p) {
-  switch (p) {
-    case earshot::v1::PRIORITY_LOW:
-      return "low";
-    case earshot::v1::PRIORITY_NORMAL:
-      return "normal";
-    case earshot::v1::PRIORITY_HIGH:
-      return "high";
-    case earshot::v1::PRIORITY_URGENT:
-      return "urgent";
-    default:
-      return "none";
-  }
-}
-
 kafka::Record RoutedRecord(const earshot::v1::RoutedEvent& routed, const std::string& topic) {
   kafka::Record r;
   r.topic = topic;
@@ -175,7 +161,8 @@ struct RouterApp::Metrics {
     auto it = queue_counters.find(key);
     if (it == queue_counters.end()) {
       it = queue_counters
-               .emplace(key, &by_queue->Add({{"queue", queue}, {"priority", PriorityLabel(p)}}))
+               .emplace(key, &by_queue->Add(
+                                 {{"queue", queue}, {"priority", std::string(names::Priority(p))}}))
                .first;
     }
     return *it->second;

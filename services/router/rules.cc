@@ -17,11 +17,18 @@
 #include "absl/status/status.h"
 #include "fmt/format.h"
 #include "re2/re2.h"
+#include "services/common/names/names.h"
 #include "services/router/text_signals.h"
 #include "yaml-cpp/yaml.h"
 
 namespace earshot::router {
 namespace {
+
+using names::EnumName;
+using names::kDirections;
+using names::kKinds;
+using names::kPlatforms;
+using names::kPriorities;
 
 using earshot::v1::Direction;
 using earshot::v1::Event;
@@ -59,44 +66,6 @@ struct Defaults {
   std::string queue = "general";
   Priority priority = earshot::v1::PRIORITY_NORMAL;
   std::string sla_policy = "default";
-};
-
-// Names as written in rule files, with their proto values.
-template <typename E>
-struct EnumName {
-  std::string_view name;
-  E value;
-};
-
-constexpr EnumName<Platform> kPlatforms[] = {
-    {"x", earshot::v1::PLATFORM_X},
-    {"facebook", earshot::v1::PLATFORM_FACEBOOK},
-    {"instagram", earshot::v1::PLATFORM_INSTAGRAM},
-    {"messenger", earshot::v1::PLATFORM_MESSENGER},
-    {"whatsapp", earshot::v1::PLATFORM_WHATSAPP},
-    {"telegram", earshot::v1::PLATFORM_TELEGRAM},
-    {"generic", earshot::v1::PLATFORM_GENERIC},
-};
-
-constexpr EnumName<Kind> kKinds[] = {
-    {"mention", earshot::v1::KIND_MENTION}, {"comment", earshot::v1::KIND_COMMENT},
-    {"reply", earshot::v1::KIND_REPLY},     {"direct_message", earshot::v1::KIND_DIRECT_MESSAGE},
-    {"review", earshot::v1::KIND_REVIEW},   {"edit", earshot::v1::KIND_EDIT},
-    {"delete", earshot::v1::KIND_DELETE},   {"reaction", earshot::v1::KIND_REACTION},
-    {"control", earshot::v1::KIND_CONTROL}, {"post", earshot::v1::KIND_POST},
-    {"status", earshot::v1::KIND_STATUS},
-};
-
-constexpr EnumName<Direction> kDirections[] = {
-    {"inbound", earshot::v1::DIRECTION_INBOUND},
-    {"outbound", earshot::v1::DIRECTION_OUTBOUND},
-};
-
-constexpr EnumName<Priority> kPriorities[] = {
-    {"low", earshot::v1::PRIORITY_LOW},
-    {"normal", earshot::v1::PRIORITY_NORMAL},
-    {"high", earshot::v1::PRIORITY_HIGH},
-    {"urgent", earshot::v1::PRIORITY_URGENT},
 };
 
 template <typename E, size_t N>

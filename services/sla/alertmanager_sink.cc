@@ -8,6 +8,7 @@
 #include "services/common/base/status.h"
 #include "services/common/base/strings.h"
 #include "services/common/http/client.h"
+#include "services/common/names/names.h"
 
 namespace earshot::sla {
 namespace {
@@ -20,11 +21,6 @@ absl::Time FromTs(const google::protobuf::Timestamp& ts) {
 
 std::string Rfc3339(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
-}
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), ::tolower);
-  return s;
 }
 
 std::string Severity(earshot::v1::AlertLevel level) {
@@ -122,10 +118,8 @@ std::string AlertmanagerSink::ToJson(const std::vector<earshot::v1::Alert>& aler
     // A firing alert stays valid for a few re-send intervals, so a monitor that died lets it
     // expire instead of leaving it firing for ever.
     const absl::Time ends = resolved ? FromTs(a.resolved_at()) : now + 4 * resend_interval;
-    std::string platform = Lower(earshot::v1::Platform_Name(a.platform()).substr(9));
-    std::string priority = a.priority() == earshot::v1::PRIORITY_UNSPECIFIED
-                               ? "none"
-                               : Lower(earshot::v1::Priority_Name(a.priority()).substr(9));
+    std::string platform(names::Platform(a.platform()));
+    std::string priority(names::Priority(a.priority()));
     out += fmt::format(
         "{{\"labels\":{{\"alertname\":{},\"queue\":{},\"platform\":{},\"priority\":{},"
         "\"severity\":{},\"thread\":{},\"policy\":{},\"account\":{}}},"

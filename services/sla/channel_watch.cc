@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "fmt/format.h"
+#include "services/common/names/names.h"
 #include "services/router/thread_state.h"
 #include "services/sla/sla_core.h"
 
@@ -54,9 +55,7 @@ void ChannelWatch::RollWindow(Surge& s, absl::Time now) {
 void ChannelWatch::Observe(const earshot::v1::RoutedEvent& routed, absl::Time now) {
   const auto& e = routed.event();
   if (e.kind() == earshot::v1::KIND_CONTROL) return;
-  std::string platform = earshot::v1::Platform_Name(e.platform()).substr(9);  // after PLATFORM_
-  std::transform(platform.begin(), platform.end(), platform.begin(), ::tolower);
-  const std::string key = fmt::format("{}:{}", platform, e.account_id());
+  const std::string key = fmt::format("{}:{}", names::Platform(e.platform()), e.account_id());
   Silence& si = silence_[key];
   if (si.events > 0) {
     const double gap = absl::ToDoubleSeconds(now - si.last_seen);

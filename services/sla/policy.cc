@@ -17,11 +17,17 @@
 #include "absl/time/civil_time.h"
 #include "fmt/format.h"
 #include "services/common/base/strings.h"
+#include "services/common/names/names.h"
 #include "services/sla/calendar.h"
 #include "yaml-cpp/yaml.h"
 
 namespace earshot::sla {
 namespace {
+
+using names::EnumName;
+using names::kKinds;
+using names::kPlatforms;
+using names::kPriorities;
 
 using earshot::v1::Kind;
 using earshot::v1::Platform;
@@ -29,39 +35,6 @@ using earshot::v1::Priority;
 using earshot::v1::RoutedEvent;
 
 constexpr char kDefaultPolicyName[] = "default";
-
-// Names as written in the policy file (the same as in the routing rules), with proto values.
-template <typename E>
-struct EnumName {
-  std::string_view name;
-  E value;
-};
-
-constexpr EnumName<Platform> kPlatforms[] = {
-    {"x", earshot::v1::PLATFORM_X},
-    {"facebook", earshot::v1::PLATFORM_FACEBOOK},
-    {"instagram", earshot::v1::PLATFORM_INSTAGRAM},
-    {"messenger", earshot::v1::PLATFORM_MESSENGER},
-    {"whatsapp", earshot::v1::PLATFORM_WHATSAPP},
-    {"telegram", earshot::v1::PLATFORM_TELEGRAM},
-    {"generic", earshot::v1::PLATFORM_GENERIC},
-};
-
-constexpr EnumName<Kind> kKinds[] = {
-    {"mention", earshot::v1::KIND_MENTION}, {"comment", earshot::v1::KIND_COMMENT},
-    {"reply", earshot::v1::KIND_REPLY},     {"direct_message", earshot::v1::KIND_DIRECT_MESSAGE},
-    {"review", earshot::v1::KIND_REVIEW},   {"edit", earshot::v1::KIND_EDIT},
-    {"delete", earshot::v1::KIND_DELETE},   {"reaction", earshot::v1::KIND_REACTION},
-    {"control", earshot::v1::KIND_CONTROL}, {"post", earshot::v1::KIND_POST},
-    {"status", earshot::v1::KIND_STATUS},
-};
-
-constexpr EnumName<Priority> kPriorities[] = {
-    {"low", earshot::v1::PRIORITY_LOW},
-    {"normal", earshot::v1::PRIORITY_NORMAL},
-    {"high", earshot::v1::PRIORITY_HIGH},
-    {"urgent", earshot::v1::PRIORITY_URGENT},
-};
 
 // `hours` keys, in absl::Weekday order (Monday first).
 constexpr std::string_view kWeekdays[7] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
