@@ -669,11 +669,11 @@ int Run() {
         "{\"label\":\"%s\",\"corpus\":\"%s\",\"connections\":%d,\"threads\":%d,\"rate\":%.1f,"
         "\"seconds\":%.3f,\"ok\":%lld,\"non_2xx\":%lld,\"failed\":%lld,\"errors\":%lld,"
         "\"requests_per_s\":%.1f,\"events_per_s\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
-        "\"p999_ms\":%.3f,\"max_ms\":%.3f,\"client_cpu\":%.2f}\n",
+        "\"p999_ms\":%.3f,\"max_ms\":%.3f,\"client_cpu\":%.2f,\"client_cpu_s\":%.2f}\n",
         label.c_str(), corpus_kind.c_str(), connections, threads, rate, elapsed,
         static_cast<long long>(total.ok), static_cast<long long>(total.non_2xx),
         static_cast<long long>(total.failed), static_cast<long long>(total.non_2xx + total.failed),
-        rps, eps, p50, p99, p999, max, client_cpu);
+        rps, eps, p50, p99, p999, max, client_cpu, cpu);
   }
   std::fflush(stdout);
   return 0;

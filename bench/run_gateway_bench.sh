@@ -11,7 +11,9 @@
 #   bench/run_gateway_bench.sh
 # Settings (environment): DURATION (10s per run), WARMUP (1s), CONNECTIONS (32),
 # CLIENT_THREADS (1), NGINX_WORKERS (1), GATEWAY_HTTP_THREADS (bench/gateway.bench.yaml's),
-# BUILD=0 (do not build), KEEP=1 (keep the temporary folder with the logs).
+# TARGET (all; `gateway` runs the gateway alone against the same embedded broker started in a
+# process of its own, bench/embedded_kafka, so that the other services of `all` do not share
+# the cores), BUILD=0 (do not build), KEEP=1 (keep the temporary folder with the logs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,31 +21,36 @@ DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-1s}
 CONNECTIONS=${CONNECTIONS:-32}
 CLIENT_THREADS=${CLIENT_THREADS:-1}
+TARGET=${TARGET:-all}
 NGINX_WORKERS=${NGINX_WORKERS:-1}
 CONFIG=bench/gateway.bench.yaml
 EARSHOT=build/services/earshot/earshot
 LOAD=build/bench/gateway_load
+KAFKA=build/bench/embedded_kafka
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 # Build what is missing or out of date: the whole tree on a first run, else only the two
 # binaries (another build may be running; two jobs at most).
 # BUILD=0 runs the binaries as they are (to measure a build while the tree moves on).
 if [[ ${BUILD:-1} == 0 ]]; then
-  [[ -x $EARSHOT && -x $LOAD ]] || { echo "BUILD=0 but $EARSHOT or $LOAD is missing" >&2; exit 2; }
+  [[ -x $EARSHOT && -x $LOAD && -x $KAFKA ]] || { echo "BUILD=0 but a binary is missing" >&2; exit 2; }
 elif [[ ! -f build/build.ninja ]]; then
   scripts/build.sh
 else
-  cmake --build build --target earshot gateway_load -j2 >/dev/null
+  cmake --build build --target earshot gateway_load embedded_kafka -j2 >/dev/null
 fi
+[[ $TARGET == all || $TARGET == gateway ]] || { echo "TARGET must be all or gateway" >&2; exit 2; }
 [[ -x $NGINX ]] || { echo "nginx is not installed (Debian: apt-get install nginx-light)" >&2; exit 2; }
 
 WORK=$(mktemp -d -t earshot-bench.XXXXXX)
 EARSHOT_PID=""
 NGINX_PID=""
+KAFKA_PID=""
 cleanup() {
-  # Only the two servers this script started, by their ids.
+  # Only the servers this script started, by their ids; the broker last, after earshot flushed.
   [[ -n $NGINX_PID ]] && kill -TERM "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
   [[ -n $EARSHOT_PID ]] && kill -TERM "$EARSHOT_PID" 2>/dev/null && wait "$EARSHOT_PID" 2>/dev/null
+  [[ -n $KAFKA_PID ]] && kill -TERM "$KAFKA_PID" 2>/dev/null && wait "$KAFKA_PID" 2>/dev/null
   if [[ ${KEEP:-0} == 1 ]]; then echo "logs kept in $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -73,21 +80,40 @@ cpu_seconds() {
 # A number from gateway_load's JSON line.
 field() { sed -n "s/.*\"$2\":\([-0-9.]*\).*/\1/p" <<<"$1"; }
 
+# CPU seconds the whole machine spent in processes so far (user, nice, system; every core).
+# Interrupts are left out: loopback traffic is processed there for client and server alike and
+# is charged to neither.
+machine_busy_seconds() {
+  awk -v hz="$(getconf CLK_TCK)" '/^cpu / { printf "%.2f", ($2 + $3 + $4) / hz }' /proc/stat
+}
+
 # Runs gateway_load and prints its report; the JSON line goes to the variable named by $1.
-# Also prints the server's CPU use over the run (pids in SERVER_PIDS).
+# Also prints the server's CPU use over the run (pids in SERVER_PIDS) and what the rest of the
+# machine used besides client and server: well above zero means other work disturbed the
+# figures, and they should be taken again.
 run_load() {
   local out_var=$1
   shift
-  local before after out
+  local before after busy_before busy_after out json start
   before=$(cpu_seconds ${SERVER_PIDS})
-  local start=$SECONDS
+  busy_before=$(machine_busy_seconds)
+  start=$EPOCHREALTIME
   out=$("$LOAD" --secrets="$CONFIG" --connections="$CONNECTIONS" --threads="$CLIENT_THREADS" \
     --duration="$DURATION" --warmup="$WARMUP" --json "$@")
   after=$(cpu_seconds ${SERVER_PIDS})
+  busy_after=$(machine_busy_seconds)
+  json=$(grep '^{' <<<"$out" | tail -1)
   grep -v '^{' <<<"$out"
-  awk -v a="$after" -v b="$before" -v s="$((SECONDS - start))" \
-    'BEGIN { if (s > 0) printf "  server      %.2f CPU seconds over ~%ds (%.2f cores)\n", a - b, s, (a - b) / s }'
-  printf -v "$out_var" '%s' "$(grep '^{' <<<"$out" | tail -1)"
+  awk -v a="$after" -v b="$before" -v s="$start" -v e="$EPOCHREALTIME" -v ba="$busy_after" \
+    -v bb="$busy_before" -v c="$(field "$json" client_cpu_s)" 'BEGIN {
+      w = e - s
+      printf "  server      %.2f CPU seconds over %.1fs (%.2f cores)\n", a - b, w, (a - b) / w
+      o = (ba - bb) - (a - b) - c
+      if (o < 0) o = 0
+      printf "  others      %.2f cores busy besides client and server%s\n", o / w,
+             (o / w > 0.15 ? "  << DISTURBED: take the figures again" : "")
+    }' | tee -a "$WORK/others.txt"
+  printf -v "$out_var" '%s' "$json"
 }
 
 echo "== machine"
@@ -95,8 +121,12 @@ echo "  $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | s
 $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) memory, \
 load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "  commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo ' (with uncommitted changes)'), $(date -u '+%Y-%m-%d %H:%M UTC')"
-if awk '{ exit !($1 > 0.5) }' /proc/loadavg; then
-  echo "  warning: the machine is already busy (load average above 0.5): figures will be low"
+busy_before=$(machine_busy_seconds)
+sleep 2
+busy_idle=$(awk -v a="$(machine_busy_seconds)" -v b="$busy_before" 'BEGIN { printf "%.2f", (a - b) / 2 }')
+echo "  busy before the start: $busy_idle cores"
+if awk -v b="$busy_idle" 'BEGIN { exit !(b > 0.1) }'; then
+  echo "  warning: other work is using the machine: figures will be low"
 fi
 
 # --- nginx: a private instance, nothing shared with the system's (prefix, pid, logs, temp).
@@ -130,14 +160,26 @@ EOF
   -g 'daemon off;' &
 NGINX_PID=$!
 
-# --- earshot: every service in one process on the embedded broker; ports picked by the kernel.
-env_threads=()
-[[ -n ${GATEWAY_HTTP_THREADS:-} ]] && env_threads=(EARSHOT_HTTP_THREADS="$GATEWAY_HTTP_THREADS")
-env "${env_threads[@]}" EARSHOT_HTTP_ADDR=127.0.0.1:0 EARSHOT_ADMIN_ADDR=127.0.0.1:0 \
+# --- earshot: every service in one process on the embedded broker (TARGET=all), or the gateway
+# alone on the same broker in its own process (TARGET=gateway); ports picked by the kernel.
+env_extra=()
+[[ -n ${GATEWAY_HTTP_THREADS:-} ]] && env_extra+=(EARSHOT_HTTP_THREADS="$GATEWAY_HTTP_THREADS")
+if [[ $TARGET == gateway ]]; then
+  "$KAFKA" --bootstrap_file="$WORK/kafka.bootstrap" >"$WORK/kafka.log" 2>&1 &
+  KAFKA_PID=$!
+  for _ in $(seq 100); do
+    [[ -s $WORK/kafka.bootstrap ]] && break
+    sleep 0.1
+  done
+  [[ -s $WORK/kafka.bootstrap ]] || { cat "$WORK/kafka.log" >&2; echo "no embedded broker" >&2; exit 1; }
+  env_extra+=(EARSHOT_KAFKA_BOOTSTRAP="$(cat "$WORK/kafka.bootstrap")")
+fi
+env "${env_extra[@]}" EARSHOT_HTTP_ADDR=127.0.0.1:0 EARSHOT_ADMIN_ADDR=127.0.0.1:0 \
   EARSHOT_GRPC_ADDR=127.0.0.1:0 \
-  "$EARSHOT" --target=all --config="$CONFIG" --data-dir="$WORK/data" \
+  "$EARSHOT" --target="$TARGET" --config="$CONFIG" --data-dir="$WORK/data" \
   >"$WORK/earshot.log" 2>&1 &
 EARSHOT_PID=$!
+GATEWAY_PIDS="$EARSHOT_PID $KAFKA_PID"
 
 # The listeners' ports come from the log lines; the gateway's own line says its HTTP server is
 # up (/readyz alone is not enough: it can say ready before the gateway listens).
@@ -167,7 +209,9 @@ for _ in $(seq 50); do
 done
 NGINX_PIDS="$NGINX_PID $(pgrep -P "$NGINX_PID" | tr '\n' ' ')"
 http_threads=${GATEWAY_HTTP_THREADS:-$(sed -n 's/^  threads: *\([0-9]*\).*/\1/p' "$CONFIG")}
-echo "  gateway 127.0.0.1:$HTTP_PORT (http.threads=$http_threads, embedded broker, raw topic on)," \
+broker="embedded broker in-process"
+[[ $TARGET == gateway ]] && broker="embedded broker in its own process"
+echo "  earshot --target=$TARGET: gateway 127.0.0.1:$HTTP_PORT (http.threads=$http_threads, $broker, raw topic on)," \
   "nginx $($NGINX -v 2>&1 | cut -d/ -f2) 127.0.0.1:$NGINX_PORT (worker_processes $NGINX_WORKERS);" \
   "client: $CONNECTIONS connections on $CLIENT_THREADS thread(s); all on the same cores"
 
@@ -184,7 +228,7 @@ echo
 echo "== (a) max requests/s, single-event requests: nginx (ceiling) then gateway"
 SERVER_PIDS=$NGINX_PIDS run_load nginx_json --label=nginx --port="$NGINX_PORT" --corpus=single
 echo
-SERVER_PIDS=$EARSHOT_PID run_load gw_json --label=gateway --port="$HTTP_PORT" --corpus=single
+SERVER_PIDS=$GATEWAY_PIDS run_load gw_json --label=gateway --port="$HTTP_PORT" --corpus=single
 nginx_rps=$(field "$nginx_json" requests_per_s)
 gw_rps=$(field "$gw_json" requests_per_s)
 gw_errors=$(field "$gw_json" errors)
@@ -196,7 +240,7 @@ verdict "gateway/nginx >= 0.5" "$pass" \
 echo
 half=$(awk -v g="$gw_rps" 'BEGIN { printf "%d", g / 2 }')
 echo "== (b) gateway at half of its max rate ($half requests/s scheduled), single-event requests"
-SERVER_PIDS=$EARSHOT_PID run_load half_json --label=gateway --port="$HTTP_PORT" --corpus=single \
+SERVER_PIDS=$GATEWAY_PIDS run_load half_json --label=gateway --port="$HTTP_PORT" --corpus=single \
   --rate="$half"
 p99=$(field "$half_json" p99_ms)
 half_errors=$(field "$half_json" errors)
@@ -207,7 +251,7 @@ verdict "p99 < 10 ms at half rate" "$pass" \
 echo
 echo "== (c) one 1000-entry Meta batch, 20 requests in a row on one connection"
 # Its own warm-up (a few batches in 0.5 s) and no time limit short of 60 s: 20 requests decide.
-SERVER_PIDS=$EARSHOT_PID run_load batch_json --label=gateway --port="$HTTP_PORT" \
+SERVER_PIDS=$GATEWAY_PIDS run_load batch_json --label=gateway --port="$HTTP_PORT" \
   --corpus=meta-batch-1000 --connections=1 --requests=20 --warmup=500ms --duration=60s
 batch_max=$(field "$batch_json" max_ms)
 batch_ok=$(field "$batch_json" ok)
@@ -219,7 +263,7 @@ verdict "1000-entry Meta batch < 50 ms" "$pass" \
 
 echo
 echo "== (d) mixed corpus (every platform, single events and batches) at max, for information"
-SERVER_PIDS=$EARSHOT_PID run_load mixed_json --label=gateway --port="$HTTP_PORT" --corpus=mixed
+SERVER_PIDS=$GATEWAY_PIDS run_load mixed_json --label=gateway --port="$HTTP_PORT" --corpus=mixed
 summary+=("info  mixed: $(field "$mixed_json" requests_per_s) req/s, $(field "$mixed_json" events_per_s) events/s, p99 $(field "$mixed_json" p99_ms) ms, errors $(field "$mixed_json" errors)")
 
 if [[ -s $WORK/nginx/logs/error.log ]]; then
@@ -236,4 +280,7 @@ fi
 echo
 echo "== summary"
 printf '  %s\n' "${summary[@]}"
+if grep -q DISTURBED "$WORK/others.txt"; then
+  echo "  warning: other work used the machine during a run (see \"others\"): figures are low"
+fi
 exit "$failed"

@@ -11,6 +11,7 @@
 #include "rocksdb/utilities/write_batch_with_index.h"
 #include "services/common/base/log.h"
 #include "services/common/kafka/options.h"
+#include "services/common/names/names.h"
 #include "services/common/store/kv_view.h"
 
 namespace earshot::sla {
@@ -24,11 +25,6 @@ absl::Time FromTs(const google::protobuf::Timestamp& ts) {
 
 std::string RfcTime(const google::protobuf::Timestamp& ts) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", FromTs(ts), absl::UTCTimeZone());
-}
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), ::tolower);
-  return s;
 }
 
 kafka::Record AlertRecord(const earshot::v1::Alert& a, const std::string& topic) {
@@ -205,6 +201,8 @@ absl::Status SlaApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc)
       kafka::ProducerOptionsFromConfig(config, ctx.kafka_bootstrap);
   producer_options.client_id = "earshot-sla";
   producer_options.metrics_prefix = "earshot_sla";
+  // A batch's alerts must fit in the producer's queue with room to spare.
+  fire_max_ = static_cast<size_t>(std::clamp(producer_options.queue_max_messages / 4, 1, 10000));
   if (auto st = config.status(); !st.ok()) return st;
 
   std::shared_ptr<const PolicySet> policies;
@@ -382,6 +380,7 @@ bool SlaApp::Step() {
   store::BatchView view(store_.get(), &batch);
   Outcome out;
   std::map<int32_t, int64_t> first_offset;
+  PartitionStates partitions;  // each partition's record written once per batch
   absl::Time now = clock_->Now();
   for (const auto& m : msgs) {
     first_offset.emplace(m->partition, m->offset);
@@ -391,15 +390,18 @@ bool SlaApp::Step() {
                 {{"partition", m->partition}, {"offset", m->offset}});
       continue;
     }
-    core_.Apply(m->partition, m->offset, routed, *policies, now, view, &out);
+    core_.Apply(m->partition, m->offset, routed, *policies, now, view, &out, &partitions);
     watch_->Observe(routed, now);
   }
+  partitions.Flush(view);
   msgs.clear();
 
-  // Fire what is due.
+  // Fire what is due, at most fire_max_ timers a batch; the rest fire in the next batches, in
+  // order. After an outage many deadlines are due at once, and a batch of alerts larger than the
+  // producer's queue fails as a whole, every time it is retried (bench/README.md, SLA).
   now = clock_->Now();
   std::vector<std::tuple<absl::Time, int32_t, std::string>> fired;
-  while (!timers_.empty() && std::get<0>(*timers_.begin()) <= now) {
+  while (!timers_.empty() && std::get<0>(*timers_.begin()) <= now && fired.size() < fire_max_) {
     auto node = timers_.extract(timers_.begin());
     core_.Fire(std::get<1>(node.value()), std::get<2>(node.value()), now, view, &out);
     fired.push_back(std::move(node.value()));
@@ -521,10 +523,8 @@ void SlaApp::UpdateMetrics() {
     const auto priority = static_cast<earshot::v1::Priority>(std::stoi(k.substr(b + 1)));
     Metrics::Cached(metrics_->waiting_by, *metrics_->waiting,
                     {{"queue", queue},
-                     {"platform", Lower(earshot::v1::Platform_Name(platform).substr(9))},
-                     {"priority", priority == earshot::v1::PRIORITY_UNSPECIFIED
-                                      ? "none"
-                                      : Lower(earshot::v1::Priority_Name(priority).substr(9))}},
+                     {"platform", std::string(names::Platform(platform))},
+                     {"priority", std::string(names::Priority(priority))}},
                     k)
         .Set(static_cast<double>(n));
   }

@@ -54,6 +54,7 @@ class SlaApp final : public Service {
   std::string policies_file_;
   std::string alerts_topic_ = "earshot.alerts.v1";
   absl::Duration horizon_ = absl::Seconds(60);
+  size_t fire_max_ = 10000;  // timers fired per batch at most
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<kafka::Producer> producer_;
   std::unique_ptr<kafka::StatefulConsumer> consumer_;

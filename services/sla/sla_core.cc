@@ -72,26 +72,38 @@ void UpdateNextFire(SlaClock* c) {
   }
 }
 
+// One event's view of its partition's record: its own copy read from and written to the view,
+// or the batch's (PartitionStates), written at the batch's end.
 class PartitionState {
  public:
-  PartitionState(int32_t partition, store::KvView& view)
-      : key_(PartitionPrefix(partition)), view_(view) {
-    if (auto v = view_.Get(kPartitions, key_)) state_.ParseFromString(*v);
+  PartitionState(int32_t partition, store::KvView& view, PartitionStates* batch)
+      : partition_(partition), view_(view), batch_(batch) {
+    if (batch_ != nullptr) {
+      state_ = batch_->Load(partition, view);
+    } else {
+      if (auto v = view_.Get(kPartitions, PartitionPrefix(partition))) own_.ParseFromString(*v);
+      state_ = &own_;
+    }
   }
   void Count(const SlaClock& c, int delta) {
-    auto& n = (*state_.mutable_waiting())[CountKey(c)];
+    const std::string key = CountKey(c);
+    auto& n = (*state_->mutable_waiting())[key];
     n += delta;
-    if (n <= 0) state_.mutable_waiting()->erase(CountKey(c));
+    if (n <= 0) state_->mutable_waiting()->erase(key);
   }
   void Save(int64_t offset) {
-    state_.set_next_offset(offset + 1);
-    view_.Put(kPartitions, key_, state_.SerializeAsString());
+    state_->set_next_offset(offset + 1);
+    if (batch_ == nullptr) {
+      view_.Put(kPartitions, PartitionPrefix(partition_), own_.SerializeAsString());
+    }
   }
 
  private:
-  std::string key_;
+  int32_t partition_;
   store::KvView& view_;
-  earshot::v1::SlaPartitionState state_;
+  PartitionStates* batch_;
+  earshot::v1::SlaPartitionState own_;
+  earshot::v1::SlaPartitionState* state_;
 };
 
 void Unschedule(int32_t partition, const SlaClock& c, store::KvView& view) {
@@ -108,6 +120,21 @@ void Schedule(int32_t partition, const SlaClock& c, store::KvView& view, Outcome
 }
 
 }  // namespace
+
+earshot::v1::SlaPartitionState* PartitionStates::Load(int32_t partition, store::KvView& view) {
+  auto [it, inserted] = states_.try_emplace(partition);
+  if (inserted) {
+    if (auto v = view.Get(kPartitions, PartitionPrefix(partition))) it->second.ParseFromString(*v);
+  }
+  return &it->second;
+}
+
+void PartitionStates::Flush(store::KvView& view) {
+  for (const auto& [partition, state] : states_) {
+    view.Put(kPartitions, PartitionPrefix(partition), state.SerializeAsString());
+  }
+  states_.clear();
+}
 
 std::string PartitionPrefix(int32_t partition) {
   std::string out;
@@ -168,11 +195,11 @@ Alert MakeAlert(const SlaClock& c, AlertLevel level, absl::Time now) {
 }
 
 void SlaCore::Apply(int32_t partition, int64_t offset, const earshot::v1::RoutedEvent& routed,
-                    const PolicySet& policies, absl::Time now, store::KvView& view,
-                    Outcome* out) const {
+                    const PolicySet& policies, absl::Time now, store::KvView& view, Outcome* out,
+                    PartitionStates* partitions) const {
   const earshot::v1::Thread& t = routed.thread();
   const std::string clock_key = PartitionKey(partition, t.thread_key());
-  PartitionState pstate(partition, view);
+  PartitionState pstate(partition, view, partitions);
   std::optional<SlaClock> stored;
   if (auto v = view.Get(kClocks, clock_key)) {
     stored.emplace();

@@ -12,6 +12,7 @@
 //   firing   alert_id                         -> Alert  (firing now; re-sent, then resolved)
 //   partitions                                -> SlaPartitionState (offset, waiting counts)
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -49,11 +50,31 @@ struct Outcome {
   std::vector<absl::Duration> delays;
 };
 
+// The input partitions' records in `partitions` (next offset, waiting counts) for one batch of
+// events: read once, changed in memory, written once by Flush(). SlaApp applies up to a thousand
+// events a batch; saving the record at every event wrote a thousand versions of it (about 1 KB
+// each with a few dozen queues) into the batch, the WAL and the memtables, and parsed and
+// serialised it each time (bench/README.md, SLA). Discarded with a batch that is not committed.
+// One thread.
+class PartitionStates {
+ public:
+  // The record of `partition`, read from `view` on first use.
+  earshot::v1::SlaPartitionState* Load(int32_t partition, store::KvView& view);
+  // Writes every record loaded since the last Flush into `view`.
+  void Flush(store::KvView& view);
+
+ private:
+  std::map<int32_t, earshot::v1::SlaPartitionState> states_;
+};
+
 class SlaCore {
  public:
-  // Applies one routed event (consumed at `offset` of `partition`) at time `now`.
+  // Applies one routed event (consumed at `offset` of `partition`) at time `now`. With
+  // `partitions`, the partition's record is kept there until its Flush(); without, it is read
+  // from and written to `view` at each event.
   void Apply(int32_t partition, int64_t offset, const earshot::v1::RoutedEvent& routed,
-             const PolicySet& policies, absl::Time now, store::KvView& view, Outcome* out) const;
+             const PolicySet& policies, absl::Time now, store::KvView& view, Outcome* out,
+             PartitionStates* partitions = nullptr) const;
   // Raises the levels of the thread's clock that are due at `now`. Nothing happens when the
   // clock has closed or moved since it was scheduled, or the level already fired.
   void Fire(int32_t partition, std::string_view thread_key, absl::Time now, store::KvView& view,

@@ -225,5 +225,34 @@ TEST_F(SlaCoreTest, WaitingCountsPerQueuePlatformPriority) {
   EXPECT_EQ(p.waiting_size(), 0);
 }
 
+TEST_F(SlaCoreTest, PartitionRecordWrittenOncePerBatchMatchesOneWrittenPerEvent) {
+  // SlaApp keeps each partition's record in PartitionStates for a batch and writes it at its end;
+  // the record it leaves must be the one that writing it at every event leaves.
+  store::MemoryView batched;
+  PartitionStates partitions;
+  const RoutedEvent waits = Waiting(t0_);
+  RoutedEvent other = Waiting(t0_, "public");  // another thread, queue and policy
+  other.mutable_thread()->set_thread_key("x:1:u:2");
+  other.mutable_thread()->set_queue("social");
+  const RoutedEvent answered = Answered(t0_ + absl::Minutes(5));
+  for (const RoutedEvent* r : std::vector<const RoutedEvent*>{&waits, &other, &answered}) {
+    Outcome a;
+    Outcome b;
+    core_.Apply(2, offset_, *r, *policies_, t0_, view_, &a);
+    core_.Apply(2, offset_++, *r, *policies_, t0_, batched, &b, &partitions);
+  }
+  EXPECT_FALSE(batched.Get(kPartitions, PartitionPrefix(2)).has_value()) << "written at Flush";
+  partitions.Flush(batched);
+  earshot::v1::SlaPartitionState want;
+  earshot::v1::SlaPartitionState got;
+  ASSERT_TRUE(want.ParseFromString(*view_.Get(kPartitions, PartitionPrefix(2))));
+  ASSERT_TRUE(got.ParseFromString(*batched.Get(kPartitions, PartitionPrefix(2))));
+  EXPECT_EQ(got.next_offset(), 3);
+  EXPECT_EQ(got.next_offset(), want.next_offset());
+  ASSERT_EQ(got.waiting_size(), 1);  // the "social" wait; the answered one is closed
+  EXPECT_EQ(got.waiting().begin()->first, want.waiting().begin()->first);
+  EXPECT_EQ(got.waiting().begin()->second, 1);
+}
+
 }  // namespace
 }  // namespace earshot::sla
