@@ -6,7 +6,7 @@
 #   (b) a restart of the monitor on the 1M-clock state folder, ready against < 10 s;
 #   (c) the alert delay at 10k routed events/s, p99 against < 1 s.
 # Prints PASS/FAIL per target; exits 1 when a target is missed, 2 when it could not run.
-# Takes about 2.5 minutes; FULL=1 adds the 10M fill and a restart on it (about 15 minutes more
+# Takes about 1.5 minutes; FULL=1 adds the 10M fill and a restart on it (about 10 minutes more
 # on 2 cores).
 #
 #   bench/run_sla_bench.sh [extra sla_bench flags]
