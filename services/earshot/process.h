@@ -3,6 +3,7 @@
 // without a configured Kafka), the admin endpoint, the selected services and the shared gRPC
 // server (health and reflection on); Stop() undoes it in reverse. Used by main() and by
 // end-to-end tests that run the whole stack in one test process.
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -59,7 +60,7 @@ class Process {
   int grpc_port_ = 0;
   std::thread health_thread_;
   absl::Notification stop_health_;
-  bool started_ = false;
+  std::atomic<bool> started_{false};
 };
 
 // The names --target accepts.
