@@ -1,4 +1,4 @@
-// earshot --target=all|gateway [--config FILE] [--data-dir DIR]
+// earshot --target=all|gateway|router|sla|stream [--config FILE] [--data-dir DIR]
 // One server binary for every service; `all` runs them in one process with an embedded
 // Kafka-protocol broker unless EARSHOT_KAFKA_BOOTSTRAP names a real cluster.
 #include <algorithm>
@@ -13,14 +13,14 @@
 #include "services/common/base/log.h"
 #include "services/earshot/process.h"
 
-ABSL_FLAG(std::string, target, "all", "service to run: all | gateway | router | sla");
+ABSL_FLAG(std::string, target, "all", "service to run: all | gateway | router | sla | stream");
 ABSL_FLAG(std::string, config, "", "YAML config file (every key overridable by EARSHOT_*)");
 ABSL_FLAG(std::string, data_dir, "data", "folder for RocksDB and kafka.bootstrap");
 ABSL_FLAG(std::string, log_level, "info", "debug | info | warn | error");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "earshot --target=all|gateway|router|sla [--config FILE] [--data-dir DIR]\n"
+      "earshot --target=all|gateway|router|sla|stream [--config FILE] [--data-dir DIR]\n"
       "Receives social-media webhooks and makes sure every customer gets an answer.");
   // DESIGN.md spells the flags with dashes (--data-dir); Abseil flag names use underscores.
   std::vector<std::string> args(argv, argv + argc);

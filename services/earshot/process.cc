@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "absl/strings/str_join.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -12,6 +13,7 @@
 #include "services/gateway/gateway_app.h"
 #include "services/router/router_app.h"
 #include "services/sla/sla_app.h"
+#include "services/stream/stream_app.h"
 
 namespace earshot {
 namespace {
@@ -19,8 +21,44 @@ constexpr char kLogger[] = "earshot";
 }
 
 const std::vector<std::string>& KnownTargets() {
-  static const std::vector<std::string> targets = {"all", "gateway", "router", "sla"};
+  static const std::vector<std::string> targets = {"all", "gateway", "router", "sla",
+                                                    "stream"};
   return targets;
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcServerCredentials(
+    const Config& config) {
+  const std::string cert_file = config.GetString("grpc.tls.cert_file", "");
+  const std::string key_file = config.GetString("grpc.tls.key_file", "");
+  const std::string ca_file = config.GetString("grpc.tls.client_ca_file", "");
+  if (cert_file.empty() && key_file.empty() && ca_file.empty()) {
+    return grpc::InsecureServerCredentials();
+  }
+  auto read = [](const std::string& path, const char* key) -> absl::StatusOr<std::string> {
+    std::ifstream in(path, std::ios::binary);
+    if (path.empty() || !in) {
+      return absl::InvalidArgumentError(std::string("cannot read ") + key + " '" + path + "'");
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  auto cert = read(cert_file, "grpc.tls.cert_file");
+  if (!cert.ok()) return cert.status();
+  auto key = read(key_file, "grpc.tls.key_file");
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions options;
+  options.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!ca_file.empty()) {
+    auto ca = read(ca_file, "grpc.tls.client_ca_file");
+    if (!ca.ok()) return ca.status();
+    options.pem_root_certs = *ca;
+    // Mutual TLS: a client without a certificate signed by this CA is refused.
+    options.client_certificate_request =
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  log::Info(kLogger, "grpc tls", {{"mutual", !ca_file.empty()}});
+  return grpc::SslServerCredentials(options);
 }
 
 Process::Process(ProcessOptions options, Config config)
@@ -79,7 +117,9 @@ absl::Status Process::Start() {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   const std::string grpc_addr = config_.GetString("grpc.addr", "0.0.0.0:9090");
-  builder.AddListeningPort(grpc_addr, grpc::InsecureServerCredentials(), &grpc_port_);
+  auto credentials = GrpcServerCredentials(config_);
+  if (!credentials.ok()) return credentials.status();
+  builder.AddListeningPort(grpc_addr, *credentials, &grpc_port_);
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(config_.GetInt("grpc.max_message_bytes", 16 << 20)));
 
@@ -95,6 +135,9 @@ absl::Status Process::Start() {
   }
   if (target == "all" || target == "sla") {
     services_.push_back(std::make_unique<sla::SlaApp>());
+  }
+  if (target == "all" || target == "stream") {
+    services_.push_back(std::make_unique<stream::StreamApp>());
   }
   for (auto& s : services_) {
     if (auto st = s->Start(ctx, builder); !st.ok()) {
@@ -127,6 +170,7 @@ void Process::Stop() {
     stop_health_.Notify();
     health_thread_.join();
   }
+  for (auto it = services_.rbegin(); it != services_.rend(); ++it) (*it)->Drain();
   if (grpc_) grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
   for (auto it = services_.rbegin(); it != services_.rend(); ++it) (*it)->Stop();
   services_.clear();

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "grpcpp/security/server_credentials.h"
 #include "absl/synchronization/notification.h"
 #include "grpcpp/server.h"
 #include "prometheus/registry.h"
@@ -62,6 +64,11 @@ class Process {
   absl::Notification stop_health_;
   std::atomic<bool> started_{false};
 };
+
+// gRPC listener credentials from config: plain, TLS (grpc.tls.cert_file, grpc.tls.key_file), or
+// mutual TLS (also grpc.tls.client_ca_file: clients must present a certificate it signed).
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcServerCredentials(
+    const Config& config);
 
 // The names --target accepts.
 const std::vector<std::string>& KnownTargets();

@@ -30,6 +30,9 @@ class Service {
   // Builds the service's parts and registers its gRPC services on `grpc` (which is started
   // after every service's Start). Returns an error for bad config or unreachable resources.
   virtual absl::Status Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc) = 0;
+  // Called before the gRPC server shuts down: end long-lived calls (streams) so that the
+  // shutdown does not wait for them. Default: nothing.
+  virtual void Drain() {}
   // Stops taking work, drains what is in flight, flushes and commits. Called once, after the
   // gRPC server has shut down, in reverse order of Start.
   virtual void Stop() = 0;

@@ -75,6 +75,61 @@ absl::Status Consumer::AssignAll(const std::string& topic) {
   return FromKafkaError(err, "kafka assign");
 }
 
+absl::Status Consumer::Assign(const std::vector<PartitionOffset>& partitions) {
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size()));
+  for (const auto& p : partitions) {
+    rd_kafka_topic_partition_list_add(list, p.topic.c_str(), p.partition)->offset = p.offset;
+  }
+  rd_kafka_resp_err_t err = rd_kafka_assign(rk_, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  return FromKafkaError(err, "kafka assign");
+}
+
+absl::StatusOr<std::pair<int64_t, int64_t>> Consumer::Watermarks(const std::string& topic,
+                                                                 int32_t partition,
+                                                                 absl::Duration timeout) {
+  int64_t low = 0;
+  int64_t high = 0;
+  rd_kafka_resp_err_t err =
+      rd_kafka_query_watermark_offsets(rk_, topic.c_str(), partition, &low, &high,
+                                       static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return FromKafkaError(err, "kafka watermarks " + topic);
+  return std::make_pair(low, high);
+}
+
+absl::StatusOr<std::vector<int64_t>> Consumer::OffsetsForTime(const std::string& topic,
+                                                              int partition_count,
+                                                              int64_t time_ms,
+                                                              absl::Duration timeout) {
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partition_count);
+  for (int p = 0; p < partition_count; ++p) {
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = time_ms;
+  }
+  rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(
+      rk_, list, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+  std::vector<int64_t> out(partition_count, 0);
+  for (int i = 0; err == RD_KAFKA_RESP_ERR_NO_ERROR && i < list->cnt; ++i) {
+    const auto& e = list->elems[i];
+    if (e.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      err = e.err;
+      break;
+    }
+    out[e.partition] = e.offset;
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return FromKafkaError(err, "kafka offsets for time");
+  // -1 (no record at or after the time) means: from the end.
+  for (int p = 0; p < partition_count; ++p) {
+    if (out[p] < 0) {
+      auto wm = Watermarks(topic, p, timeout);
+      if (!wm.ok()) return wm.status();
+      out[p] = wm->second;
+    }
+  }
+  return out;
+}
+
 absl::StatusOr<std::vector<Message>> Consumer::Poll(int max, absl::Duration timeout) {
   std::vector<Message> out;
   int wait_ms = static_cast<int>(absl::ToInt64Milliseconds(timeout));

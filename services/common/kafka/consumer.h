@@ -28,6 +28,13 @@ struct Message {
   std::string header(std::string_view name) const;
 };
 
+// A partition and the offset to start reading it from.
+struct PartitionOffset {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+};
+
 struct ConsumerOptions {
   std::string bootstrap;
   std::string group_id = "earshot";
@@ -44,6 +51,17 @@ class Consumer {
   absl::Status Subscribe(const std::vector<std::string>& topics);
   // Reads every partition of `topic` from the start, without a consumer group.
   absl::Status AssignAll(const std::string& topic);
+  // Reads exactly these partitions from these offsets, without a consumer group.
+  absl::Status Assign(const std::vector<PartitionOffset>& partitions);
+  // Low and high watermark (the next offset to be written) of one partition.
+  absl::StatusOr<std::pair<int64_t, int64_t>> Watermarks(const std::string& topic,
+                                                         int32_t partition,
+                                                         absl::Duration timeout);
+  // For each partition, the first offset whose record time is at or after `time_ms` (the high
+  // watermark when there is none).
+  absl::StatusOr<std::vector<int64_t>> OffsetsForTime(const std::string& topic,
+                                                      int partition_count, int64_t time_ms,
+                                                      absl::Duration timeout);
   // Up to `max` messages; waits at most `timeout` for the first one.
   absl::StatusOr<std::vector<Message>> Poll(int max, absl::Duration timeout);
   int PartitionCount(const std::string& topic, absl::Duration timeout);

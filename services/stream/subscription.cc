@@ -1,0 +1,224 @@
+#include "services/stream/subscription.h"
+
+#include "fmt/format.h"
+#include "google/protobuf/util/time_util.h"
+#include "grpcpp/server_context.h"
+
+namespace earshot::stream {
+namespace {
+
+void AppendVarint(uint64_t v, std::string* out) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+// A length-delimited field: tag, length, bytes (protobuf wire type 2).
+void AppendBytesField(int field, const std::string& bytes, std::string* out) {
+  AppendVarint((static_cast<uint64_t>(field) << 3) | 2, out);
+  AppendVarint(bytes.size(), out);
+  out->append(bytes);
+}
+
+constexpr int kRoutedField = 6;  // Delivery.routed
+constexpr int kAlertField = 7;   // Delivery.alert
+
+}  // namespace
+
+Subscription::Subscription(SubscriptionOptions options, Tail* tail, StreamMetrics* metrics,
+                           Filter filter, Positions positions, std::string peer)
+    : options_(options),
+      tail_(tail),
+      metrics_(metrics),
+      filter_(std::move(filter)),
+      peer_(std::move(peer)),
+      positions_(std::move(positions)) {}
+
+Subscription::~Subscription() = default;
+
+void Subscription::Begin(grpc::CallbackServerContext* ctx, Reactor* reactor, uint64_t seq,
+                         std::unique_ptr<CatchUp> catchup) {
+  std::weak_ptr<Subscription> weak = weak_from_this();
+  waker_ = std::make_shared<Tail::Waker>([this, weak] {
+    if (auto self = weak.lock()) {
+      parked_ = false;
+      self->Pump();
+    }
+  });
+  metrics_->subscribers->Increment();
+  absl::MutexLock l(&mu_);
+  ctx_ = ctx;
+  reactor_ = reactor;
+  seq_ = seq;
+  catchup_ = std::move(catchup);
+  if (catchup_) metrics_->catching_up->Increment();
+  WriteLocked(nullptr);  // the start cursor, at once
+}
+
+void Subscription::Pump() {
+  absl::MutexLock l(&mu_);
+  PumpLocked();
+}
+
+void Subscription::OnWriteDone(bool ok) {
+  absl::MutexLock l(&mu_);
+  writing_ = false;
+  if (!ok) {  // the client went away
+    FinishLocked(grpc::StatusCode::CANCELLED, "write failed");
+    return;
+  }
+  PumpLocked();
+}
+
+void Subscription::OnCancel() {
+  absl::MutexLock l(&mu_);
+  FinishLocked(grpc::StatusCode::CANCELLED, "cancelled");
+}
+
+void Subscription::OnDone() {
+  std::unique_ptr<CatchUp> catchup;
+  std::unique_ptr<CatchUp> retired;
+  {
+    absl::MutexLock l(&mu_);
+    done_ = true;
+    reactor_ = nullptr;
+    ctx_ = nullptr;
+    if (catchup_) metrics_->catching_up->Decrement();
+    catchup = std::move(catchup_);
+    retired = std::move(retired_);
+  }
+  metrics_->subscribers->Decrement();
+  // Joined here, outside mu_: their threads may be waking this subscription.
+  catchup.reset();
+  retired.reset();
+}
+
+void Subscription::Shutdown() {
+  absl::MutexLock l(&mu_);
+  FinishLocked(grpc::StatusCode::UNAVAILABLE, "server shutting down");
+}
+
+void Subscription::Tick(absl::Time now) {
+  std::unique_ptr<CatchUp> retired;
+  {
+    absl::MutexLock l(&mu_);
+    retired = std::move(retired_);
+    if (!finished_ && reactor_ != nullptr) {
+      const uint64_t behind = tail_->head() - seq_ + (pending_.size() - next_pending_);
+      if (catchup_ == nullptr && behind > options_.buffer_records) {
+        FinishSlowLocked();
+      } else if (!writing_ && now - last_write_ >= options_.heartbeat) {
+        WriteLocked(nullptr);
+      } else if (!writing_) {
+        PumpLocked();
+      }
+    }
+  }
+  retired.reset();
+}
+
+bool Subscription::RefillLocked() {
+  pending_.clear();
+  next_pending_ = 0;
+  while (true) {
+    if (catchup_ != nullptr) {
+      CatchUp::Taken taken = catchup_->Take(options_.read_batch, &pending_);
+      if (!pending_.empty()) return true;
+      if (!taken.error.ok()) {
+        FinishLocked(grpc::StatusCode::UNAVAILABLE,
+                     "reading history failed: " + std::string(taken.error.message()));
+        return false;
+      }
+      if (taken.joined.has_value()) {
+        seq_ = *taken.joined;
+        retired_ = std::move(catchup_);
+        metrics_->catching_up->Decrement();
+        continue;
+      }
+      if (!parked_.exchange(true)) {
+        if (!catchup_->Park(waker_)) {
+          parked_ = false;
+          continue;
+        }
+      }
+      return false;
+    }
+    if (!tail_->Read(&seq_, options_.read_batch, &pending_)) {
+      FinishSlowLocked();
+      return false;
+    }
+    if (!pending_.empty()) return true;
+    if (!parked_.exchange(true)) {
+      if (!tail_->Park(seq_, waker_)) {
+        parked_ = false;
+        continue;
+      }
+    }
+    return false;
+  }
+}
+
+void Subscription::PumpLocked() {
+  while (!finished_ && !writing_ && reactor_ != nullptr) {
+    if (next_pending_ == pending_.size() && !RefillLocked()) return;
+    const RecordPtr& r = pending_[next_pending_++];
+    auto pos = positions_.find(r->tp);
+    if (pos == positions_.end() || r->offset < pos->second) continue;  // seen, or not ours
+    pos->second = r->offset + 1;
+    if (!filter_.Matches(*r)) {
+      cursor_moved_ = true;
+      continue;
+    }
+    WriteLocked(r.get());
+  }
+}
+
+void Subscription::WriteLocked(const Record* r) {
+  earshot::v1::Delivery header;
+  header.set_cursor(EncodeCursor(positions_));
+  const absl::Time now = absl::Now();
+  std::string bytes;
+  if (r != nullptr) {
+    header.set_topic(r->tp.topic);
+    header.set_partition(r->tp.partition);
+    header.set_offset(r->offset);
+    *header.mutable_written_at() =
+        google::protobuf::util::TimeUtil::MillisecondsToTimestamp(r->timestamp_ms);
+    header.SerializeToString(&bytes);
+    const bool alert = r->tp.topic == earshot::v1::STREAM_TOPIC_ALERTS;
+    AppendBytesField(alert ? kAlertField : kRoutedField, r->payload, &bytes);
+    (alert ? metrics_->deliveries_alerts : metrics_->deliveries_routed)->Increment();
+    metrics_->delivery_lag->Observe(
+        std::max<double>(0, absl::ToUnixMillis(now) - r->timestamp_ms) / 1000.0);
+  } else {
+    *header.mutable_heartbeat()->mutable_at() =
+        google::protobuf::util::TimeUtil::MillisecondsToTimestamp(absl::ToUnixMillis(now));
+    header.SerializeToString(&bytes);
+    metrics_->heartbeats->Increment();
+  }
+  grpc::Slice slice(bytes);
+  buffer_ = grpc::ByteBuffer(&slice, 1);
+  writing_ = true;
+  cursor_moved_ = false;
+  last_write_ = now;
+  reactor_->StartWrite(&buffer_);
+}
+
+void Subscription::FinishLocked(grpc::StatusCode code, const std::string& message) {
+  if (finished_ || reactor_ == nullptr) return;
+  finished_ = true;
+  const std::string cursor = EncodeCursor(positions_);
+  ctx_->AddTrailingMetadata("earshot-cursor", cursor);
+  reactor_->Finish(grpc::Status(code, fmt::format("{}; resume with cursor {}", message, cursor)));
+}
+
+void Subscription::FinishSlowLocked() {
+  metrics_->slow_disconnects->Increment();
+  FinishLocked(grpc::StatusCode::RESOURCE_EXHAUSTED,
+               fmt::format("subscriber fell more than {} records behind",
+                           options_.buffer_records));
+}
+
+}  // namespace earshot::stream
