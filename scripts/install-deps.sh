@@ -11,6 +11,10 @@ PACKAGES=(
   libspdlog-dev libfmt-dev libssl-dev libcld2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   kcat nginx-light prometheus-alertmanager tzdata
+  # tests/deploy: the chart renderer and checks (Go, offline from Debian's Go packages),
+  # promtool and the Prometheus server
+  golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev golang-gopkg-yaml.v3-dev
+  golang-github-xeipuuv-gojsonschema-dev golang-golang-x-net-dev prometheus
 )
 
 missing=()
@@ -27,3 +31,6 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # nginx-light starts a service on port 80 when installed; the benchmark runs its own instance.
 if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now nginx >/dev/null 2>&1 || true; fi
+# prometheus starts a server on port 9090 when installed; tests/deploy runs its own instance.
+if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
+if command -v service >/dev/null 2>&1; then $SUDO service prometheus stop >/dev/null 2>&1 || true; fi

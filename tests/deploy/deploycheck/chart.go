@@ -1,0 +1,1005 @@
+package main
+
+// `deploycheck chart`: renders helm/earshot for every ci/*-values.yaml and checks the objects;
+// renders every ci/reject/*-values.yaml and checks that it is refused for the stated reason.
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	yaml3 "gopkg.in/yaml.v3"
+)
+
+// Object is one rendered Kubernetes object.
+type Object struct {
+	File string // template that produced it
+	M    map[string]interface{}
+}
+
+func (o Object) Kind() string      { return str(o.M, "kind") }
+func (o Object) Name() string      { return str(o.M, "metadata", "name") }
+func (o Object) Namespace() string { return str(o.M, "metadata", "namespace") }
+func (o Object) ID() string        { return o.Kind() + "/" + o.Name() }
+
+// Helpers to walk decoded YAML.
+func get(v interface{}, keys ...string) interface{} {
+	for _, k := range keys {
+		m, ok := v.(map[string]interface{})
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+func str(v interface{}, keys ...string) string {
+	s, _ := get(v, keys...).(string)
+	return s
+}
+func mapOf(v interface{}, keys ...string) map[string]interface{} {
+	m, _ := get(v, keys...).(map[string]interface{})
+	return m
+}
+func listOf(v interface{}, keys ...string) []interface{} {
+	l, _ := get(v, keys...).([]interface{})
+	return l
+}
+func intOf(v interface{}, keys ...string) (int, bool) {
+	switch n := get(v, keys...).(type) {
+	case int:
+		return n, true
+	case int64:
+		return int(n), true
+	case float64:
+		return int(n), n == float64(int(n))
+	}
+	return 0, false
+}
+func labels(v interface{}, keys ...string) map[string]string {
+	out := map[string]string{}
+	for k, val := range mapOf(v, keys...) {
+		s, ok := val.(string)
+		if !ok {
+			s = fmt.Sprint(val)
+		}
+		out[k] = s
+	}
+	return out
+}
+
+// selects: a matchLabels selector selects a label set.
+func selects(selector, lbls map[string]string) bool {
+	for k, v := range selector {
+		if lbls[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseObjects splits rendered templates into objects; YAML errors are reported by file.
+func ParseObjects(rendered []Rendered) ([]Object, []string) {
+	var objs []Object
+	var errs []string
+	for _, r := range rendered {
+		if strings.HasSuffix(r.Name, "NOTES.txt") {
+			continue
+		}
+		dec := yaml3.NewDecoder(strings.NewReader(r.Text))
+		for i := 0; ; i++ {
+			var m map[string]interface{}
+			err := dec.Decode(&m)
+			if err != nil {
+				if err.Error() == "EOF" {
+					break
+				}
+				errs = append(errs, fmt.Sprintf("%s: document %d: invalid YAML: %v", r.Name, i, err))
+				break
+			}
+			if m == nil {
+				continue
+			}
+			objs = append(objs, Object{File: r.Name, M: m})
+		}
+	}
+	return objs, errs
+}
+
+var (
+	dns1123Label     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	dns1123Subdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	// A number printed by Go's %v of a float64 in exponent form: the classic Helm mistake of
+	// printing a big number from values without int/int64.
+	exponentNumber = regexp.MustCompile(`(?m)[:\-]\s+"?[0-9](\.[0-9]+)?e[+-][0-9]+"?\s*$`)
+)
+
+// CheckContext carries what the object checks need besides the objects.
+type CheckContext struct {
+	Release   Release
+	Values    map[string]interface{}
+	RuleNames []string // alert and record names of deploy/prometheus/earshot-rules.yaml
+	Rendered  []Rendered
+}
+
+// CheckObjects runs every check on the objects of one rendering; it returns the problems.
+func CheckObjects(ctx CheckContext, objs []Object) []string {
+	var errs []string
+	fail := func(o *Object, format string, args ...interface{}) {
+		where := ""
+		if o != nil {
+			where = fmt.Sprintf("%s: %s: ", path.Base(o.File), o.ID())
+		}
+		errs = append(errs, where+fmt.Sprintf(format, args...))
+	}
+	for _, r := range ctx.Rendered {
+		if m := exponentNumber.FindString(r.Text); m != "" {
+			errs = append(errs, fmt.Sprintf("%s: a number printed in exponent notation (%q): use int or int64", r.Name, strings.TrimSpace(m)))
+		}
+		if strings.Contains(r.Text, "%!") {
+			errs = append(errs, fmt.Sprintf("%s: a printf formatting error in the output", r.Name))
+		}
+	}
+
+	seen := map[string]bool{}
+	byKind := map[string][]*Object{}
+	for i := range objs {
+		o := &objs[i]
+		if str(o.M, "apiVersion") == "" || o.Kind() == "" || o.Name() == "" {
+			fail(o, "apiVersion, kind and metadata.name are required")
+			continue
+		}
+		key := o.Kind() + "/" + o.Namespace() + "/" + o.Name()
+		if seen[key] {
+			fail(o, "defined twice")
+		}
+		seen[key] = true
+		byKind[o.Kind()] = append(byKind[o.Kind()], o)
+		if !dns1123Subdomain.MatchString(o.Name()) || len(o.Name()) > 253 {
+			fail(o, "name %q is not a DNS-1123 subdomain", o.Name())
+		}
+		if (o.Kind() == "Service" || o.Kind() == "StatefulSet" || o.Kind() == "Deployment") &&
+			(!dns1123Label.MatchString(o.Name()) || len(o.Name()) > 63) {
+			fail(o, "name %q is not a DNS-1123 label of at most 63 characters", o.Name())
+		}
+		if o.Kind() == "StatefulSet" && len(o.Name()) > 52 {
+			fail(o, "StatefulSet name longer than 52: pods' controller-revision-hash labels exceed 63")
+		}
+		if o.Namespace() == "" {
+			fail(o, "metadata.namespace is missing")
+		}
+		l := labels(o.M, "metadata", "labels")
+		for _, k := range []string{"app.kubernetes.io/name", "app.kubernetes.io/instance",
+			"app.kubernetes.io/managed-by", "helm.sh/chart", "app.kubernetes.io/part-of"} {
+			if l[k] == "" {
+				fail(o, "label %s is missing", k)
+			}
+		}
+		if l["app.kubernetes.io/instance"] != "" && l["app.kubernetes.io/instance"] != ctx.Release.Name {
+			fail(o, "label app.kubernetes.io/instance=%s, want the release name %s", l["app.kubernetes.io/instance"], ctx.Release.Name)
+		}
+		for k, v := range l {
+			if len(v) > 63 {
+				fail(o, "label %s value longer than 63 characters", k)
+			}
+		}
+	}
+
+	configMaps := map[string]*Object{}
+	for _, o := range byKind["ConfigMap"] {
+		configMaps[o.Name()] = o
+	}
+	services := map[string]*Object{}
+	for _, o := range byKind["Service"] {
+		services[o.Name()] = o
+	}
+
+	// Workloads and their pods.
+	type workload struct {
+		obj       *Object
+		podLabels map[string]string
+		pod       map[string]interface{}
+	}
+	var workloads []workload
+	deployments := map[string]*Object{}
+	for _, kind := range []string{"Deployment", "StatefulSet"} {
+		for _, o := range byKind[kind] {
+			if kind == "Deployment" {
+				deployments[o.Name()] = o
+			}
+			sel := labels(o.M, "spec", "selector", "matchLabels")
+			podLabels := labels(o.M, "spec", "template", "metadata", "labels")
+			if len(sel) == 0 {
+				fail(o, "spec.selector.matchLabels is empty")
+			}
+			if !selects(sel, podLabels) {
+				fail(o, "selector %v does not select its own pod template labels %v", sel, podLabels)
+			}
+			workloads = append(workloads, workload{o, podLabels, mapOf(o.M, "spec", "template", "spec")})
+			errs = append(errs, checkPod(ctx, o, kind, podLabels, configMaps)...)
+		}
+	}
+	for i, a := range workloads {
+		for _, b := range workloads[i+1:] {
+			if selects(labels(a.obj.M, "spec", "selector", "matchLabels"), b.podLabels) ||
+				selects(labels(b.obj.M, "spec", "selector", "matchLabels"), a.podLabels) {
+				fail(a.obj, "selector overlaps the pods of %s", b.obj.ID())
+			}
+		}
+	}
+	selected := func(sel map[string]string) []workload {
+		var out []workload
+		for _, w := range workloads {
+			if selects(sel, w.podLabels) {
+				out = append(out, w)
+			}
+		}
+		return out
+	}
+	containerPorts := func(pod map[string]interface{}) map[string]int {
+		out := map[string]int{}
+		for _, c := range listOf(pod, "containers") {
+			for _, p := range listOf(c, "ports") {
+				n, _ := intOf(p, "containerPort")
+				out[str(p, "name")] = n
+			}
+		}
+		return out
+	}
+	workloadReplicas := func(w workload) int {
+		if n, ok := intOf(w.obj.M, "spec", "replicas"); ok {
+			return n
+		}
+		for _, h := range byKind["HorizontalPodAutoscaler"] {
+			if str(h.M, "spec", "scaleTargetRef", "name") == w.obj.Name() {
+				n, _ := intOf(h.M, "spec", "minReplicas")
+				return n
+			}
+		}
+		return 1
+	}
+
+	for _, o := range byKind["Service"] {
+		sel := labels(o.M, "spec", "selector")
+		ws := selected(sel)
+		if len(sel) == 0 || len(ws) != 1 {
+			fail(o, "selector %v selects %d workloads, want exactly 1", sel, len(ws))
+			continue
+		}
+		cports := containerPorts(ws[0].pod)
+		for _, p := range listOf(o.M, "spec", "ports") {
+			target := get(p, "targetPort")
+			port, _ := intOf(p, "port")
+			name, isName := target.(string)
+			if !isName {
+				fail(o, "port %s: targetPort should name a container port", str(p, "name"))
+				continue
+			}
+			n, ok := cports[name]
+			if !ok {
+				fail(o, "port %s: targetPort %q is not a port of %s's containers", str(p, "name"), name, ws[0].obj.ID())
+			} else if n != port {
+				fail(o, "port %s: %d but the container's %s port is %d", str(p, "name"), port, name, n)
+			}
+			if str(p, "name") != name {
+				fail(o, "port name %q differs from its targetPort %q", str(p, "name"), name)
+			}
+		}
+	}
+	for _, o := range byKind["StatefulSet"] {
+		svc := services[str(o.M, "spec", "serviceName")]
+		if svc == nil {
+			fail(o, "serviceName %q is not a Service of the release", str(o.M, "spec", "serviceName"))
+		} else {
+			if str(svc.M, "spec", "clusterIP") != "None" {
+				fail(o, "serviceName %s is not headless (clusterIP: None)", svc.Name())
+			}
+			if !selects(labels(svc.M, "spec", "selector"), labels(o.M, "spec", "template", "metadata", "labels")) {
+				fail(o, "its governing Service %s does not select its pods", svc.Name())
+			}
+		}
+	}
+	for _, o := range byKind["HorizontalPodAutoscaler"] {
+		ref := mapOf(o.M, "spec", "scaleTargetRef")
+		d := deployments[str(ref, "name")]
+		if str(ref, "kind") != "Deployment" || d == nil {
+			fail(o, "scaleTargetRef %s/%s is not a Deployment of the release", str(ref, "kind"), str(ref, "name"))
+		} else if _, has := mapOf(d.M, "spec")["replicas"]; has {
+			fail(o, "%s sets spec.replicas although an HPA scales it (every upgrade would reset it)", d.ID())
+		}
+		min, _ := intOf(o.M, "spec", "minReplicas")
+		max, _ := intOf(o.M, "spec", "maxReplicas")
+		if min < 1 || max < min {
+			fail(o, "minReplicas %d, maxReplicas %d", min, max)
+		}
+		if len(listOf(o.M, "spec", "metrics")) == 0 {
+			fail(o, "no metrics")
+		}
+	}
+	for _, o := range byKind["PodDisruptionBudget"] {
+		ws := selected(labels(o.M, "spec", "selector", "matchLabels"))
+		if len(ws) != 1 {
+			fail(o, "selects %d workloads, want exactly 1", len(ws))
+			continue
+		}
+		_, hasMin := mapOf(o.M, "spec")["minAvailable"]
+		_, hasMax := mapOf(o.M, "spec")["maxUnavailable"]
+		if hasMin == hasMax {
+			fail(o, "needs exactly one of minAvailable and maxUnavailable")
+		}
+		if n, ok := intOf(o.M, "spec", "minAvailable"); ok && hasMin && n >= workloadReplicas(ws[0]) {
+			fail(o, "minAvailable %d with %d replicas: no pod may ever be evicted (node drains hang)", n, workloadReplicas(ws[0]))
+		}
+	}
+	for _, o := range byKind["NetworkPolicy"] {
+		ws := selected(labels(o.M, "spec", "podSelector", "matchLabels"))
+		if len(ws) == 0 {
+			fail(o, "podSelector selects no workload of the release")
+			continue
+		}
+		for _, w := range ws {
+			cports := containerPorts(w.pod)
+			for _, rule := range listOf(o.M, "spec", "ingress") {
+				for _, p := range listOf(rule, "ports") {
+					if name, ok := get(p, "port").(string); ok {
+						if _, ok := cports[name]; !ok {
+							fail(o, "ingress port %q is not a container port of %s", name, w.obj.ID())
+						}
+					}
+				}
+			}
+			for name := range cports {
+				allowed := false
+				for _, rule := range listOf(o.M, "spec", "ingress") {
+					for _, p := range listOf(rule, "ports") {
+						if get(p, "port") == name {
+							allowed = true
+						}
+					}
+				}
+				if !allowed {
+					fail(o, "container port %q of %s is not reachable (no ingress rule)", name, w.obj.ID())
+				}
+			}
+		}
+	}
+	for _, o := range byKind["Ingress"] {
+		rules := listOf(o.M, "spec", "rules")
+		if len(rules) == 0 {
+			fail(o, "no rules")
+		}
+		for _, r := range rules {
+			for _, p := range listOf(r, "http", "paths") {
+				if !strings.HasPrefix(str(p, "path"), "/webhooks") {
+					fail(o, "path %q exposes more than the webhook routes", str(p, "path"))
+				}
+				svc := services[str(p, "backend", "service", "name")]
+				port := str(p, "backend", "service", "port", "name")
+				if svc == nil {
+					fail(o, "backend Service %q does not exist", str(p, "backend", "service", "name"))
+					continue
+				}
+				found := false
+				for _, sp := range listOf(svc.M, "spec", "ports") {
+					found = found || str(sp, "name") == port
+				}
+				if !found {
+					fail(o, "backend port %q is not a port of Service %s", port, svc.Name())
+				}
+			}
+		}
+	}
+	for _, o := range byKind["ServiceMonitor"] {
+		sel := labels(o.M, "spec", "selector", "matchLabels")
+		matched := 0
+		for _, svc := range byKind["Service"] {
+			if !selects(sel, labels(svc.M, "metadata", "labels")) {
+				if labels(svc.M, "metadata", "labels")["earshot.dev/metrics"] == "true" {
+					fail(o, "does not select %s, which is labelled for scraping", svc.ID())
+				}
+				continue
+			}
+			matched++
+			for _, ep := range listOf(o.M, "spec", "endpoints") {
+				found := false
+				for _, sp := range listOf(svc.M, "spec", "ports") {
+					found = found || str(sp, "name") == str(ep, "port")
+				}
+				if !found {
+					fail(o, "endpoint port %q is not a port of %s", str(ep, "port"), svc.ID())
+				}
+				if str(ep, "path") != "/metrics" {
+					fail(o, "endpoint path %q, want /metrics", str(ep, "path"))
+				}
+			}
+		}
+		if matched == 0 {
+			fail(o, "selects no Service")
+		}
+		ns := listOf(o.M, "spec", "namespaceSelector", "matchNames")
+		if len(ns) != 1 || ns[0] != ctx.Release.Namespace {
+			fail(o, "namespaceSelector should name the release namespace only")
+		}
+	}
+	for _, o := range byKind["PrometheusRule"] {
+		var names []string
+		for _, g := range listOf(o.M, "spec", "groups") {
+			for _, r := range listOf(g, "rules") {
+				n := str(r, "alert") + str(r, "record")
+				names = append(names, n)
+				if str(r, "alert") != "" && str(r, "annotations", "runbook_url") == "" {
+					fail(o, "alert %s has no runbook_url", n)
+				}
+				if str(r, "expr") == "" {
+					fail(o, "rule %s has no expr", n)
+				}
+			}
+		}
+		sort.Strings(names)
+		want := append([]string(nil), ctx.RuleNames...)
+		sort.Strings(want)
+		if strings.Join(names, ",") != strings.Join(want, ",") {
+			fail(o, "rules %v differ from deploy/prometheus/earshot-rules.yaml %v", names, want)
+		}
+	}
+	// Strimzi topics: the five, named as the config names them.
+	if topics := byKind["KafkaTopic"]; len(topics) > 0 {
+		want := map[string]bool{}
+		for _, t := range mapOf(ctx.Values, "kafka", "topics") {
+			want[str(t, "name")] = true
+		}
+		cluster := str(ctx.Values, "kafka", "strimzi", "clusterName")
+		for _, o := range topics {
+			tn := str(o.M, "spec", "topicName")
+			if !want[tn] {
+				fail(o, "topicName %q is not one of kafka.topics", tn)
+			}
+			delete(want, tn)
+			if labels(o.M, "metadata", "labels")["strimzi.io/cluster"] != cluster {
+				fail(o, "label strimzi.io/cluster is not %q", cluster)
+			}
+			for _, f := range []string{"partitions", "replicas"} {
+				if n, ok := intOf(o.M, "spec", f); !ok || n < 1 {
+					fail(o, "spec.%s must be a positive integer", f)
+				}
+			}
+			if _, ok := intOf(o.M, "spec", "config", "retention.ms"); !ok {
+				fail(o, "spec.config.retention.ms must be an integer")
+			}
+		}
+		for tn := range want {
+			fail(nil, "no KafkaTopic for topic %s", tn)
+		}
+	}
+	for _, o := range byKind["ConfigMap"] {
+		for k, v := range mapOf(o.M, "data") {
+			s, ok := v.(string)
+			if !ok {
+				fail(o, "data.%s is not a string", k)
+				continue
+			}
+			switch {
+			case strings.HasSuffix(k, ".json"):
+				var x interface{}
+				if err := json.Unmarshal([]byte(s), &x); err != nil {
+					fail(o, "data.%s is not valid JSON: %v", k, err)
+				}
+			case strings.HasSuffix(k, ".yaml"):
+				var x interface{}
+				if err := yaml3.Unmarshal([]byte(s), &x); err != nil {
+					fail(o, "data.%s is not valid YAML: %v", k, err)
+				}
+			}
+		}
+	}
+	return errs
+}
+
+var addrEnv = map[string]string{"EARSHOT_HTTP_ADDR": "http", "EARSHOT_GRPC_ADDR": "grpc", "EARSHOT_ADMIN_ADDR": "admin"}
+
+// checkPod checks one workload's pod template: security, ports, probes, mounts, config paths.
+func checkPod(ctx CheckContext, o *Object, kind string, podLabels map[string]string, configMaps map[string]*Object) []string {
+	var errs []string
+	fail := func(format string, args ...interface{}) {
+		errs = append(errs, fmt.Sprintf("%s: %s: ", path.Base(o.File), o.ID())+fmt.Sprintf(format, args...))
+	}
+	pod := mapOf(o.M, "spec", "template", "spec")
+	if get(pod, "securityContext", "runAsNonRoot") != true {
+		fail("pod securityContext.runAsNonRoot is not true")
+	}
+	if n, ok := intOf(pod, "securityContext", "runAsUser"); ok && n == 0 {
+		fail("pod runs as user 0")
+	}
+	if get(pod, "automountServiceAccountToken") != false {
+		fail("automountServiceAccountToken should be false (the pods never call the API)")
+	}
+	if _, ok := intOf(pod, "terminationGracePeriodSeconds"); !ok {
+		fail("terminationGracePeriodSeconds is not set")
+	}
+
+	// Volumes: name -> volume; StatefulSets add their claim templates.
+	volumes := map[string]map[string]interface{}{}
+	for _, v := range listOf(pod, "volumes") {
+		volumes[str(v, "name")] = v.(map[string]interface{})
+	}
+	for _, t := range listOf(o.M, "spec", "volumeClaimTemplates") {
+		volumes[str(t, "metadata", "name")] = map[string]interface{}{"name": str(t, "metadata", "name"), "pvc": true}
+		if len(listOf(t, "spec", "accessModes")) == 0 || str(t, "spec", "resources", "requests", "storage") == "" {
+			fail("volumeClaimTemplate %s needs accessModes and a storage request", str(t, "metadata", "name"))
+		}
+	}
+	mounted := map[string]bool{}
+	type mount struct {
+		path     string
+		volume   map[string]interface{}
+		readOnly bool
+	}
+	var mounts []mount
+
+	containers := listOf(pod, "containers")
+	if len(containers) == 0 {
+		fail("no containers")
+	}
+	for _, c := range containers {
+		cname := str(c, "name")
+		sc := mapOf(c, "securityContext")
+		if get(sc, "readOnlyRootFilesystem") != true {
+			fail("container %s: readOnlyRootFilesystem is not true", cname)
+		}
+		if get(sc, "allowPrivilegeEscalation") != false {
+			fail("container %s: allowPrivilegeEscalation is not false", cname)
+		}
+		if get(sc, "privileged") == true {
+			fail("container %s: privileged", cname)
+		}
+		drop := false
+		for _, d := range listOf(sc, "capabilities", "drop") {
+			drop = drop || d == "ALL"
+		}
+		if !drop || len(listOf(sc, "capabilities", "add")) > 0 {
+			fail("container %s: capabilities must drop ALL and add none", cname)
+		}
+		image := str(c, "image")
+		if image == "" || strings.HasSuffix(image, ":latest") || strings.HasSuffix(image, ":") {
+			fail("container %s: image %q has no pinned tag", cname, image)
+		}
+		if len(mapOf(c, "resources", "requests")) == 0 {
+			fail("container %s: no resource requests", cname)
+		}
+
+		ports := map[string]int{}
+		numbers := map[int]bool{}
+		for _, p := range listOf(c, "ports") {
+			n, _ := intOf(p, "containerPort")
+			name := str(p, "name")
+			if name == "" || ports[name] != 0 || numbers[n] {
+				fail("container %s: port %q/%d is unnamed or duplicated", cname, name, n)
+			}
+			ports[name] = n
+			numbers[n] = true
+		}
+		// Listener addresses agree with the declared ports.
+		env := map[string]string{}
+		for _, e := range listOf(c, "env") {
+			env[str(e, "name")] = str(e, "value")
+		}
+		for name, portName := range addrEnv {
+			addr, has := env[name]
+			want, declared := ports[portName]
+			switch {
+			case has && !declared:
+				fail("container %s: %s is set but no container port is named %s", cname, name, portName)
+			case declared && !has:
+				fail("container %s: port %s is declared but %s is not set (the default may differ)", cname, portName, name)
+			case has:
+				i := strings.LastIndex(addr, ":")
+				n, err := strconv.Atoi(addr[i+1:])
+				if i < 0 || err != nil || n != want {
+					fail("container %s: %s=%q does not listen on the %s port %d", cname, name, addr, portName, want)
+				}
+			}
+		}
+		// Probes name real ports.
+		for _, probe := range []string{"startupProbe", "livenessProbe", "readinessProbe"} {
+			p := mapOf(c, probe)
+			if p == nil {
+				fail("container %s: no %s", cname, probe)
+				continue
+			}
+			switch {
+			case mapOf(p, "httpGet") != nil:
+				port := get(p, "httpGet", "port")
+				if name, ok := port.(string); ok {
+					if _, ok := ports[name]; !ok {
+						fail("container %s: %s port %q is not a container port", cname, probe, name)
+					}
+				} else if n, _ := intOf(p, "httpGet", "port"); !numbers[n] {
+					fail("container %s: %s port %v is not a container port", cname, probe, port)
+				}
+				if probe == "livenessProbe" && str(p, "httpGet", "path") != "/healthz" {
+					fail("container %s: livenessProbe should GET /healthz", cname)
+				}
+				if probe == "readinessProbe" && str(p, "httpGet", "path") != "/readyz" {
+					fail("container %s: readinessProbe should GET /readyz", cname)
+				}
+			case mapOf(p, "grpc") != nil:
+				n, ok := intOf(p, "grpc", "port")
+				if !ok || n != ports["grpc"] {
+					fail("container %s: %s gRPC port %v is not the grpc container port %d", cname, probe, get(p, "grpc", "port"), ports["grpc"])
+				}
+			default:
+				fail("container %s: %s has no httpGet or grpc handler", cname, probe)
+			}
+		}
+		// Mounts.
+		for _, m := range listOf(c, "volumeMounts") {
+			v := volumes[str(m, "name")]
+			if v == nil {
+				fail("container %s: volumeMount %s names no volume", cname, str(m, "name"))
+				continue
+			}
+			mounted[str(m, "name")] = true
+			mounts = append(mounts, mount{str(m, "mountPath"), v, get(m, "readOnly") == true})
+		}
+		// Arguments: the component, the config file, a writable data folder.
+		args := map[string]string{}
+		for _, a := range listOf(c, "args") {
+			s, _ := a.(string)
+			if i := strings.Index(s, "="); strings.HasPrefix(s, "--") && i > 0 {
+				args[s[2:i]] = s[i+1:]
+			}
+		}
+		if comp := podLabels["app.kubernetes.io/component"]; args["target"] != comp {
+			fail("container %s: --target=%s but the component label is %q", cname, args["target"], comp)
+		}
+		if kind == "StatefulSet" {
+			found := false
+			for _, m := range mounts {
+				if m.volume["pvc"] == true && m.path == args["data-dir"] {
+					found = true
+				}
+			}
+			if !found {
+				fail("container %s: --data-dir=%s is not the PersistentVolumeClaim's mount", cname, args["data-dir"])
+			}
+		}
+		// Every file the container is told about exists in a mount that provides it.
+		resolve := func(what, file string) {
+			var best *mount
+			for i := range mounts {
+				m := &mounts[i]
+				if strings.HasPrefix(file, m.path+"/") && (best == nil || len(m.path) > len(best.path)) {
+					best = m
+				}
+			}
+			if best == nil {
+				fail("container %s: %s %s is in no mounted volume (read-only root filesystem)", cname, what, file)
+				return
+			}
+			rel := strings.TrimPrefix(file, best.path+"/")
+			if what == "--data-dir" {
+				if best.readOnly {
+					fail("container %s: --data-dir %s is on a read-only mount", cname, file)
+				}
+				return
+			}
+			if files := volumeFiles(best.volume, configMaps); files != nil && !files[rel] {
+				keys := make([]string, 0, len(files))
+				for k := range files {
+					keys = append(keys, k)
+				}
+				sort.Strings(keys)
+				fail("container %s: %s %s: volume %s provides no %q (it has %v)", cname, what, file, str(best.volume, "name"), rel, keys)
+			}
+		}
+		// A data dir that is itself a mount point is fine.
+		dataOK := false
+		for _, m := range mounts {
+			if m.path == args["data-dir"] && !m.readOnly {
+				dataOK = true
+			}
+		}
+		if !dataOK {
+			resolve("--data-dir", args["data-dir"])
+		}
+		resolve("--config", args["config"])
+		for name, val := range env {
+			if strings.HasSuffix(name, "_FILE") {
+				resolve(name, val)
+			}
+		}
+		// Paths inside the config file.
+		cfgText := ""
+		for _, m := range mounts {
+			if cm := configMaps[str(m.volume, "configMap", "name")]; cm != nil && path.Dir(args["config"]) == m.path {
+				cfgText, _ = mapOf(cm.M, "data")[path.Base(args["config"])].(string)
+			}
+		}
+		if cfgText == "" {
+			fail("container %s: the config file %s is not in a mounted ConfigMap", cname, args["config"])
+		} else {
+			var cfg map[string]interface{}
+			if err := yaml3.Unmarshal([]byte(cfgText), &cfg); err != nil {
+				fail("config %s: %v", args["config"], err)
+			}
+			walkLeaves(cfg, "", func(key string, v interface{}) {
+				s, ok := v.(string)
+				// A service's own section is read only by that service (the one config file
+				// is shared): the router's rules file need not be mounted in the gateway.
+				section := strings.SplitN(key, ".", 2)[0]
+				switch section {
+				case "gateway", "router", "sla", "stream":
+					if section != args["target"] {
+						return
+					}
+				}
+				if ok && (strings.HasSuffix(key, "_file") || strings.HasSuffix(key, "_location")) && s != "" {
+					resolve("config "+key, s)
+					// Files of the config folder are YAML too: check the paths they name
+					// (the stream's teams file names its token files).
+					if path.Dir(s) == path.Dir(args["config"]) {
+						for _, m := range mounts {
+							cm := configMaps[str(m.volume, "configMap", "name")]
+							if cm == nil || m.path != path.Dir(s) {
+								continue
+							}
+							var inner interface{}
+							text, _ := mapOf(cm.M, "data")[path.Base(s)].(string)
+							if err := yaml3.Unmarshal([]byte(text), &inner); err != nil {
+								fail("%s: %v", s, err)
+							}
+							walkLeaves(inner, path.Base(s), func(k string, v interface{}) {
+								if f, ok := v.(string); ok && strings.HasSuffix(k, "_file") {
+									resolve(path.Base(s)+" "+k, f)
+								}
+							})
+						}
+					}
+				}
+				if strings.HasSuffix(key, ".addr") {
+					fail("config sets %s; listener addresses come from EARSHOT_*_ADDR", key)
+				}
+			})
+			if str(cfg, "kafka", "bootstrap") != str(ctx.Values, "kafka", "bootstrap") {
+				fail("config kafka.bootstrap %q is not the value %q", str(cfg, "kafka", "bootstrap"), str(ctx.Values, "kafka", "bootstrap"))
+			}
+		}
+	}
+	for name, v := range volumes {
+		if !mounted[name] {
+			fail("volume %s is never mounted", name)
+		}
+		if cm := str(v, "configMap", "name"); cm != "" && configMaps[cm] == nil {
+			fail("volume %s: ConfigMap %s is not part of the release", name, cm)
+		}
+	}
+	return errs
+}
+
+// volumeFiles lists the files a volume provides, or nil when that cannot be known (a whole
+// Secret mounted without items, an emptyDir, a claim).
+func volumeFiles(v map[string]interface{}, configMaps map[string]*Object) map[string]bool {
+	files := map[string]bool{}
+	addItems := func(items []interface{}) {
+		for _, it := range items {
+			files[str(it, "path")] = true
+		}
+	}
+	switch {
+	case mapOf(v, "configMap") != nil:
+		if items := listOf(v, "configMap", "items"); len(items) > 0 {
+			addItems(items)
+			return files
+		}
+		cm := configMaps[str(v, "configMap", "name")]
+		if cm == nil {
+			return files
+		}
+		for k := range mapOf(cm.M, "data") {
+			files[k] = true
+		}
+		return files
+	case mapOf(v, "secret") != nil:
+		items := listOf(v, "secret", "items")
+		if len(items) == 0 {
+			return nil
+		}
+		addItems(items)
+		return files
+	case mapOf(v, "projected") != nil:
+		for _, src := range listOf(v, "projected", "sources") {
+			for _, kind := range []string{"secret", "configMap"} {
+				if mapOf(src, kind) == nil {
+					continue
+				}
+				items := listOf(src, kind, "items")
+				if len(items) == 0 {
+					return nil
+				}
+				addItems(items)
+			}
+		}
+		return files
+	}
+	return nil
+}
+
+func walkLeaves(v interface{}, prefix string, fn func(string, interface{})) {
+	if l, ok := v.([]interface{}); ok {
+		for i, item := range l {
+			walkLeaves(item, fmt.Sprintf("%s[%d]", prefix, i), fn)
+		}
+		return
+	}
+	if m, ok := v.(map[string]interface{}); ok {
+		for k, val := range m {
+			key := k
+			if prefix != "" {
+				key = prefix + "." + k
+			}
+			walkLeaves(val, key, fn)
+		}
+		return
+	}
+	fn(prefix, v)
+}
+
+// ---------------------------------------------------------------------------------------------
+
+func runChart(args []string) int {
+	fs := flag.NewFlagSet("chart", flag.ExitOnError)
+	chartDir := fs.String("chart", "helm/earshot", "chart directory")
+	rulesFile := fs.String("rules", "deploy/prometheus/earshot-rules.yaml", "Prometheus rule file the PrometheusRule must carry")
+	dashboard := fs.String("dashboard", "deploy/grafana/earshot.json", "Grafana dashboard the dashboard ConfigMap must carry")
+	outDir := fs.String("out", "", "write each case's rendered manifests here")
+	fs.Parse(args)
+
+	chart, err := LoadChart(*chartDir)
+	if err != nil {
+		fmt.Printf("FAIL load chart: %v\n", err)
+		return 1
+	}
+	failures := 0
+	report := func(ok bool, name, detail string) {
+		if ok {
+			fmt.Printf("ok    %s%s\n", name, detail)
+		} else {
+			failures++
+			fmt.Printf("FAIL  %s%s\n", name, detail)
+		}
+	}
+
+	// The chart carries byte-identical copies of the rules and the dashboard.
+	for _, pair := range [][2]string{{*rulesFile, "files/earshot-rules.yaml"}, {*dashboard, "files/earshot-dashboard.json"}} {
+		want, err := os.ReadFile(pair[0])
+		ok := err == nil && bytes.Equal(want, chart.Files[pair[1]])
+		detail := ""
+		if !ok {
+			detail = fmt.Sprintf(": differs from %s (cp %s %s)", pair[0], pair[0], filepath.Join(*chartDir, pair[1]))
+		}
+		report(ok, "copy "+pair[1], detail)
+	}
+	ruleNames, err := ruleNamesOf(*rulesFile)
+	if err != nil {
+		report(false, "rules", ": "+err.Error())
+	}
+
+	rel := Release{Name: "earshot", Namespace: "care", Service: "Helm", IsInstall: true, Revision: 1}
+	cases, _ := filepath.Glob(filepath.Join(*chartDir, "ci", "*-values.yaml"))
+	if len(cases) < 2 {
+		report(false, "ci cases", ": fewer than two ci/*-values.yaml")
+	}
+	for _, file := range cases {
+		name := "ci/" + filepath.Base(file)
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			report(false, name, ": "+err.Error())
+			continue
+		}
+		user, err := ReadValues(raw)
+		if err != nil {
+			report(false, name, ": "+err.Error())
+			continue
+		}
+		for _, r := range []Release{rel, {Name: "care-prod-earshot-with-a-rather-long-release-name", Namespace: "care", Service: "Helm", IsInstall: true, Revision: 1}} {
+			rendered, values, err := chart.Render(user, r)
+			label := name
+			if r.Name != rel.Name {
+				label += " (long release name)"
+			}
+			if err != nil {
+				report(false, label, ": "+err.Error())
+				continue
+			}
+			objs, errs := ParseObjects(rendered)
+			errs = append(errs, CheckObjects(CheckContext{Release: r, Values: values, RuleNames: ruleNames, Rendered: rendered}, objs)...)
+			notes := ""
+			for _, x := range rendered {
+				if strings.HasSuffix(x.Name, "NOTES.txt") {
+					notes = x.Text
+				}
+			}
+			if strings.TrimSpace(notes) == "" {
+				errs = append(errs, "NOTES.txt renders empty")
+			}
+			kinds := map[string]int{}
+			for _, o := range objs {
+				kinds[o.Kind()]++
+			}
+			var ks []string
+			for k, n := range kinds {
+				ks = append(ks, fmt.Sprintf("%s x%d", k, n))
+			}
+			sort.Strings(ks)
+			report(len(errs) == 0, label, fmt.Sprintf(": %d objects (%s)", len(objs), strings.Join(ks, ", ")))
+			for _, e := range errs {
+				fmt.Printf("        %s\n", e)
+			}
+			if *outDir != "" && r.Name == rel.Name {
+				os.MkdirAll(*outDir, 0o755)
+				var b strings.Builder
+				for _, x := range rendered {
+					fmt.Fprintf(&b, "---\n# Source: %s\n%s\n", x.Name, x.Text)
+				}
+				os.WriteFile(filepath.Join(*outDir, strings.TrimSuffix(filepath.Base(file), ".yaml")+".rendered.yaml"), []byte(b.String()), 0o644)
+			}
+		}
+	}
+
+	// Cases that must be refused: the chart's defaults alone (no Kafka), and ci/reject/*.
+	type rejectCase struct{ name, text string }
+	rejects := []rejectCase{{"defaults alone", "# expect: kafka.bootstrap\n"}}
+	files, _ := filepath.Glob(filepath.Join(*chartDir, "ci", "reject", "*-values.yaml"))
+	if len(files) == 0 {
+		report(false, "ci/reject", ": no cases")
+	}
+	for _, f := range files {
+		raw, _ := os.ReadFile(f)
+		rejects = append(rejects, rejectCase{"ci/reject/" + filepath.Base(f), string(raw)})
+	}
+	expectRe := regexp.MustCompile(`(?m)^# expect: (.+)$`)
+	for _, rc := range rejects {
+		var wants []string
+		for _, m := range expectRe.FindAllStringSubmatch(rc.text, -1) {
+			wants = append(wants, strings.TrimSpace(m[1]))
+		}
+		if len(wants) == 0 {
+			report(false, rc.name, ": no '# expect: <part of the error>' line")
+			continue
+		}
+		user, err := ReadValues([]byte(rc.text))
+		if err == nil {
+			_, _, err = chart.Render(user, rel)
+		}
+		if err == nil {
+			report(false, rc.name, ": accepted, but it must be refused")
+			continue
+		}
+		missing := []string{}
+		for _, w := range wants {
+			if !strings.Contains(err.Error(), w) {
+				missing = append(missing, w)
+			}
+		}
+		if len(missing) > 0 {
+			report(false, rc.name, fmt.Sprintf(": refused, but the error lacks %q:\n        %s", missing,
+				strings.ReplaceAll(err.Error(), "\n", "\n        ")))
+		} else {
+			report(true, rc.name, fmt.Sprintf(": refused (%s)", strings.Join(wants, "; ")))
+		}
+	}
+	if failures > 0 {
+		fmt.Printf("chart: %d failed\n", failures)
+		return 1
+	}
+	fmt.Println("chart: all cases passed")
+	return 0
+}

@@ -1,0 +1,43 @@
+// deploycheck tests Earshot's deployment files (deploy/, helm/earshot) without a helm binary or
+// a container engine. It is built by tests/deploy/CMakeLists.txt from Debian's Go packages
+// (GOPATH mode, offline) and run by ctest:
+//
+//	deploycheck chart   render helm/earshot for every ci/*-values.yaml and check the objects;
+//	                    check that every ci/reject/*-values.yaml is refused
+//	deploycheck rules   promtool check/test the Prometheus rules; every alert has a unit test
+//	                    and a runbook section; the dashboard is well formed
+//	deploycheck scrape  start earshot --target=all and the real Prometheus on loopback, send
+//	                    traffic, and check that every metric the rules and the dashboard use
+//	                    exists
+//	deploycheck docker  static checks of deploy/Dockerfile and .dockerignore
+//	deploycheck names   print the metric names the rules and the dashboard use
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: deploycheck chart|rules|scrape|docker|names [flags]")
+		os.Exit(2)
+	}
+	var code int
+	switch os.Args[1] {
+	case "chart":
+		code = runChart(os.Args[2:])
+	case "rules":
+		code = runRules(os.Args[2:])
+	case "scrape":
+		code = runScrape(os.Args[2:])
+	case "docker":
+		code = runDocker(os.Args[2:])
+	case "names":
+		code = runNames(os.Args[2:])
+	default:
+		fmt.Fprintf(os.Stderr, "unknown command %q\n", os.Args[1])
+		code = 2
+	}
+	os.Exit(code)
+}
