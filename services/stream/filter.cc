@@ -41,6 +41,9 @@ absl::StatusOr<Filter> Filter::Create(const earshot::v1::SubscribeRequest& reque
   for (int k : filter.kinds()) f.kinds_.insert(k);
   f.min_priority_ = filter.min_priority();
   for (const auto& a : filter.accounts()) f.accounts_.insert(a);
+  if (request.start_case() == earshot::v1::SubscribeRequest::kTime) {
+    f.min_time_ms_ = request.time().seconds() * 1000 + request.time().nanos() / 1000000;
+  }
   return f;
 }
 
@@ -49,7 +52,7 @@ bool Filter::Wants(StreamTopic topic) const {
 }
 
 bool Filter::Matches(const Record& r) const {
-  if (!r.valid || !Wants(r.tp.topic)) return false;
+  if (!r.valid || !Wants(r.tp.topic) || r.timestamp_ms < min_time_ms_) return false;
   if (!any_queue_ && !queues_.contains(r.queue)) return false;
   if (!platforms_.empty() && !platforms_.contains(r.platform)) return false;
   if (!kinds_.empty() && r.tp.topic == earshot::v1::STREAM_TOPIC_ROUTED &&

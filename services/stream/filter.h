@@ -37,6 +37,7 @@ class Filter {
   absl::flat_hash_set<int> kinds_;
   int min_priority_ = 0;
   absl::flat_hash_set<std::string> accounts_;
+  int64_t min_time_ms_ = 0;  // a start at a time: records written before it are skipped
 };
 
 }  // namespace earshot::stream

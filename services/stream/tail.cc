@@ -134,7 +134,17 @@ absl::StatusOr<Positions> Tail::AtTime(const std::vector<StreamTopic>& topics, i
     auto offsets = consumer_->OffsetsForTime(KafkaTopic(topic), partitions(topic), time_ms,
                                              options_.metadata_timeout);
     if (!offsets.ok()) return offsets.status();
-    for (int p = 0; p < partitions(topic); ++p) out[{topic, p}] = (*offsets)[p];
+    for (int p = 0; p < partitions(topic); ++p) {
+      int64_t offset = (*offsets)[p];
+      if (offset < 0) {
+        // None found, or the broker cannot look up by time: read the partition from its start;
+        // the subscription's filter skips what is older than the time.
+        auto wm = consumer_->Watermarks(KafkaTopic(topic), p, options_.metadata_timeout);
+        if (!wm.ok()) return wm.status();
+        offset = wm->first;
+      }
+      out[{topic, p}] = offset;
+    }
   }
   return out;
 }

@@ -58,7 +58,8 @@ class Tail {
   // false (and registers nothing) when one already is.
   bool Park(uint64_t seq, std::shared_ptr<Waker> waker);
 
-  // Start positions for a subscriber: earliest retained, or the first at or after a time.
+  // Start positions for a subscriber: earliest retained, or the first at or after a time (where
+  // the broker cannot tell, the earliest: the filter's time bound skips the older records).
   absl::StatusOr<Positions> Earliest(const std::vector<earshot::v1::StreamTopic>& topics);
   absl::StatusOr<Positions> AtTime(const std::vector<earshot::v1::StreamTopic>& topics,
                                    int64_t time_ms);

@@ -11,6 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "earshot/v1/stream.grpc.pb.h"
 #include "grpcpp/create_channel.h"
+#include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "services/router/router_app.h"
 #include "services/stream/stream_app.h"
@@ -307,6 +308,34 @@ TEST_F(StreamIntegrationTest, CursorResumesWithoutGapOrRepeat) {
   for (const auto& d : all.all()) {
     if (d.has_routed()) EXPECT_TRUE(seen.emplace(d.partition(), d.offset()).second) << "repeat";
   }
+}
+
+TEST_F(StreamIntegrationTest, StartAtATime) {
+  std::set<std::string> threads;
+  const absl::Time before = absl::Now();
+  {
+    Subscriber live(port(), kOpsToken, Routed());  // to know when they are routed
+    WaitLive(live);
+    threads = Post(2500, 3);
+    ASSERT_TRUE(live.Wait([&](const auto& ds) { return CountRouted(ds, threads) == 3; }));
+  }
+  SubscribeRequest since = Routed();
+  *since.mutable_time() = google::protobuf::util::TimeUtil::MillisecondsToTimestamp(
+      absl::ToUnixMillis(before - absl::Seconds(1)));
+  Subscriber s(port(), kOpsToken, since);
+  ASSERT_TRUE(s.Wait([&](const auto& ds) { return CountRouted(ds, threads) == 3; }))
+      << s.status().error_message();
+  // Nothing routed before that time: the earliest test thread (chat 1000) is older.
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(s.Routed({ThreadOf(1000)}).size(), 0u);
+
+  SubscribeRequest future = Routed();
+  *future.mutable_time() = google::protobuf::util::TimeUtil::MillisecondsToTimestamp(
+      absl::ToUnixMillis(absl::Now() + absl::Hours(1)));
+  Subscriber none(port(), kOpsToken, future);
+  WaitLive(none);
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(none.Routed().size(), 0u);
 }
 
 TEST_F(StreamIntegrationTest, DuplicateWebhookIsDeliveredOnce) {

@@ -119,14 +119,6 @@ absl::StatusOr<std::vector<int64_t>> Consumer::OffsetsForTime(const std::string&
   }
   rd_kafka_topic_partition_list_destroy(list);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return FromKafkaError(err, "kafka offsets for time");
-  // -1 (no record at or after the time) means: from the end.
-  for (int p = 0; p < partition_count; ++p) {
-    if (out[p] < 0) {
-      auto wm = Watermarks(topic, p, timeout);
-      if (!wm.ok()) return wm.status();
-      out[p] = wm->second;
-    }
-  }
   return out;
 }
 

@@ -57,8 +57,8 @@ class Consumer {
   absl::StatusOr<std::pair<int64_t, int64_t>> Watermarks(const std::string& topic,
                                                          int32_t partition,
                                                          absl::Duration timeout);
-  // For each partition, the first offset whose record time is at or after `time_ms` (the high
-  // watermark when there is none).
+  // For each partition, the first offset whose record time is at or after `time_ms`, or -1 when
+  // the broker found none (or, like librdkafka's mock cluster, cannot look up by time).
   absl::StatusOr<std::vector<int64_t>> OffsetsForTime(const std::string& topic,
                                                       int partition_count, int64_t time_ms,
                                                       absl::Duration timeout);

@@ -127,6 +127,19 @@ TEST(FilterTest, TeamSeesOnlyItsQueues) {
   EXPECT_NE(denied.status().message().find("escalation"), std::string::npos);
 }
 
+TEST(FilterTest, StartAtATimeSkipsOlderRecords) {
+  SubscribeRequest req;
+  req.mutable_time()->set_seconds(1000);
+  auto f = Filter::Create(req, Access{});
+  ASSERT_TRUE(f.ok());
+  Record r = Routed("q", earshot::v1::PLATFORM_X, earshot::v1::KIND_MENTION,
+                    earshot::v1::PRIORITY_LOW, "");
+  r.timestamp_ms = 999'999;
+  EXPECT_FALSE(f->Matches(r));
+  r.timestamp_ms = 1'000'000;
+  EXPECT_TRUE(f->Matches(r));
+}
+
 TEST(FilterTest, UnknownTopicIsInvalid) {
   SubscribeRequest req;
   req.add_topics(static_cast<earshot::v1::StreamTopic>(9));
