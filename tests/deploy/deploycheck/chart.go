@@ -128,6 +128,72 @@ type CheckContext struct {
 	Values    map[string]interface{}
 	RuleNames []string // alert and record names of deploy/prometheus/earshot-rules.yaml
 	Rendered  []Rendered
+	// Config keys the services read (from their sources); nil: not checked.
+	ConfigKeys *ConfigKeys
+}
+
+// ConfigKeys are the config keys the C++ services read: Get*("key") calls and tables of
+// {"key", "setting"} pairs give exact keys,
+// Node("key") and ChildKeys("key") calls whole subtrees, and "prefix." + name + ".rest"
+// concatenations a pattern with one free segment.
+type ConfigKeys struct {
+	exact    map[string]bool
+	subtrees []string
+	patterns []*regexp.Regexp
+}
+
+// LoadConfigKeys scans the C++ sources under dir.
+func LoadConfigKeys(dir string) (*ConfigKeys, error) {
+	ck := &ConfigKeys{exact: map[string]bool{}}
+	get := regexp.MustCompile(`\b(?:Get(?:String|Int|Double|Bool|Duration|List)|Has)\(\s*"([a-z0-9_.\-]+)"\s*[,)]`)
+	table := regexp.MustCompile(`\{\s*"([a-z0-9_]+\.[a-z0-9_.]+)",\s*"[a-z0-9_.]+"\s*\}`)
+	sub := regexp.MustCompile(`\b(?:Node|ChildKeys)\(\s*"([a-z0-9_.\-]+)"\s*\)`)
+	concat := regexp.MustCompile(`\bGet(?:String|Int|Double|Bool|Duration|List)\(\s*"([a-z0-9_.\-]+\.)"\s*\+\s*[A-Za-z_]+\s*\+\s*"(\.[a-z0-9_.\-]+)"`)
+	err := filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() || !strings.HasSuffix(p, ".cc") {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, m := range get.FindAllStringSubmatch(string(data), -1) {
+			ck.exact[m[1]] = true
+		}
+		// Tables of {"config.key", "library.setting"} pairs (kafka/options.cc).
+		for _, m := range table.FindAllStringSubmatch(string(data), -1) {
+			ck.exact[m[1]] = true
+		}
+		for _, m := range sub.FindAllStringSubmatch(string(data), -1) {
+			ck.subtrees = append(ck.subtrees, m[1]+".")
+		}
+		for _, m := range concat.FindAllStringSubmatch(string(data), -1) {
+			ck.patterns = append(ck.patterns, regexp.MustCompile("^"+regexp.QuoteMeta(m[1])+`[^.]+`+regexp.QuoteMeta(m[2])+"$"))
+		}
+		return nil
+	})
+	if err == nil && len(ck.exact) == 0 {
+		err = fmt.Errorf("no config keys found under %s", dir)
+	}
+	return ck, err
+}
+
+// Known tells whether a service reads the dotted key.
+func (ck *ConfigKeys) Known(key string) bool {
+	if ck.exact[key] {
+		return true
+	}
+	for _, s := range ck.subtrees {
+		if strings.HasPrefix(key, s) {
+			return true
+		}
+	}
+	for _, p := range ck.patterns {
+		if p.MatchString(key) {
+			return true
+		}
+	}
+	return false
 }
 
 // CheckObjects runs every check on the objects of one rendering; it returns the problems.
@@ -767,6 +833,9 @@ func checkPod(ctx CheckContext, o *Object, kind string, podLabels map[string]str
 				if strings.HasSuffix(key, ".addr") {
 					fail("config sets %s; listener addresses come from EARSHOT_*_ADDR", key)
 				}
+				if ctx.ConfigKeys != nil && !ctx.ConfigKeys.Known(key) {
+					fail("config key %s is read by no service (a typo?)", key)
+				}
 			})
 			if str(cfg, "kafka", "bootstrap") != str(ctx.Values, "kafka", "bootstrap") {
 				fail("config kafka.bootstrap %q is not the value %q", str(cfg, "kafka", "bootstrap"), str(ctx.Values, "kafka", "bootstrap"))
@@ -860,7 +929,13 @@ func runChart(args []string) int {
 	rulesFile := fs.String("rules", "deploy/prometheus/earshot-rules.yaml", "Prometheus rule file the PrometheusRule must carry")
 	dashboard := fs.String("dashboard", "deploy/grafana/earshot.json", "Grafana dashboard the dashboard ConfigMap must carry")
 	outDir := fs.String("out", "", "write each case's rendered manifests here")
+	sources := fs.String("sources", "services", "C++ sources whose config keys the chart's config file may use")
 	fs.Parse(args)
+	configKeys, err := LoadConfigKeys(*sources)
+	if err != nil {
+		fmt.Printf("FAIL config keys: %v\n", err)
+		return 1
+	}
 
 	chart, err := LoadChart(*chartDir)
 	if err != nil {
@@ -920,7 +995,7 @@ func runChart(args []string) int {
 				continue
 			}
 			objs, errs := ParseObjects(rendered)
-			errs = append(errs, CheckObjects(CheckContext{Release: r, Values: values, RuleNames: ruleNames, Rendered: rendered}, objs)...)
+			errs = append(errs, CheckObjects(CheckContext{Release: r, Values: values, RuleNames: ruleNames, Rendered: rendered, ConfigKeys: configKeys}, objs)...)
 			notes := ""
 			for _, x := range rendered {
 				if strings.HasSuffix(x.Name, "NOTES.txt") {

@@ -112,8 +112,8 @@ func aptPackages(run string) []string {
 	return out
 }
 
-// packageOf finds the Debian package that ships a shared library (usr-merged paths too).
-func packageOf(lib string) string {
+// libCandidates are the paths under which dpkg may know a shared library (usr-merge).
+func libCandidates(lib string) []string {
 	candidates := []string{lib}
 	if real, err := filepath.EvalSymlinks(lib); err == nil {
 		candidates = append(candidates, real)
@@ -125,13 +125,28 @@ func packageOf(lib string) string {
 			candidates = append(candidates, "/usr"+c)
 		}
 	}
-	for _, c := range candidates {
-		out, err := exec.Command("dpkg", "-S", c).Output()
-		if err == nil {
-			return strings.SplitN(strings.TrimSpace(string(out)), ":", 2)[0]
+	return candidates
+}
+
+// packagesOf asks dpkg once which package ships each path ("pkg[:arch]: path" lines; paths
+// it does not know are reported on stderr and left out).
+func packagesOf(paths []string) map[string]string {
+	out := map[string]string{}
+	if len(paths) == 0 {
+		return out
+	}
+	text, _ := exec.Command("dpkg", append([]string{"-S"}, paths...)...).Output()
+	for _, l := range strings.Split(string(text), "\n") {
+		i := strings.Index(l, ": ")
+		if i < 0 {
+			continue
+		}
+		pkg := strings.SplitN(l[:i], ":", 2)[0]
+		for _, p := range strings.Split(l[i+2:], ", ") {
+			out[strings.TrimSpace(p)] = pkg
 		}
 	}
-	return ""
+	return out
 }
 
 func runDocker(args []string) int {
@@ -298,30 +313,38 @@ func runDocker(args []string) int {
 				needed[m[1]] = true
 			}
 		}
-		var missing []string
-		libs := 0
+		type lib struct{ soname, path string }
+		var libs []lib
+		var paths []string
 		for _, l := range strings.Split(string(out), "\n") {
 			f := strings.Fields(l)
 			if len(f) < 3 || f[1] != "=>" || !strings.HasPrefix(f[2], "/") || !needed[f[0]] {
 				continue
 			}
-			libs++
-			pkg := packageOf(f[2])
+			libs = append(libs, lib{f[0], f[2]})
+			paths = append(paths, libCandidates(f[2])...)
+		}
+		owner := packagesOf(paths)
+		var missing []string
+		for _, l := range libs {
+			pkg := ""
+			for _, c := range libCandidates(l.path) {
+				if pkg = owner[c]; pkg != "" {
+					break
+				}
+			}
 			if pkg == "" {
-				if !regexp.MustCompile(`/(libc|libm|libgcc_s|libpthread|libdl|librt|ld-linux[^/]*)\.so`).MatchString(f[2]) {
-					missing = append(missing, f[0]+" (no Debian package found)")
+				if !regexp.MustCompile(`/(libc|libm|libgcc_s|libpthread|libdl|librt|ld-linux[^/]*)\.so`).MatchString(l.path) {
+					missing = append(missing, l.soname+" (no Debian package found)")
 				}
 				continue
 			}
-			if strings.HasSuffix(pkg, ":amd64") || strings.Contains(pkg, ":") {
-				pkg = strings.SplitN(pkg, ":", 2)[0]
-			}
 			if !runtimePkgs[pkg] && !base[pkg] {
-				missing = append(missing, fmt.Sprintf("%s from %s", f[0], pkg))
+				missing = append(missing, fmt.Sprintf("%s from %s", l.soname, pkg))
 			}
 		}
 		sort.Strings(missing)
-		check(libs > 0 && len(missing) == 0, fmt.Sprintf("the runtime stage installs the packages of the %d libraries %s links", libs, filepath.Base(bin)), missing...)
+		check(len(libs) > 0 && len(missing) == 0, fmt.Sprintf("the runtime stage installs the packages of the %d libraries %s links", len(libs), filepath.Base(bin)), missing...)
 	}
 	if failures > 0 {
 		fmt.Printf("docker: %d failed\n", failures)

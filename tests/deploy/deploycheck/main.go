@@ -4,6 +4,7 @@
 //
 //	deploycheck chart   render helm/earshot for every ci/*-values.yaml and check the objects;
 //	                    check that every ci/reject/*-values.yaml is refused
+//	deploycheck chart-run  start the real earshot with the config the chart generates
 //	deploycheck rules   promtool check/test the Prometheus rules; every alert has a unit test
 //	                    and a runbook section; the dashboard is well formed
 //	deploycheck scrape  start earshot --target=all and the real Prometheus on loopback, send
@@ -20,13 +21,15 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: deploycheck chart|rules|scrape|docker|names [flags]")
+		fmt.Fprintln(os.Stderr, "usage: deploycheck chart|chart-run|rules|scrape|docker|names [flags]")
 		os.Exit(2)
 	}
 	var code int
 	switch os.Args[1] {
 	case "chart":
 		code = runChart(os.Args[2:])
+	case "chart-run":
+		code = runChartRun(os.Args[2:])
 	case "rules":
 		code = runRules(os.Args[2:])
 	case "scrape":
