@@ -15,6 +15,9 @@ PACKAGES=(
   # promtool and the Prometheus server
   golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev golang-gopkg-yaml.v3-dev
   golang-github-xeipuuv-gojsonschema-dev golang-golang-x-net-dev prometheus
+  # examples/python and its test: gRPC for the system Python (stubs come from protoc and
+  # grpc_python_plugin above)
+  python3-grpcio python3-protobuf
 )
 
 missing=()

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,12 +13,17 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "services/common/base/log.h"
+#include "services/earshot/demo.h"
 #include "services/earshot/process.h"
+#include "services/gateway/gateway_app.h"
 
 ABSL_FLAG(std::string, target, "all", "service to run: all | gateway | router | sla | stream");
 ABSL_FLAG(std::string, config, "", "YAML config file (every key overridable by EARSHOT_*)");
 ABSL_FLAG(std::string, data_dir, "data", "folder for RocksDB and kafka.bootstrap");
 ABSL_FLAG(std::string, log_level, "info", "debug | info | warn | error");
+ABSL_FLAG(bool, demo, false,
+          "first run: replay the bundled scenario (config/demo) into this process, with a "
+          "30-second policy for direct messages; uses config/earshot.dev.yaml unless --config");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
@@ -44,10 +51,28 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
-  auto config = earshot::Config::LoadFile(absl::GetFlag(FLAGS_config));
+  std::string config_path = absl::GetFlag(FLAGS_config);
+  if (absl::GetFlag(FLAGS_demo)) {
+    auto path = earshot::DemoConfigPath(absl::GetFlag(FLAGS_target), config_path);
+    if (!path.ok()) {
+      earshot::log::Error("earshot", "cannot run the demo", {{"error", path.status().ToString()}});
+      return 2;
+    }
+    config_path = *path;
+  }
+  auto config = earshot::Config::LoadFile(config_path);
   if (!config.ok()) {
     earshot::log::Error("earshot", "bad config", {{"error", config.status().ToString()}});
     return 2;
+  }
+  std::optional<earshot::DemoPlan> demo_plan;
+  if (absl::GetFlag(FLAGS_demo)) {
+    auto plan = earshot::PlanDemo(*config);
+    if (!plan.ok()) {
+      earshot::log::Error("earshot", "cannot run the demo", {{"error", plan.status().ToString()}});
+      return 2;
+    }
+    demo_plan = std::move(*plan);
   }
   earshot::ProcessOptions options;
   options.target = absl::GetFlag(FLAGS_target);
@@ -57,6 +82,19 @@ int main(int argc, char** argv) {
     earshot::log::Error("earshot", "cannot start", {{"error", st.ToString()}});
     process.Stop();
     return 1;
+  }
+  std::unique_ptr<earshot::Demo> demo;
+  if (demo_plan) {
+    auto* gateway = static_cast<earshot::gateway::GatewayApp*>(process.service("gateway"));
+    demo_plan->options.gateway.port = gateway->http_port();
+    auto started = earshot::Demo::Start(demo_plan->options, std::move(demo_plan->secrets),
+                                        [&process] { return process.Ready(); });
+    if (!started.ok()) {
+      earshot::log::Error("earshot", "cannot run the demo",
+                          {{"error", started.status().ToString()}});
+    } else {
+      demo = std::move(*started);
+    }
   }
   for (;;) {
     int sig = 0;
@@ -69,6 +107,7 @@ int main(int argc, char** argv) {
     earshot::log::Info("earshot", "shutting down", {{"signal", sig}});
     break;
   }
+  demo.reset();
   process.Stop();
   return 0;
 }

@@ -65,8 +65,12 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
+std::string XSignature(std::string_view body, std::string_view secret) {
+  return "sha256=" + Base64Encode(HmacSha256(secret, body));
+}
+
 std::string XCrcResponseToken(std::string_view crc_token, std::string_view secret) {
-  return "sha256=" + Base64Encode(HmacSha256(secret, crc_token));
+  return XSignature(crc_token, secret);
 }
 
 absl::Status VerifyX(std::string_view body, std::string_view legacy_header,
@@ -75,7 +79,7 @@ absl::Status VerifyX(std::string_view body, std::string_view legacy_header,
     return absl::UnauthenticatedError("missing x-twitter-webhooks-signature header");
   }
   for (const auto& secret : secrets) {
-    const std::string expected = "sha256=" + Base64Encode(HmacSha256(secret, body));
+    const std::string expected = XSignature(body, secret);
     // The OAuth 2.0 header first, as X recommends; the legacy one as a fall-back.
     if (ConstantTimeEquals(oauth2_header, expected) ||
         ConstantTimeEquals(legacy_header, expected)) {

@@ -20,6 +20,9 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b);
 
 // X: the CRC answer token, "sha256=" + base64(HMAC-SHA256(secret, crc_token)).
 std::string XCrcResponseToken(std::string_view crc_token, std::string_view secret);
+// X: the header value "sha256=" + base64(HMAC-SHA256(secret, body)) (senders, tests and
+// earshotctl replay use it).
+std::string XSignature(std::string_view body, std::string_view secret);
 // X: "sha256=" + base64(HMAC-SHA256(secret, body)) in x-twitter-webhooks-signature (consumer
 // secret) or X-Twitter-Webhooks-Signature-OAuth2 (client secret); either header valid with any
 // configured secret is accepted.

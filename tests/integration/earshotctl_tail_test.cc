@@ -1,0 +1,160 @@
+// `earshotctl tail` and `earshotctl alerts` against a whole stack with the stream service: the
+// demo scenario goes in, and a user following the stream sees every routed conversation once
+// (the redelivery dropped), then the warning and the breach of the one left unanswered
+// (simulated time), and can resume from the printed cursor.
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "gtest/gtest.h"
+#include "services/earshot/demo.h"
+#include "services/earshotctl/stream_cmd.h"
+#include "services/sla/sla_app.h"
+#include "tests/integration/stack.h"
+
+namespace earshot {
+namespace {
+
+using earshot::testing::StackOptions;
+using earshot::testing::TestStack;
+using earshot::testing::WaitFor;
+
+const std::string kRepo = EARSHOT_SOURCE_DIR;
+constexpr char kToken[] = "tail-test-token";
+
+// A FILE* whose text the test reads back; reading empties it.
+class Captured {
+ public:
+  Captured() : f_(std::tmpfile()) {}
+  ~Captured() { std::fclose(f_); }
+  FILE* file() { return f_; }
+  std::string Text() {
+    std::fflush(f_);
+    std::rewind(f_);
+    std::string out;
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof(buf), f_)) > 0) out.append(buf, n);
+    std::rewind(f_);
+    EXPECT_EQ(ftruncate(fileno(f_), 0), 0);
+    return out;
+  }
+
+ private:
+  FILE* f_;
+};
+
+std::string StackConfig() {
+  const std::string tokens = ::testing::TempDir() + "/tail-test-tokens.yaml";
+  std::ofstream(tokens) << "teams:\n  - {name: care, token: " << kToken << ", queues: [\"*\"]}\n";
+  return "router: {rules_file: \"" + kRepo + "/config/rules.example.yaml\"}\n" +
+         "sla: {policies_file: \"" + kRepo + "/config/demo/sla.yaml\"}\n" +
+         "stream: {tokens_file: \"" + tokens + "\"}\n";
+}
+
+int Lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
+
+TEST(EarshotctlTailTest, TailShowsTheDemoAndAlertsShowTheBreach) {
+  const absl::Time start = absl::Now();
+  FakeClock clock(start);
+  TestStack stack(StackOptions{StackConfig(), &clock});
+  auto* sla = static_cast<sla::SlaApp*>(stack.process().service("sla"));
+  ASSERT_TRUE(WaitFor([&] { return sla->OwnedPartitions().size() == 4; }, absl::Seconds(30)));
+
+  auto config = Config::FromYaml(earshot::testing::StackConfig());
+  ASSERT_TRUE(config.ok());
+  config->set_env_lookup([](const std::string&) { return std::nullopt; });
+  auto secrets = replay::SigningSecrets::FromConfig(*config);
+  ASSERT_TRUE(secrets.ok());
+  DemoOptions options;
+  options.scenario = kRepo + "/config/demo/scenario.jsonl";
+  options.gateway = replay::Endpoint{"127.0.0.1", stack.http_port()};
+  options.delay_scale = 0;
+  options.print_hints = false;
+  auto demo = Demo::Start(options, *secrets, [&] { return stack.process().Ready(); });
+  ASSERT_TRUE(demo.ok()) << demo.status();
+  auto summary = (*demo)->Wait(absl::Seconds(60));
+  ASSERT_TRUE(summary.ok() && summary->ok());
+
+  Captured out, err;
+  const ctl::Io io{out.file(), err.file()};
+  ctl::Canceller canceller;
+  ctl::StreamArgs args;
+  args.connect.addr = "127.0.0.1:" + std::to_string(stack.process().grpc_port());
+  args.connect.timeout = absl::Seconds(30);
+
+  // Without a token: refused, with the hint.
+  args.from = "earliest";
+  args.count = 1;
+  EXPECT_EQ(ctl::RunStream(v1::STREAM_TOPIC_ROUTED, args, io, &canceller), ctl::kExitError);
+  EXPECT_NE(err.Text().find("UNAUTHENTICATED"), std::string::npos);
+  out.Text();
+
+  // Everything from the start: 14 conversations' events (15 webhooks, one a redelivery).
+  args.connect.token = kToken;
+  args.count = 14;
+  ASSERT_EQ(ctl::RunStream(v1::STREAM_TOPIC_ROUTED, args, io, &canceller), ctl::kExitOk)
+      << err.Text();
+  const std::string tail = out.Text();
+  EXPECT_EQ(Lines(tail), 14) << tail;
+  EXPECT_EQ(tail.find("Gilt der Frühjahrs-Sale"), tail.rfind("Gilt der Frühjahrs-Sale")) << tail;
+  for (const char* expected :
+       {"facebook   care-de     high", "x          escalation  high", "#influencer",
+        "whatsapp   escalation  urgent", "telegram   care-en     high", "@AcmeSupport (brand)",
+        "[ignored]  #spam", "generic    escalation  high"}) {
+    EXPECT_NE(tail.find(expected), std::string::npos) << expected << "\n" << tail;
+  }
+  const std::string cursor_line = err.Text();
+  ASSERT_TRUE(cursor_line.starts_with("cursor: ")) << cursor_line;
+  const std::string cursor = cursor_line.substr(8, cursor_line.size() - 9);
+
+  // Filters: only the escalation queue, at least urgent.
+  args.queues = {"escalation"};
+  args.min_priority = "urgent";
+  args.count = 2;
+  ASSERT_EQ(ctl::RunStream(v1::STREAM_TOPIC_ROUTED, args, io, &canceller), ctl::kExitOk);
+  const std::string urgent = out.Text();
+  EXPECT_EQ(Lines(urgent), 2) << urgent;
+  EXPECT_NE(urgent.find("kündigen"), std::string::npos) << urgent;
+  EXPECT_NE(urgent.find("#legal"), std::string::npos) << urgent;
+  err.Text();
+
+  // Resuming from the cursor: nothing new yet, so the timeout ends it without output.
+  args = ctl::StreamArgs{};
+  args.connect.addr = "127.0.0.1:" + std::to_string(stack.process().grpc_port());
+  args.connect.token = kToken;
+  args.connect.timeout = absl::Seconds(2);
+  args.cursor = cursor;
+  EXPECT_EQ(ctl::RunStream(v1::STREAM_TOPIC_ROUTED, args, io, &canceller), ctl::kExitOk);
+  EXPECT_EQ(out.Text(), "");
+  err.Text();
+
+  // The unanswered Telegram question: warning, then breach.
+  ASSERT_TRUE(WaitFor([&] { return sla->events_applied() >= 14; }, absl::Seconds(20)));
+  clock.Set(start + absl::Seconds(40));
+  ASSERT_TRUE(
+      WaitFor([&] { return !stack.ReadTopic("earshot.alerts.v1", 1, absl::Seconds(1)).empty(); },
+              absl::Seconds(20)));
+  clock.Set(start + absl::Seconds(60));
+  args = ctl::StreamArgs{};
+  args.connect.addr = "127.0.0.1:" + std::to_string(stack.process().grpc_port());
+  args.connect.token = kToken;
+  args.connect.timeout = absl::Seconds(30);
+  args.from = "earliest";
+  args.count = 2;
+  ASSERT_EQ(ctl::RunStream(v1::STREAM_TOPIC_ALERTS, args, io, &canceller), ctl::kExitOk)
+      << err.Text();
+  const std::string alerts = out.Text();
+  ASSERT_EQ(Lines(alerts), 2) << alerts;
+  EXPECT_NE(alerts.find("WARNING     firing    care-en     tg:7000000001:"), std::string::npos)
+      << alerts;
+  EXPECT_NE(alerts.find("BREACH      firing    care-en     tg:7000000001:"), std::string::npos)
+      << alerts;
+  EXPECT_NE(alerts.find("policy dm  \"Hi! Is your Hamburg store open this Sunday?"),
+            std::string::npos)
+      << alerts;
+}
+
+}  // namespace
+}  // namespace earshot
