@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <optional>
 
 #include "gtest/gtest.h"
 #include "services/earshot/demo.h"
@@ -154,6 +156,82 @@ TEST(EarshotctlTailTest, TailShowsTheDemoAndAlertsShowTheBreach) {
   EXPECT_NE(alerts.find("policy dm  \"Hi! Is your Hamburg store open this Sunday?"),
             std::string::npos)
       << alerts;
+}
+
+// A CA, a server certificate for localhost/127.0.0.1 and a client certificate (openssl CLI).
+std::string MakeCertificates() {
+  const std::string dir = ::testing::TempDir() + "/earshotctl-tls";
+  const std::string script =
+      "set -e; mkdir -p " + dir + "; cd " + dir +
+      "; k='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes'"
+      "; openssl req -x509 $k -keyout ca.key -out ca.crt -subj /CN=earshotctl-test-ca -days 1"
+      "; printf 'subjectAltName=DNS:localhost,IP:127.0.0.1' > san.ext"
+      "; for who in server client; do"
+      "   openssl req $k -keyout $who.key -out $who.csr -subj /CN=$who;"
+      "   openssl x509 -req -in $who.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1"
+      "     -extfile san.ext -out $who.crt;"
+      " done";
+  EXPECT_EQ(std::system(("(" + script + ") >/dev/null 2>&1").c_str()), 0);
+  return dir;
+}
+
+TEST(EarshotctlTailTest, MutualTls) {
+  const std::string dir = MakeCertificates();
+  // As an operator would: EARSHOT_GRPC_TLS_* in the environment.
+  auto config = Config::FromYaml(earshot::testing::StackConfig());
+  ASSERT_TRUE(config.ok());
+  config->set_env_lookup([dir](const std::string& name) -> std::optional<std::string> {
+    if (name == "EARSHOT_GRPC_TLS_CERT_FILE") return dir + "/server.crt";
+    if (name == "EARSHOT_GRPC_TLS_KEY_FILE") return dir + "/server.key";
+    if (name == "EARSHOT_GRPC_TLS_CLIENT_CA_FILE") return dir + "/ca.crt";
+    return std::nullopt;
+  });
+  ProcessOptions options;
+  options.data_dir =
+      ::testing::TempDir() + "/earshotctl-tls-" + std::to_string(absl::ToUnixNanos(absl::Now()));
+  Process process(options, std::move(*config));
+  ASSERT_TRUE(process.Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return process.Ready(); }, absl::Seconds(20)));
+  const std::string body = earshot::testing::ReadFixture("meta/wa_text.json");
+  http::Client webhooks("127.0.0.1",
+                        static_cast<gateway::GatewayApp*>(process.service("gateway"))->http_port());
+  auto posted = webhooks.Send(
+      "POST", "/webhooks/meta", body,
+      {{"Content-Type", "application/json"},
+       {"X-Hub-Signature-256", gateway::MetaSignature(body, earshot::testing::kMetaSecret)}});
+  ASSERT_TRUE(posted.ok() && posted->status == 200);
+
+  Captured out, err;
+  const ctl::Io io{out.file(), err.file()};
+  ctl::Canceller canceller;
+  ctl::StreamArgs args;
+  args.connect.addr = "127.0.0.1:" + std::to_string(process.grpc_port());
+  args.connect.timeout = absl::Seconds(20);
+  args.from = "earliest";
+  args.count = 1;
+  args.connect.tls_ca = dir + "/ca.crt";
+  args.connect.tls_cert = dir + "/client.crt";
+  args.connect.tls_key = dir + "/client.key";
+  ASSERT_EQ(ctl::RunStream(v1::STREAM_TOPIC_ROUTED, args, io, &canceller), ctl::kExitOk)
+      << err.Text();
+  EXPECT_NE(out.Text().find("Thanks, the tracking link works now"), std::string::npos);
+  err.Text();
+
+  // TLS without a client certificate, and plain text: refused.
+  args.connect.tls_cert.clear();
+  args.connect.tls_key.clear();
+  args.connect.timeout = absl::Seconds(5);
+  EXPECT_EQ(ctl::RunStream(v1::STREAM_TOPIC_ROUTED, args, io, &canceller), ctl::kExitError);
+  EXPECT_NE(err.Text().find("earshotctl: UNAVAILABLE"), std::string::npos);
+  args.connect.tls_ca.clear();
+  EXPECT_EQ(ctl::RunStream(v1::STREAM_TOPIC_ROUTED, args, io, &canceller), ctl::kExitError);
+  EXPECT_EQ(out.Text(), "");
+
+  // A certificate without its key is a usage error.
+  args.connect.tls_ca = dir + "/ca.crt";
+  args.connect.tls_cert = dir + "/client.crt";
+  EXPECT_EQ(ctl::RunStream(v1::STREAM_TOPIC_ROUTED, args, io, &canceller), ctl::kExitUsage);
+  EXPECT_NE(err.Text().find("--tls-cert and --tls-key go together"), std::string::npos);
 }
 
 }  // namespace
