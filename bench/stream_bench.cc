@@ -112,10 +112,10 @@ ABSL_FLAG(int64_t, ring_records, 500000, "(a) stream.ring_records");
 ABSL_FLAG(int64_t, subscriber_buffer, 500000,
           "(a) stream.subscriber_buffer: at least --records, so that a subscriber that starts at "
           "`earliest` is not ended for being behind");
-ABSL_FLAG(bool, mutex_deadlock_detection, true,
-          "leave Abseil's mutex deadlock detection as the library starts it (Debian's Abseil is "
-          "built without NDEBUG: it is on, for absl::Mutex and gRPC's locks); false: "
-          "absl::SetMutexDeadlockDetectionMode(kIgnore) in the measuring processes");
+ABSL_FLAG(bool, mutex_deadlock_detection, false,
+          "true: leave Abseil's mutex deadlock detection on, as the library starts it (Debian's "
+          "Abseil is built without NDEBUG); false (default): off, as the earshot binary's main() "
+          "sets it, in the measuring processes");
 ABSL_FLAG(int, connections, 32,
           "(b) keep-alive connections sending webhooks, a thread each (32 reach the most this "
           "machine answers; 64 answer no more)");

@@ -96,6 +96,12 @@ absl::Status Process::Start() {
         static_cast<int>(config_.GetInt("kafka.embedded.partitions", 4)), kafka::StandardTopics());
     if (!broker.ok()) return broker.status();
     broker_ = std::move(*broker);
+    // librdkafka's mock broker holds a fetch that finds nothing for the whole fetch wait and
+    // does not answer early when a record arrives (a Kafka broker does), so each consumer hop
+    // would cost up to that wait: 50 ms in the router and SLA monitor, 10 ms in the stream.
+    // In-process, shorter waits cost little (bench/README.md, Stream).
+    config_.SetDefault("kafka.fetch_wait", "5ms");
+    config_.SetDefault("stream.fetch_wait", "5ms");
     bootstrap_ = broker_->bootstrap();
     const std::string path = options_.data_dir + "/kafka.bootstrap";
     std::ofstream(path) << bootstrap_ << "\n";

@@ -32,7 +32,9 @@ struct RouterAppOptions {
   std::string group_id = "earshot-router";
   std::string rules_file;  // empty: RuleSet::Default()
   int batch_max = 1000;
-  absl::Duration batch_wait = absl::Milliseconds(5);
+  // After the first record, how long to gather more: each batch waits for it, so it adds to every
+  // event's latency while the load is light (bench/README.md, Stream).
+  absl::Duration batch_wait = absl::Milliseconds(1);
   absl::Duration produce_timeout = absl::Seconds(30);
   RouterOptions core;
 };

@@ -1,6 +1,9 @@
 #include "services/stream/subscription.h"
 
+#include <cstring>
+
 #include "fmt/format.h"
+#include "grpc/slice.h"
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/server_context.h"
 
@@ -15,11 +18,10 @@ void AppendVarint(uint64_t v, std::string* out) {
   out->push_back(static_cast<char>(v));
 }
 
-// A length-delimited field: tag, length, bytes (protobuf wire type 2).
-void AppendBytesField(int field, const std::string& bytes, std::string* out) {
+// The tag and length of a length-delimited field (protobuf wire type 2); its bytes follow.
+void AppendFieldHeader(int field, size_t size, std::string* out) {
   AppendVarint((static_cast<uint64_t>(field) << 3) | 2, out);
-  AppendVarint(bytes.size(), out);
-  out->append(bytes);
+  AppendVarint(size, out);
 }
 
 constexpr int kRoutedField = 6;  // Delivery.routed
@@ -52,6 +54,7 @@ void Subscription::Begin(grpc::CallbackServerContext* ctx, Reactor* reactor, uin
   ctx_ = ctx;
   reactor_ = reactor;
   seq_ = seq;
+  allowance_ = std::max<uint64_t>(options_.buffer_records, tail_->head() - seq);
   catchup_ = std::move(catchup);
   if (catchup_) metrics_->catching_up->Increment();
   WriteLocked(nullptr);  // the start cursor, at once
@@ -107,7 +110,8 @@ void Subscription::Tick(absl::Time now) {
     retired = std::move(retired_);
     if (!finished_ && reactor_ != nullptr) {
       const uint64_t behind = tail_->head() - seq_ + (pending_.size() - next_pending_);
-      if (catchup_ == nullptr && behind > options_.buffer_records) {
+      allowance_ = std::min(allowance_, std::max<uint64_t>(options_.buffer_records, behind));
+      if (catchup_ == nullptr && behind > allowance_) {
         FinishSlowLocked();
       } else if (!writing_ && now - last_write_ >= options_.heartbeat) {
         WriteLocked(nullptr);
@@ -133,6 +137,7 @@ bool Subscription::RefillLocked() {
       }
       if (taken.joined.has_value()) {
         seq_ = *taken.joined;
+        allowance_ = std::max<uint64_t>(options_.buffer_records, tail_->head() - seq_);
         retired_ = std::move(catchup_);
         metrics_->catching_up->Decrement();
         continue;
@@ -188,7 +193,7 @@ void Subscription::WriteLocked(const Record* r) {
         google::protobuf::util::TimeUtil::MillisecondsToTimestamp(r->timestamp_ms);
     header.SerializeToString(&bytes);
     const bool alert = r->tp.topic == earshot::v1::STREAM_TOPIC_ALERTS;
-    AppendBytesField(alert ? kAlertField : kRoutedField, r->payload, &bytes);
+    AppendFieldHeader(alert ? kAlertField : kRoutedField, r->payload.size(), &bytes);
     (alert ? metrics_->deliveries_alerts : metrics_->deliveries_routed)->Increment();
     metrics_->delivery_lag->Observe(
         std::max<double>(0, absl::ToUnixMillis(now) - r->timestamp_ms) / 1000.0);
@@ -198,7 +203,12 @@ void Subscription::WriteLocked(const Record* r) {
     header.SerializeToString(&bytes);
     metrics_->heartbeats->Increment();
   }
-  grpc::Slice slice(bytes);
+  // One allocation and one copy of the payload: header, field tag and length, payload.
+  const size_t payload = r != nullptr ? r->payload.size() : 0;
+  grpc_slice raw = grpc_slice_malloc(bytes.size() + payload);
+  std::memcpy(GRPC_SLICE_START_PTR(raw), bytes.data(), bytes.size());
+  if (payload > 0) std::memcpy(GRPC_SLICE_START_PTR(raw) + bytes.size(), r->payload.data(), payload);
+  grpc::Slice slice(raw, grpc::Slice::STEAL_REF);
   buffer_ = grpc::ByteBuffer(&slice, 1);
   writing_ = true;
   cursor_moved_ = false;

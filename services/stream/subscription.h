@@ -100,6 +100,9 @@ class Subscription : public std::enable_shared_from_this<Subscription> {
   std::unique_ptr<CatchUp> retired_ ABSL_GUARDED_BY(mu_);
   Positions positions_ ABSL_GUARDED_BY(mu_);  // next offset per partition: what the cursor says
   uint64_t seq_ ABSL_GUARDED_BY(mu_) = 0;     // next ring record to look at
+  // How far behind the ring's newest record this subscriber may be: the buffer, or more while
+  // it reads older records of the ring it joined (it may not fall further behind than it was).
+  uint64_t allowance_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<RecordPtr> pending_ ABSL_GUARDED_BY(mu_);
   size_t next_pending_ ABSL_GUARDED_BY(mu_) = 0;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;

@@ -23,6 +23,11 @@ absl::StatusOr<std::unique_ptr<Tail>> Tail::Start(TailOptions options) {
   auto consumer = kafka::Consumer::Create(tail->options_.consumer);
   if (!consumer.ok()) return consumer.status();
   tail->consumer_ = std::move(*consumer);
+  kafka::ConsumerOptions lookup_options = tail->options_.consumer;
+  lookup_options.client_id += "-lookup";
+  auto lookup = kafka::Consumer::Create(lookup_options);
+  if (!lookup.ok()) return lookup.status();
+  tail->lookup_ = std::move(*lookup);
   const absl::Duration timeout = tail->options_.metadata_timeout;
   tail->routed_partitions_ =
       tail->consumer_->PartitionCount(KafkaTopic(earshot::v1::STREAM_TOPIC_ROUTED), timeout);
@@ -120,7 +125,7 @@ absl::StatusOr<Positions> Tail::Earliest(const std::vector<StreamTopic>& topics)
   Positions out;
   for (StreamTopic topic : topics) {
     for (int p = 0; p < partitions(topic); ++p) {
-      auto wm = consumer_->Watermarks(KafkaTopic(topic), p, options_.metadata_timeout);
+      auto wm = lookup_->Watermarks(KafkaTopic(topic), p, options_.metadata_timeout);
       if (!wm.ok()) return wm.status();
       out[{topic, p}] = wm->first;
     }
@@ -131,7 +136,7 @@ absl::StatusOr<Positions> Tail::Earliest(const std::vector<StreamTopic>& topics)
 absl::StatusOr<Positions> Tail::AtTime(const std::vector<StreamTopic>& topics, int64_t time_ms) {
   Positions out;
   for (StreamTopic topic : topics) {
-    auto offsets = consumer_->OffsetsForTime(KafkaTopic(topic), partitions(topic), time_ms,
+    auto offsets = lookup_->OffsetsForTime(KafkaTopic(topic), partitions(topic), time_ms,
                                              options_.metadata_timeout);
     if (!offsets.ok()) return offsets.status();
     for (int p = 0; p < partitions(topic); ++p) {
@@ -139,7 +144,7 @@ absl::StatusOr<Positions> Tail::AtTime(const std::vector<StreamTopic>& topics, i
       if (offset < 0) {
         // None found, or the broker cannot look up by time: read the partition from its start;
         // the subscription's filter skips what is older than the time.
-        auto wm = consumer_->Watermarks(KafkaTopic(topic), p, options_.metadata_timeout);
+        auto wm = lookup_->Watermarks(KafkaTopic(topic), p, options_.metadata_timeout);
         if (!wm.ok()) return wm.status();
         offset = wm->first;
       }

@@ -74,6 +74,9 @@ class Tail {
 
   TailOptions options_;
   std::unique_ptr<kafka::Consumer> consumer_;
+  // A second handle for watermark and time look-ups: on consumer_ they would queue behind its
+  // long-poll fetches (up to the fetch wait each).
+  std::unique_ptr<kafka::Consumer> lookup_;
   int routed_partitions_ = 0;
   int alert_partitions_ = 0;
 

@@ -312,6 +312,7 @@ TEST_F(StreamIntegrationTest, CursorResumesWithoutGapOrRepeat) {
 
 TEST_F(StreamIntegrationTest, StartAtATime) {
   std::set<std::string> threads;
+  absl::SleepFor(absl::Milliseconds(200));  // after every record of the earlier tests
   const absl::Time before = absl::Now();
   {
     Subscriber live(port(), kOpsToken, Routed());  // to know when they are routed
@@ -321,7 +322,7 @@ TEST_F(StreamIntegrationTest, StartAtATime) {
   }
   SubscribeRequest since = Routed();
   *since.mutable_time() = google::protobuf::util::TimeUtil::MillisecondsToTimestamp(
-      absl::ToUnixMillis(before - absl::Seconds(1)));
+      absl::ToUnixMillis(before));
   Subscriber s(port(), kOpsToken, since);
   ASSERT_TRUE(s.Wait([&](const auto& ds) { return CountRouted(ds, threads) == 3; }))
       << s.status().error_message();
@@ -406,6 +407,21 @@ TEST_F(StreamIntegrationTest, SlowSubscriberEndedWithCursorWhileFastOneKeepsUp) 
     EXPECT_TRUE(ids.insert(r.event().event_id()).second) << "delivered twice";
   }
   EXPECT_EQ(ids.size(), static_cast<size_t>(kEvents)) << "nothing skipped";
+}
+
+TEST_F(StreamIntegrationTest, ReaderOfHistoryInTheRingIsNotCutOffForBeingBehind) {
+  // The ring holds far more than the buffer of 100 (the 400 of the test above among them): a
+  // subscriber from the earliest record starts thousands behind and is kept while it catches up.
+  std::set<std::string> threads;
+  for (int i = 0; i < 400; ++i) threads.insert(ThreadOf(5000 + i));
+  SubscribeRequest earliest = Routed();
+  earliest.set_earliest(true);
+  Subscriber s(port(), kOpsToken, earliest, /*read=*/false);
+  absl::SleepFor(absl::Milliseconds(600));  // three checks of the ticker while it has read nothing
+  s.StartReading();
+  ASSERT_TRUE(s.Wait([&](const auto& ds) { return CountRouted(ds, threads) == 400; }))
+      << "got " << s.Routed(threads).size() << ", ended: " << s.status().error_message();
+  EXPECT_FALSE(s.WaitEnd(absl::Milliseconds(500))) << s.status().error_message();
 }
 
 TEST_F(StreamIntegrationTest, AnotherReplicaResumesTheCursorFromKafka) {

@@ -113,6 +113,20 @@ absl::Status Config::status() const {
 
 bool Config::Has(std::string_view key) const { return Lookup(key).has_value(); }
 
+void Config::SetDefault(std::string_view key, const std::string& value) {
+  if (Has(key)) return;
+  // YAML::Node is a handle: operator[] on a non-const node creates the path in root_.
+  std::vector<std::string> parts = absl::StrSplit(ToAbsl(key), '.');
+  std::vector<YAML::Node> path = {root_};
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    YAML::Node next = path.back()[parts[i]];
+    if (!next.IsMap()) next = YAML::Node(YAML::NodeType::Map);
+    path.push_back(next);
+  }
+  path.back()[parts.back()] = value;
+  for (size_t i = path.size() - 1; i > 0; --i) path[i - 1][parts[i - 1]] = path[i];
+}
+
 std::string Config::GetString(std::string_view key, std::string_view def) const {
   auto v = Lookup(key);
   return v ? *v : std::string(def);

@@ -36,6 +36,9 @@ class Config {
   void set_env_lookup(EnvLookup lookup) { env_ = std::move(lookup); }
 
   bool Has(std::string_view key) const;
+  // Sets `key` (dotted path) unless the file or the environment gives it: a default that
+  // depends on how the process runs (the embedded broker's shorter fetch waits).
+  void SetDefault(std::string_view key, const std::string& value);
   std::string GetString(std::string_view key, std::string_view def = "") const;
   int64_t GetInt(std::string_view key, int64_t def) const;
   double GetDouble(std::string_view key, double def) const;

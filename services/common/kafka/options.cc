@@ -44,6 +44,11 @@ ConsumerOptions ConsumerOptionsFromConfig(const Config& config, const std::strin
   o.bootstrap = bootstrap;
   o.group_id = group_id;
   o.extra = ClientSettings(config);
+  // How long the broker may hold a fetch that finds nothing new (kafka.properties wins).
+  if (config.Has("kafka.fetch_wait") && !o.extra.contains("fetch.wait.max.ms")) {
+    o.extra["fetch.wait.max.ms"] = std::to_string(
+        absl::ToInt64Milliseconds(config.GetDuration("kafka.fetch_wait", absl::Milliseconds(50))));
+  }
   return o;
 }
 

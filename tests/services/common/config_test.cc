@@ -32,6 +32,21 @@ TEST_F(ConfigTest, YamlValueThenEnvironmentOverride) {
   EXPECT_EQ(c.GetString("missing.key", "dflt"), "dflt");
 }
 
+TEST_F(ConfigTest, SetDefaultNeverOverridesFileOrEnvironment) {
+  Config c = Load("kafka:\n  linger: 2ms\n");
+  c.SetDefault("kafka.fetch_wait", "5ms");        // new key under an existing map
+  c.SetDefault("kafka.linger", "9ms");            // the file's value stays
+  c.SetDefault("stream.deep.fetch_wait", "7ms");  // new maps
+  env_["EARSHOT_STREAM_HEARTBEAT"] = "3s";
+  c.SetDefault("stream.heartbeat", "1s");         // the environment's value stays
+  EXPECT_EQ(c.GetDuration("kafka.fetch_wait", absl::ZeroDuration()), absl::Milliseconds(5));
+  EXPECT_EQ(c.GetDuration("kafka.linger", absl::ZeroDuration()), absl::Milliseconds(2));
+  EXPECT_EQ(c.GetString("stream.deep.fetch_wait"), "7ms");
+  EXPECT_EQ(c.GetString("stream.heartbeat"), "3s");
+  env_.clear();
+  EXPECT_FALSE(c.Has("stream.heartbeat")) << "SetDefault wrote over an environment value";
+}
+
 TEST_F(ConfigTest, SecretFromFileWithoutTrailingNewline) {
   const std::string path = ::testing::TempDir() + "/secret.txt";
   std::ofstream(path) << "s3cr3t\n";
