@@ -10,6 +10,7 @@
 #include "prometheus/histogram.h"
 #include "rocksdb/utilities/write_batch_with_index.h"
 #include "services/common/base/log.h"
+#include "services/common/store/store_metrics.h"
 #include "services/common/base/status.h"
 #include "services/common/kafka/errors.h"
 #include "services/common/kafka/options.h"
@@ -108,7 +109,7 @@ kafka::Record RoutedRecord(const earshot::v1::RoutedEvent& routed, const std::st
 }  // namespace
 
 struct RouterApp::Metrics {
-  explicit Metrics(prometheus::Registry& r) : registry(r) {
+  explicit Metrics(prometheus::Registry& r) : registry(r), rocksdb(r, "router") {
     auto& events = prometheus::BuildCounter()
                        .Name("earshot_router_events_total")
                        .Help("Events consumed, by result (routed, duplicate, invalid)")
@@ -142,16 +143,6 @@ struct RouterApp::Metrics {
     auto gauge = [&r](const char* name, const char* help) {
       return &prometheus::BuildGauge().Name(name).Help(help).Register(r).Add({});
     };
-    sst_bytes = gauge("earshot_router_rocksdb_sst_bytes", "Size of RocksDB's SST files");
-    pending_compaction = gauge("earshot_router_rocksdb_pending_compaction_bytes",
-                               "Bytes RocksDB estimates compaction still has to rewrite");
-    cache_hit_ratio = gauge("earshot_router_rocksdb_block_cache_hit_ratio",
-                            "Block cache hits / (hits + misses) since start");
-    cache_usage =
-        gauge("earshot_router_rocksdb_block_cache_usage_bytes", "Memory held by the block cache");
-    memtable = gauge("earshot_router_rocksdb_memtable_bytes", "Memory held by memtables");
-    stall = gauge("earshot_router_rocksdb_write_stall_seconds",
-                  "Time writes were stalled by RocksDB since start");
     rules = gauge("earshot_router_rules", "Rules in the loaded rule set");
     owned = gauge("earshot_router_owned_partitions", "Input partitions this instance owns");
   }
@@ -178,14 +169,9 @@ struct RouterApp::Metrics {
   prometheus::Family<prometheus::Gauge>* lag;
   std::map<int32_t, prometheus::Gauge*> lag_by_partition;
   prometheus::Histogram* batch;
-  prometheus::Gauge* sst_bytes;
-  prometheus::Gauge* pending_compaction;
-  prometheus::Gauge* cache_hit_ratio;
-  prometheus::Gauge* cache_usage;
-  prometheus::Gauge* memtable;
-  prometheus::Gauge* stall;
   prometheus::Gauge* rules;
   prometheus::Gauge* owned;
+  store::StoreMetrics rocksdb;
 };
 
 RouterApp::RouterApp() : dedup_clock_(std::make_shared<DedupClock>()) {}
@@ -463,14 +449,7 @@ void RouterApp::UpdateMetrics() {
   }
   for (auto& [status, gauge] : metrics_->threads) gauge->Set(static_cast<double>(totals[status]));
   metrics_->owned->Set(static_cast<double>(owned.size()));
-  const store::StoreStats s = store_->Stats();
-  metrics_->sst_bytes->Set(static_cast<double>(s.sst_bytes));
-  metrics_->pending_compaction->Set(static_cast<double>(s.pending_compaction_bytes));
-  const double lookups = static_cast<double>(s.block_cache_hits + s.block_cache_misses);
-  metrics_->cache_hit_ratio->Set(lookups > 0 ? s.block_cache_hits / lookups : 0);
-  metrics_->cache_usage->Set(static_cast<double>(s.block_cache_usage_bytes));
-  metrics_->memtable->Set(static_cast<double>(s.memtable_bytes));
-  metrics_->stall->Set(static_cast<double>(s.write_stall_micros) / 1e6);
+  metrics_->rocksdb.Update(store_->Stats());
 }
 
 }  // namespace earshot::router

@@ -13,6 +13,7 @@
 #include "services/common/kafka/options.h"
 #include "services/common/names/names.h"
 #include "services/common/store/kv_view.h"
+#include "services/common/store/store_metrics.h"
 
 namespace earshot::sla {
 namespace {
@@ -52,7 +53,7 @@ prometheus::Histogram::BucketBoundaries ResponseBuckets() {
 }  // namespace
 
 struct SlaApp::Metrics {
-  explicit Metrics(prometheus::Registry& r) {
+  explicit Metrics(prometheus::Registry& r) : rocksdb(r, "sla") {
     waiting = &prometheus::BuildGauge()
                    .Name("earshot_sla_waiting_conversations")
                    .Help(
@@ -114,17 +115,6 @@ struct SlaApp::Metrics {
                .Name("earshot_sla_consumer_lag")
                .Help("Records of earshot.routed.v1 not yet applied, by partition")
                .Register(r);
-    auto gauge = [&r](const char* name, const char* help) {
-      return &prometheus::BuildGauge().Name(name).Help(help).Register(r).Add({});
-    };
-    sst_bytes = gauge("earshot_sla_rocksdb_sst_bytes", "Size of RocksDB's SST files");
-    pending_compaction = gauge("earshot_sla_rocksdb_pending_compaction_bytes",
-                               "Bytes RocksDB estimates compaction still has to rewrite");
-    cache_hit_ratio = gauge("earshot_sla_rocksdb_block_cache_hit_ratio",
-                            "Block cache hits / (hits + misses) since start");
-    memtable = gauge("earshot_sla_rocksdb_memtable_bytes", "Memory held by memtables");
-    stall = gauge("earshot_sla_rocksdb_write_stall_seconds",
-                  "Time writes were stalled by RocksDB since start");
     policies = &prometheus::BuildGauge()
                     .Name("earshot_sla_policies")
                     .Help("Policies in the loaded policy file")
@@ -159,11 +149,7 @@ struct SlaApp::Metrics {
   prometheus::Family<prometheus::Gauge>* lag;
   std::map<std::string, prometheus::Gauge*> lag_by;
   prometheus::Gauge* policies;
-  prometheus::Gauge* sst_bytes;
-  prometheus::Gauge* pending_compaction;
-  prometheus::Gauge* cache_hit_ratio;
-  prometheus::Gauge* memtable;
-  prometheus::Gauge* stall;
+  store::StoreMetrics rocksdb;
 };
 
 SlaApp::SlaApp() = default;
@@ -499,13 +485,7 @@ bool SlaApp::Step() {
 }
 
 void SlaApp::UpdateMetrics() {
-  const store::StoreStats stats = store_->Stats();
-  metrics_->sst_bytes->Set(static_cast<double>(stats.sst_bytes));
-  metrics_->pending_compaction->Set(static_cast<double>(stats.pending_compaction_bytes));
-  const double lookups = static_cast<double>(stats.block_cache_hits + stats.block_cache_misses);
-  metrics_->cache_hit_ratio->Set(lookups > 0 ? stats.block_cache_hits / lookups : 0);
-  metrics_->memtable->Set(static_cast<double>(stats.memtable_bytes));
-  metrics_->stall->Set(static_cast<double>(stats.write_stall_micros) / 1e6);
+  metrics_->rocksdb.Update(store_->Stats());
 
   std::map<int32_t, earshot::v1::SlaPartitionState> owned;
   {
