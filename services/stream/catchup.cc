@@ -62,25 +62,17 @@ void CatchUp::Loop() {
       break;
     }
     if (messages->empty()) continue;
-    {
-    absl::MutexLock l(&mu_);
+    std::vector<RecordPtr> records;  // parsed outside the lock the subscriber takes from
+    records.reserve(messages->size());
     for (auto& m : *messages) {
       const TopicPartition tp{StreamTopicOf(m.topic), m.partition};
-      auto record = MakeRecord(tp, m.offset, m.timestamp_ms, std::move(m.value));
-      RecordPtr r;
-      if (record.ok()) {
-        r = std::move(*record);
-      } else {
-        auto invalid = std::make_shared<Record>();
-        invalid->tp = tp;
-        invalid->offset = m.offset;
-        invalid->valid = false;
-        r = std::move(invalid);
-      }
       reached_[tp] = m.offset + 1;
-      queue_.push_back(std::move(r));
+      records.push_back(MakeRecord(tp, m.offset, m.timestamp_ms, std::move(m.value)));
     }
-    WakeLocked(&wake);
+    {
+      absl::MutexLock l(&mu_);
+      for (auto& r : records) queue_.push_back(std::move(r));
+      WakeLocked(&wake);
     }
     wake_all();
   }

@@ -4,7 +4,7 @@
 
 namespace earshot::stream {
 
-absl::StatusOr<RecordPtr> MakeRecord(TopicPartition tp, int64_t offset, int64_t timestamp_ms,
+RecordPtr MakeRecord(TopicPartition tp, int64_t offset, int64_t timestamp_ms,
                                      std::string payload) {
   auto r = std::make_shared<Record>();
   r->tp = tp;
@@ -13,7 +13,8 @@ absl::StatusOr<RecordPtr> MakeRecord(TopicPartition tp, int64_t offset, int64_t 
   if (tp.topic == earshot::v1::STREAM_TOPIC_ALERTS) {
     earshot::v1::Alert alert;
     if (!alert.ParseFromString(payload)) {
-      return absl::InvalidArgumentError("record is not an earshot.v1.Alert");
+      r->valid = false;
+      return r;
     }
     r->queue = alert.queue();
     r->account = alert.account_id();
@@ -22,7 +23,8 @@ absl::StatusOr<RecordPtr> MakeRecord(TopicPartition tp, int64_t offset, int64_t 
   } else {
     earshot::v1::RoutedEvent routed;
     if (!routed.ParseFromString(payload)) {
-      return absl::InvalidArgumentError("record is not an earshot.v1.RoutedEvent");
+      r->valid = false;
+      return r;
     }
     r->queue = routed.decision().queue();
     r->account = routed.event().account_id();

@@ -29,8 +29,8 @@ struct Record {
 
 using RecordPtr = std::shared_ptr<const Record>;
 
-// Parses the payload and fills the attributes; InvalidArgument when it is not the topic's type.
-absl::StatusOr<RecordPtr> MakeRecord(TopicPartition tp, int64_t offset, int64_t timestamp_ms,
-                                     std::string payload);
+// Parses the payload and fills the attributes. A payload that is not the topic's type gives a
+// record with valid = false: never delivered, but cursors move past it.
+RecordPtr MakeRecord(TopicPartition tp, int64_t offset, int64_t timestamp_ms, std::string payload);
 
 }  // namespace earshot::stream

@@ -176,15 +176,6 @@ void StreamApp::Reload() {
   auth_ = std::move(*loaded);
 }
 
-size_t StreamApp::subscribers() const {
-  absl::MutexLock l(&mu_);
-  size_t n = 0;
-  for (const auto& w : subscriptions_) {
-    if (auto s = w.lock(); s && !s->done()) ++n;
-  }
-  return n;
-}
-
 absl::Status StreamApp::ResolveStart(const earshot::v1::SubscribeRequest& request,
                                      const Filter& filter, Positions* positions,
                                      std::optional<uint64_t>* seq) {

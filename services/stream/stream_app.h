@@ -36,7 +36,6 @@ class StreamApp final : public Service {
   // The gRPC handler (callback API, raw bytes in and out).
   grpc::ServerWriteReactor<grpc::ByteBuffer>* Subscribe(grpc::CallbackServerContext* ctx,
                                                         const grpc::ByteBuffer* request);
-  size_t subscribers() const;
   // Records the shared ring has appended since start (Tail::head()), 0 before Start. Read-only;
   // for benchmarks and tests that wait until the ring holds what they produced.
   uint64_t ring_head() const { return tail_ ? tail_->head() : 0; }

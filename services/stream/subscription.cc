@@ -172,10 +172,7 @@ void Subscription::PumpLocked() {
     auto pos = positions_.find(r->tp);
     if (pos == positions_.end() || r->offset < pos->second) continue;  // seen, or not ours
     pos->second = r->offset + 1;
-    if (!filter_.Matches(*r)) {
-      cursor_moved_ = true;
-      continue;
-    }
+    if (!filter_.Matches(*r)) continue;  // the cursor moves past it all the same
     WriteLocked(r.get());
   }
 }
@@ -211,7 +208,6 @@ void Subscription::WriteLocked(const Record* r) {
   grpc::Slice slice(raw, grpc::Slice::STEAL_REF);
   buffer_ = grpc::ByteBuffer(&slice, 1);
   writing_ = true;
-  cursor_moved_ = false;
   last_write_ = now;
   reactor_->StartWrite(&buffer_);
 }

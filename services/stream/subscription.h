@@ -107,7 +107,6 @@ class Subscription : public std::enable_shared_from_this<Subscription> {
   size_t next_pending_ ABSL_GUARDED_BY(mu_) = 0;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  bool cursor_moved_ ABSL_GUARDED_BY(mu_) = false;  // positions passed filtered-out records
   absl::Time last_write_ ABSL_GUARDED_BY(mu_);
   grpc::ByteBuffer buffer_ ABSL_GUARDED_BY(mu_);
 };

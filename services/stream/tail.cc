@@ -169,22 +169,13 @@ void Tail::Loop() {
     batch.clear();
     for (auto& m : *messages) {
       const StreamTopic topic = StreamTopicOf(m.topic);
-      auto record = MakeRecord({topic, m.partition}, m.offset, m.timestamp_ms, std::move(m.value));
-      if (!record.ok()) {
-        // Still advances the partition: subscribers' cursors move past it.
-        ++parse_errors_;
-        log::Warn(kLogger, "record skipped",
-                  {{"topic", m.topic}, {"partition", m.partition}, {"offset", m.offset},
-                   {"error", std::string(record.status().message())}});
-        auto empty = std::make_shared<Record>();
-        empty->valid = false;
-        empty->tp = {topic, m.partition};
-        empty->offset = m.offset;
-        empty->timestamp_ms = m.timestamp_ms;
-        batch.push_back(std::move(empty));
-        continue;
+      RecordPtr record = MakeRecord({topic, m.partition}, m.offset, m.timestamp_ms,
+                                    std::move(m.value));
+      if (!record->valid) {
+        log::Warn(kLogger, "record skipped: not the topic's protobuf type",
+                  {{"topic", m.topic}, {"partition", m.partition}, {"offset", m.offset}});
       }
-      batch.push_back(std::move(*record));
+      batch.push_back(std::move(record));
     }
     {
       absl::MutexLock l(&mu_);

@@ -66,7 +66,6 @@ class Tail {
   // Options for a subscriber's own catch-up reader.
   const kafka::ConsumerOptions& consumer_options() const { return options_.consumer; }
   bool healthy() const { return healthy_.load(); }
-  int64_t parse_errors() const { return parse_errors_.load(); }
 
  private:
   explicit Tail(TailOptions options) : options_(std::move(options)) {}
@@ -91,7 +90,6 @@ class Tail {
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> healthy_{false};
-  std::atomic<int64_t> parse_errors_{0};
   std::thread loop_;
 };
 

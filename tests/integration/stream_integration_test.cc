@@ -244,7 +244,9 @@ TEST_F(StreamIntegrationTest, FiltersDeliverOnlyWhatEachTeamAskedFor) {
   // Every delivery names where it came from and carries a cursor.
   for (const auto& d : ops.all()) {
     EXPECT_FALSE(d.cursor().empty());
-    if (d.has_routed()) EXPECT_EQ(d.topic(), earshot::v1::STREAM_TOPIC_ROUTED);
+    if (d.has_routed()) {
+      EXPECT_EQ(d.topic(), earshot::v1::STREAM_TOPIC_ROUTED);
+    }
   }
 }
 
@@ -306,7 +308,9 @@ TEST_F(StreamIntegrationTest, CursorResumesWithoutGapOrRepeat) {
   ASSERT_TRUE(all.Wait([&](const auto& ds) { return CountRouted(ds, both) == 10; }));
   std::set<std::pair<int, int64_t>> seen;
   for (const auto& d : all.all()) {
-    if (d.has_routed()) EXPECT_TRUE(seen.emplace(d.partition(), d.offset()).second) << "repeat";
+    if (d.has_routed()) {
+      EXPECT_TRUE(seen.emplace(d.partition(), d.offset()).second) << "repeat";
+    }
   }
 }
 
@@ -457,7 +461,9 @@ TEST_F(StreamIntegrationTest, AnotherReplicaResumesTheCursorFromKafka) {
   EXPECT_EQ(s.Routed(first).size(), 0u);
   std::set<std::pair<int, int64_t>> seen;
   for (const auto& d : s.all()) {
-    if (d.has_routed()) EXPECT_TRUE(seen.emplace(d.partition(), d.offset()).second) << "repeat";
+    if (d.has_routed()) {
+      EXPECT_TRUE(seen.emplace(d.partition(), d.offset()).second) << "repeat";
+    }
   }
 }
 
