@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "fmt/format.h"
 #include "re2/re2.h"
+#include "services/common/base/yaml_errors.h"
 #include "services/common/names/names.h"
 #include "services/router/text_signals.h"
 #include "yaml-cpp/yaml.h"
@@ -142,18 +143,13 @@ class CompiledRuleSet final : public RuleSet {
   const WordMatcher complaint_;
 };
 
-// One entry of a YAML map, with the key as a string.
-struct Entry {
-  std::string key;
-  YAML::Node key_node;
-  YAML::Node value;
-};
+using Entry = YamlEntry;
 
 // Turns one YAML document into a CompiledRuleSet, collecting every error with its line so that
 // a user fixes a file in one go. Used once per load, on the loading thread.
-class Parser {
+class Parser : private YamlErrors {
  public:
-  explicit Parser(std::string_view source) : source_(source) {}
+  explicit Parser(std::string_view source) : YamlErrors(source) {}
 
   absl::StatusOr<std::unique_ptr<RuleSet>> Parse(std::string_view yaml) {
     YAML::Node root;
@@ -172,8 +168,6 @@ class Parser {
   }
 
  private:
-  static constexpr size_t kMaxErrors = 20;
-
   absl::StatusOr<std::unique_ptr<RuleSet>> Build(const YAML::Node& root) {
     if (!root.IsDefined() || root.IsNull()) {
       return absl::InvalidArgumentError(
@@ -211,58 +205,12 @@ class Parser {
     if (!complaint.ok()) {
       Error(lexicon, "lexicon \"complaint\": " + std::string(complaint.status().message()));
     }
-    if (!errors_.empty()) return Result();
+    if (error_count() > 0) return Result();
     return std::unique_ptr<RuleSet>(
         new CompiledRuleSet(std::move(defaults_), std::move(rules_), *std::move(complaint)));
   }
 
-  absl::Status Result() const {
-    std::string message;
-    for (const std::string& e : errors_) {
-      if (!message.empty()) message += "\n";
-      message += e;
-    }
-    return absl::InvalidArgumentError(message);
-  }
-
-  // ---- errors ------------------------------------------------------------------------------
-
-  static int Line(const YAML::Node& node) {
-    if (!node.IsDefined()) return 0;
-    const YAML::Mark mark = node.Mark();
-    return mark.is_null() ? 0 : mark.line + 1;
-  }
-
-  void Error(const YAML::Node& at, std::string_view reason) { ErrorAtLine(Line(at), reason); }
-
-  void ErrorAtLine(int line, std::string_view reason) {
-    if (errors_.size() >= kMaxErrors) return;
-    std::string where = line > 0 ? fmt::format("{}:{}: ", source_, line) : source_ + ": ";
-    if (!rule_.empty()) where += fmt::format("rule \"{}\": ", rule_);
-    errors_.push_back(where + std::string(reason));
-    if (errors_.size() == kMaxErrors) errors_.push_back(source_ + ": too many errors, stopping");
-  }
-
   // ---- YAML shapes -------------------------------------------------------------------------
-
-  // The entries of a map, each key a scalar and reported once.
-  std::vector<Entry> Entries(const YAML::Node& map) {
-    std::vector<Entry> out;
-    std::set<std::string> seen;
-    for (auto it = map.begin(); it != map.end(); ++it) {
-      if (!it->first.IsScalar()) {
-        Error(it->first, "keys must be plain names");
-        continue;
-      }
-      const std::string key = it->first.Scalar();
-      if (!seen.insert(key).second) {
-        Error(it->first, fmt::format("duplicate key \"{}\"", key));
-        continue;
-      }
-      out.push_back(Entry{key, it->first, it->second});
-    }
-    return out;
-  }
 
   // A value given either as one scalar or as a list of scalars.
   std::optional<std::vector<std::string>> StringList(const Entry& e, std::string_view what) {
@@ -440,7 +388,7 @@ class Parser {
     int index = 0;
     for (const YAML::Node& item : node) {
       ++index;
-      rule_.clear();
+      set_context("");
       if (!item.IsMap()) {
         Error(item, fmt::format("rule #{}: expected a map with name, when, then", index));
         continue;
@@ -465,7 +413,8 @@ class Parser {
         }
       }
       if (!named) Error(item, fmt::format("rule #{} has no name", index));
-      rule_ = named && !rule.name.empty() ? rule.name : fmt::format("#{}", index);
+      set_context(fmt::format("rule \"{}\"",
+                              named && !rule.name.empty() ? rule.name : fmt::format("#{}", index)));
       for (const Entry& e : entries) {
         if (e.key == "name" || e.key == "description") continue;
         if (e.key == "when") {
@@ -480,7 +429,7 @@ class Parser {
       }
       rules_.push_back(std::move(rule));
     }
-    rule_.clear();
+    set_context("");
   }
 
   // ---- conditions --------------------------------------------------------------------------
@@ -521,9 +470,9 @@ class Parser {
         out.push_back([](const EvalContext&) { return true; });
         continue;
       }
-      const size_t errors_before = errors_.size();
+      const size_t errors_before = error_count();
       Condition c = ParseConditionMap(item, e.key_node);
-      if (errors_.size() != errors_before) return std::nullopt;
+      if (error_count() != errors_before) return std::nullopt;
       out.push_back(c ? std::move(c) : [](const EvalContext&) { return true; });
     }
     return out;
@@ -619,9 +568,9 @@ class Parser {
         Error(At(e), fmt::format("\"not\": expected a map of conditions, got {}", Shown(e.value)));
         return nullptr;
       }
-      const size_t errors_before = errors_.size();
+      const size_t errors_before = error_count();
       Condition inner = ParseConditionMap(e.value, e.key_node);
-      if (errors_.size() != errors_before) return nullptr;
+      if (error_count() != errors_before) return nullptr;
       if (!inner) return [](const EvalContext&) { return false; };
       return [inner = std::move(inner)](const EvalContext& c) { return !inner(c); };
     }
@@ -768,9 +717,6 @@ class Parser {
     return a;
   }
 
-  const std::string source_;
-  std::string rule_;  // the rule being parsed, for error messages
-  std::vector<std::string> errors_;
   std::map<std::string, std::vector<std::string>> lexicon_;
   Defaults defaults_;
   std::vector<Rule> rules_;

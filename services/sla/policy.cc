@@ -17,6 +17,7 @@
 #include "absl/time/civil_time.h"
 #include "fmt/format.h"
 #include "services/common/base/strings.h"
+#include "services/common/base/yaml_errors.h"
 #include "services/common/names/names.h"
 #include "services/sla/calendar.h"
 #include "yaml-cpp/yaml.h"
@@ -238,18 +239,13 @@ class CompiledPolicySet final : public PolicySet {
   const Policy* default_ = nullptr;
 };
 
-// One entry of a YAML map, with the key as a string.
-struct Entry {
-  std::string key;
-  YAML::Node key_node;
-  YAML::Node value;
-};
+using Entry = YamlEntry;
 
 // Turns one YAML document into a CompiledPolicySet, collecting every error with its line so
 // that a user fixes a file in one go. Used once per load, on the loading thread.
-class Parser {
+class Parser : private YamlErrors {
  public:
-  explicit Parser(std::string_view source) : source_(source) {}
+  explicit Parser(std::string_view source) : YamlErrors(source) {}
 
   absl::StatusOr<std::unique_ptr<PolicySet>> Parse(std::string_view yaml) {
     YAML::Node root;
@@ -272,7 +268,7 @@ class Parser {
             "{}:1: the calendar is empty (expected time_zone, hours, holidays)", source_));
       }
       std::shared_ptr<const Calendar> calendar = ParseCalendar(std::string(name), root, root);
-      if (!errors_.empty()) return Result();
+      if (error_count() > 0) return Result();
       return calendar;
     } catch (const YAML::Exception& e) {
       return absl::InvalidArgumentError(fmt::format("{}:{}: {}", source_, e.mark.line + 1, e.msg));
@@ -280,8 +276,6 @@ class Parser {
   }
 
  private:
-  static constexpr size_t kMaxErrors = 20;
-
   absl::Status Load(std::string_view yaml, YAML::Node* root) {
     try {
       *root = YAML::Load(std::string(yaml));
@@ -320,58 +314,12 @@ class Parser {
     if (calendars && !calendars.IsNull()) ParseCalendars(calendars);
     if (policies && !policies.IsNull()) ParsePolicies(policies);
     if (select && !select.IsNull()) ParseSelect(select);
-    if (!errors_.empty()) return Result();
+    if (error_count() > 0) return Result();
     return std::unique_ptr<PolicySet>(
         new CompiledPolicySet(std::move(policies_), std::move(select_), std::move(calendars_)));
   }
 
-  absl::Status Result() const {
-    std::string message;
-    for (const std::string& e : errors_) {
-      if (!message.empty()) message += "\n";
-      message += e;
-    }
-    return absl::InvalidArgumentError(message);
-  }
-
-  // ---- errors ------------------------------------------------------------------------------
-
-  static int Line(const YAML::Node& node) {
-    if (!node.IsDefined()) return 0;
-    const YAML::Mark mark = node.Mark();
-    return mark.is_null() ? 0 : mark.line + 1;
-  }
-
-  void Error(const YAML::Node& at, std::string_view reason) { ErrorAtLine(Line(at), reason); }
-
-  void ErrorAtLine(int line, std::string_view reason) {
-    if (errors_.size() >= kMaxErrors) return;
-    std::string where = line > 0 ? fmt::format("{}:{}: ", source_, line) : source_ + ": ";
-    if (!context_.empty()) where += context_ + ": ";
-    errors_.push_back(where + std::string(reason));
-    if (errors_.size() == kMaxErrors) errors_.push_back(source_ + ": too many errors, stopping");
-  }
-
   // ---- YAML shapes -------------------------------------------------------------------------
-
-  // The entries of a map, each key a scalar and reported once.
-  std::vector<Entry> Entries(const YAML::Node& map) {
-    std::vector<Entry> out;
-    std::set<std::string> seen;
-    for (auto it = map.begin(); it != map.end(); ++it) {
-      if (!it->first.IsScalar()) {
-        Error(it->first, "keys must be plain names");
-        continue;
-      }
-      const std::string key = it->first.Scalar();
-      if (!seen.insert(key).second) {
-        Error(it->first, fmt::format("duplicate key \"{}\"", key));
-        continue;
-      }
-      out.push_back(Entry{key, it->first, it->second});
-    }
-    return out;
-  }
 
   // The items of a value given as one scalar or a list of scalars; an empty list or nothing
   // gives no items. nullopt (reported) when an item is not a scalar.
@@ -509,13 +457,13 @@ class Parser {
   // Null (reported) when the calendar has an error.
   std::shared_ptr<const Calendar> ParseCalendar(const std::string& name, const YAML::Node& node,
                                                 const YAML::Node& owner) {
-    context_ = fmt::format("calendar \"{}\"", name);
-    const size_t errors_before = errors_.size();
+    set_context(fmt::format("calendar \"{}\"", name));
+    const size_t errors_before = error_count();
     std::shared_ptr<const Calendar> out;
     if (!node.IsMap()) {
       Error(Line(node) > 0 ? node : owner,
             fmt::format("expected a map with time_zone, hours, holidays, got {}", Shown(node)));
-      context_.clear();
+      set_context("");
       return out;
     }
     std::optional<absl::TimeZone> zone;
@@ -541,7 +489,7 @@ class Parser {
     }
     if (!has_zone) Error(owner, "missing time_zone (an IANA name like Europe/Berlin)");
     if (!has_hours) Error(owner, "missing hours (open periods per weekday)");
-    if (errors_.size() == errors_before) {
+    if (error_count() == errors_before) {
       const bool never_open =
           std::all_of(hours.begin(), hours.end(), [](const auto& day) { return day.empty(); });
       if (never_open) {
@@ -550,7 +498,7 @@ class Parser {
         out = std::make_shared<WeeklyCalendar>(name, *zone, std::move(hours), std::move(holidays));
       }
     }
-    context_.clear();
+    set_context("");
     return out;
   }
 
@@ -653,13 +601,13 @@ class Parser {
     }
     for (const Entry& e : Entries(node)) {
       if (!CheckName(e, "policy")) continue;
-      context_ = fmt::format("policy \"{}\"", e.key);
+      set_context(fmt::format("policy \"{}\"", e.key));
       if (std::optional<Policy> p = ParsePolicy(e)) {
         policies_.emplace(e.key, *std::move(p));
       } else {
         failed_policies_.insert(e.key);
       }
-      context_.clear();
+      set_context("");
     }
   }
 
@@ -670,7 +618,7 @@ class Parser {
                                    Shown(entry.value)));
       return std::nullopt;
     }
-    const size_t errors_before = errors_.size();
+    const size_t errors_before = error_count();
     Policy p;
     p.name = entry.key;
     std::optional<absl::Duration> first, next;
@@ -716,7 +664,7 @@ class Parser {
     p.first_response = first.value_or(absl::ZeroDuration());
     p.next_response = next.value_or(absl::ZeroDuration());
     if (warn_at) ParseWarnAt(*warn_at, &p);
-    if (errors_.size() != errors_before) return std::nullopt;
+    if (error_count() != errors_before) return std::nullopt;
     return p;
   }
 
@@ -780,14 +728,14 @@ class Parser {
     int index = 0;
     for (const YAML::Node& item : node) {
       ++index;
-      context_ = fmt::format("select #{}", index);
+      set_context(fmt::format("select #{}", index));
       if (!item.IsMap()) {
         Error(item, fmt::format("expected a map with queue, platform, kind, priority_min, "
                                 "policy, got {}",
                                 Shown(item)));
         continue;
       }
-      const size_t errors_before = errors_.size();
+      const size_t errors_before = error_count();
       Selector s;
       bool has_policy = false;
       for (const Entry& e : Entries(item)) {
@@ -826,14 +774,11 @@ class Parser {
         }
       }
       if (!has_policy) Error(item, "missing policy");
-      if (errors_.size() == errors_before) select_.push_back(std::move(s));
+      if (error_count() == errors_before) select_.push_back(std::move(s));
     }
-    context_.clear();
+    set_context("");
   }
 
-  const std::string source_;
-  std::string context_;  // the calendar, policy or select entry being parsed, for errors
-  std::vector<std::string> errors_;
   std::map<std::string, std::shared_ptr<const Calendar>, std::less<>> calendars_;
   std::set<std::string> failed_calendars_;  // refused for their own errors
   std::map<std::string, Policy, std::less<>> policies_;
