@@ -11,9 +11,12 @@
 #include "services/earshotctl/thread_cmd.h"
 #include "services/router/router_app.h"
 #include "tests/integration/stack.h"
+#include "tests/services/earshotctl/captured.h"
 
 namespace earshot {
 namespace {
+
+using earshot::testing::Captured;
 
 using earshot::testing::ReadFixture;
 using earshot::testing::TestStack;
@@ -28,29 +31,6 @@ std::string OneLine(const std::string& fixture) {
   return s;
 }
 
-// A FILE* whose text the test reads back; reading empties it.
-class Captured {
- public:
-  Captured() : f_(std::tmpfile()) {}
-  ~Captured() { std::fclose(f_); }
-  FILE* file() { return f_; }
-  std::string Text() {
-    std::fflush(f_);
-    std::rewind(f_);
-    std::string out;
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof(buf), f_)) > 0) out.append(buf, n);
-    // Empty again for the next command (the same FILE* stays in use).
-    std::rewind(f_);
-    EXPECT_EQ(ftruncate(fileno(f_), 0), 0);
-    return out;
-  }
-
- private:
-  FILE* f_;
-};
-
 TEST(EarshotctlIntegrationTest, ThreadListGetResolve) {
   TestStack stack;
   auto* router = static_cast<router::RouterApp*>(stack.process().service("router"));
@@ -63,32 +43,32 @@ TEST(EarshotctlIntegrationTest, ThreadListGetResolve) {
   args.connect.addr = "127.0.0.1:" + std::to_string(stack.process().grpc_port());
   args.connect.timeout = absl::Seconds(10);
 
-  ASSERT_EQ(ctl::RunThread({"list"}, args, io), ctl::kExitOk) << err.Text();
-  const std::string list = out.Text();
+  ASSERT_EQ(ctl::RunThread({"list"}, args, io), ctl::kExitOk) << err.Take();
+  const std::string list = out.Take();
   EXPECT_NE(list.find(std::string(kThread) + "  awaiting_reply"), std::string::npos) << list;
   EXPECT_NE(list.find("\"Thanks, the tracking link works now\""), std::string::npos) << list;
 
-  ASSERT_EQ(ctl::RunThread({"get", kThread}, args, io), ctl::kExitOk) << err.Text();
-  const std::string got = out.Text();
+  ASSERT_EQ(ctl::RunThread({"get", kThread}, args, io), ctl::kExitOk) << err.Take();
+  const std::string got = out.Take();
   EXPECT_NE(got.find("platform      whatsapp"), std::string::npos) << got;
   EXPECT_NE(got.find("status        awaiting_reply for"), std::string::npos) << got;
 
   EXPECT_EQ(ctl::RunThread({"get", "wa:1:2"}, args, io), ctl::kExitError);
-  EXPECT_NE(err.Text().find("earshotctl: NOT_FOUND"), std::string::npos);
+  EXPECT_NE(err.Take().find("earshotctl: NOT_FOUND"), std::string::npos);
 
   args.reason = "answered by phone";
   args.actor = "test";
-  ASSERT_EQ(ctl::RunThread({"resolve", kThread}, args, io), ctl::kExitOk) << err.Text();
-  EXPECT_NE(out.Text().find("resolved " + std::string(kThread)), std::string::npos);
+  ASSERT_EQ(ctl::RunThread({"resolve", kThread}, args, io), ctl::kExitOk) << err.Take();
+  EXPECT_NE(out.Take().find("resolved " + std::string(kThread)), std::string::npos);
   ASSERT_TRUE(WaitFor(
       [&] {
         ctl::RunThread({"get", kThread}, args, io);
-        return out.Text().find("status        resolved (answered by phone)") != std::string::npos;
+        return out.Take().find("status        resolved (answered by phone)") != std::string::npos;
       },
       absl::Seconds(20)));
   args.status = "resolved";
   ASSERT_EQ(ctl::RunThread({"list"}, args, io), ctl::kExitOk);
-  EXPECT_NE(out.Text().find(std::string(kThread) + "  resolved"), std::string::npos);
+  EXPECT_NE(out.Take().find(std::string(kThread) + "  resolved"), std::string::npos);
 }
 
 TEST(EarshotctlIntegrationTest, ReplayAFileIntoTheGateway) {
@@ -118,8 +98,8 @@ TEST(EarshotctlIntegrationTest, ReplayAFileIntoTheGateway) {
   ctl::Canceller canceller;
   EXPECT_EQ(ctl::RunReplay({file}, args, ctl::Io{out.file(), err.file()}, &canceller),
             ctl::kExitError);
-  const std::string summary = out.Text();
-  const std::string errors = err.Text();
+  const std::string summary = out.Take();
+  const std::string errors = err.Take();
   EXPECT_NE(summary.find("replayed 5 of 5 requests"), std::string::npos) << summary;
   EXPECT_NE(summary.find("2xx 4  3xx 0  4xx 1  5xx 0  no answer 0"), std::string::npos) << summary;
   EXPECT_NE(summary.find("events accepted 4"), std::string::npos) << summary;

@@ -14,9 +14,12 @@
 #include "services/earshotctl/stream_cmd.h"
 #include "services/sla/sla_app.h"
 #include "tests/integration/stack.h"
+#include "tests/services/earshotctl/captured.h"
 
 namespace earshot {
 namespace {
+
+using earshot::testing::Captured;
 
 using earshot::testing::StackOptions;
 using earshot::testing::TestStack;
@@ -24,28 +27,6 @@ using earshot::testing::WaitFor;
 
 const std::string kRepo = EARSHOT_SOURCE_DIR;
 constexpr char kToken[] = "tail-test-token";
-
-// A FILE* whose text the test reads back; reading empties it.
-class Captured {
- public:
-  Captured() : f_(std::tmpfile()) {}
-  ~Captured() { std::fclose(f_); }
-  FILE* file() { return f_; }
-  std::string Text() {
-    std::fflush(f_);
-    std::rewind(f_);
-    std::string out;
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof(buf), f_)) > 0) out.append(buf, n);
-    std::rewind(f_);
-    EXPECT_EQ(ftruncate(fileno(f_), 0), 0);
-    return out;
-  }
-
- private:
-  FILE* f_;
-};
 
 std::string StackConfig() {
   const std::string tokens = ::testing::TempDir() + "/tail-test-tokens.yaml";
@@ -90,15 +71,15 @@ TEST(EarshotctlTailTest, TailShowsTheDemoAndAlertsShowTheBreach) {
   args.from = "earliest";
   args.count = 1;
   EXPECT_EQ(ctl::RunStream(v1::STREAM_TOPIC_ROUTED, args, io, &canceller), ctl::kExitError);
-  EXPECT_NE(err.Text().find("UNAUTHENTICATED"), std::string::npos);
-  out.Text();
+  EXPECT_NE(err.Take().find("UNAUTHENTICATED"), std::string::npos);
+  out.Take();
 
   // Everything from the start: 14 conversations' events (15 webhooks, one a redelivery).
   args.connect.token = kToken;
   args.count = 14;
   ASSERT_EQ(ctl::RunStream(v1::STREAM_TOPIC_ROUTED, args, io, &canceller), ctl::kExitOk)
-      << err.Text();
-  const std::string tail = out.Text();
+      << err.Take();
+  const std::string tail = out.Take();
   EXPECT_EQ(Lines(tail), 14) << tail;
   EXPECT_EQ(tail.find("Gilt der Frühjahrs-Sale"), tail.rfind("Gilt der Frühjahrs-Sale")) << tail;
   for (const char* expected :
@@ -107,7 +88,7 @@ TEST(EarshotctlTailTest, TailShowsTheDemoAndAlertsShowTheBreach) {
         "[ignored]  #spam", "generic    escalation  high"}) {
     EXPECT_NE(tail.find(expected), std::string::npos) << expected << "\n" << tail;
   }
-  const std::string cursor_line = err.Text();
+  const std::string cursor_line = err.Take();
   ASSERT_TRUE(cursor_line.starts_with("cursor: ")) << cursor_line;
   const std::string cursor = cursor_line.substr(8, cursor_line.size() - 9);
 
@@ -116,11 +97,11 @@ TEST(EarshotctlTailTest, TailShowsTheDemoAndAlertsShowTheBreach) {
   args.min_priority = "urgent";
   args.count = 2;
   ASSERT_EQ(ctl::RunStream(v1::STREAM_TOPIC_ROUTED, args, io, &canceller), ctl::kExitOk);
-  const std::string urgent = out.Text();
+  const std::string urgent = out.Take();
   EXPECT_EQ(Lines(urgent), 2) << urgent;
   EXPECT_NE(urgent.find("kündigen"), std::string::npos) << urgent;
   EXPECT_NE(urgent.find("#legal"), std::string::npos) << urgent;
-  err.Text();
+  err.Take();
 
   // Resuming from the cursor: nothing new yet, so the timeout ends it without output.
   args = ctl::StreamArgs{};
@@ -129,8 +110,8 @@ TEST(EarshotctlTailTest, TailShowsTheDemoAndAlertsShowTheBreach) {
   args.connect.timeout = absl::Seconds(2);
   args.cursor = cursor;
   EXPECT_EQ(ctl::RunStream(v1::STREAM_TOPIC_ROUTED, args, io, &canceller), ctl::kExitOk);
-  EXPECT_EQ(out.Text(), "");
-  err.Text();
+  EXPECT_EQ(out.Take(), "");
+  err.Take();
 
   // The unanswered Telegram question: warning, then breach.
   ASSERT_TRUE(WaitFor([&] { return sla->events_applied() >= 14; }, absl::Seconds(20)));
@@ -146,8 +127,8 @@ TEST(EarshotctlTailTest, TailShowsTheDemoAndAlertsShowTheBreach) {
   args.from = "earliest";
   args.count = 2;
   ASSERT_EQ(ctl::RunStream(v1::STREAM_TOPIC_ALERTS, args, io, &canceller), ctl::kExitOk)
-      << err.Text();
-  const std::string alerts = out.Text();
+      << err.Take();
+  const std::string alerts = out.Take();
   ASSERT_EQ(Lines(alerts), 2) << alerts;
   EXPECT_NE(alerts.find("WARNING     firing    care-en     tg:7000000001:"), std::string::npos)
       << alerts;
@@ -213,25 +194,25 @@ TEST(EarshotctlTailTest, MutualTls) {
   args.connect.tls_cert = dir + "/client.crt";
   args.connect.tls_key = dir + "/client.key";
   ASSERT_EQ(ctl::RunStream(v1::STREAM_TOPIC_ROUTED, args, io, &canceller), ctl::kExitOk)
-      << err.Text();
-  EXPECT_NE(out.Text().find("Thanks, the tracking link works now"), std::string::npos);
-  err.Text();
+      << err.Take();
+  EXPECT_NE(out.Take().find("Thanks, the tracking link works now"), std::string::npos);
+  err.Take();
 
   // TLS without a client certificate, and plain text: refused.
   args.connect.tls_cert.clear();
   args.connect.tls_key.clear();
   args.connect.timeout = absl::Seconds(5);
   EXPECT_EQ(ctl::RunStream(v1::STREAM_TOPIC_ROUTED, args, io, &canceller), ctl::kExitError);
-  EXPECT_NE(err.Text().find("earshotctl: UNAVAILABLE"), std::string::npos);
+  EXPECT_NE(err.Take().find("earshotctl: UNAVAILABLE"), std::string::npos);
   args.connect.tls_ca.clear();
   EXPECT_EQ(ctl::RunStream(v1::STREAM_TOPIC_ROUTED, args, io, &canceller), ctl::kExitError);
-  EXPECT_EQ(out.Text(), "");
+  EXPECT_EQ(out.Take(), "");
 
   // A certificate without its key is a usage error.
   args.connect.tls_ca = dir + "/ca.crt";
   args.connect.tls_cert = dir + "/client.crt";
   EXPECT_EQ(ctl::RunStream(v1::STREAM_TOPIC_ROUTED, args, io, &canceller), ctl::kExitUsage);
-  EXPECT_NE(err.Text().find("--tls-cert and --tls-key go together"), std::string::npos);
+  EXPECT_NE(err.Take().find("--tls-cert and --tls-key go together"), std::string::npos);
 }
 
 }  // namespace

@@ -12,32 +12,15 @@
 #include "services/earshotctl/replay_cmd.h"
 #include "services/earshotctl/stream_cmd.h"
 #include "services/earshotctl/thread_cmd.h"
+#include "tests/services/earshotctl/captured.h"
 
 namespace earshot::ctl {
 namespace {
 
+using earshot::testing::Captured;
+
 using earshot::v1::Delivery;
 using earshot::v1::SubscribeRequest;
-
-// A FILE* whose text the test reads back.
-class Captured {
- public:
-  Captured() : f_(std::tmpfile()) {}
-  ~Captured() { std::fclose(f_); }
-  FILE* file() { return f_; }
-  std::string Text() {
-    std::fflush(f_);
-    std::rewind(f_);
-    std::string out;
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof(buf), f_)) > 0) out.append(buf, n);
-    return out;
-  }
-
- private:
-  FILE* f_;
-};
 
 Delivery Routed(int i, std::string cursor) {
   Delivery d;
