@@ -61,6 +61,7 @@
 #include "absl/time/time.h"
 #include "earshot/v1/event.pb.h"
 #include "earshot/v1/routing.pb.h"
+#include "bench/bench_util.h"
 #include "fmt/format.h"
 #include "librdkafka/rdkafka.h"
 #include "prometheus/registry.h"
@@ -141,13 +142,6 @@ int64_t RssBytes() {
     if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6)) * 1024;
   }
   return 0;
-}
-
-double CpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
 double ThreadCpuSeconds() {
@@ -317,12 +311,6 @@ std::string_view IdPrefix(earshot::v1::Platform p) {
     default:
       return "tg";
   }
-}
-
-void SetTs(absl::Time t, google::protobuf::Timestamp* ts) {
-  const int64_t us = absl::ToUnixMicros(t);
-  ts->set_seconds(us / 1000000);
-  ts->set_nanos(static_cast<int32_t>(us % 1000000) * 1000);
 }
 
 // Makes a stream of events over `threads` conversations. Tracks, per thread, whether a customer
@@ -1162,72 +1150,10 @@ CostResult MeasureCost(const std::string& path, int64_t threads, int partitions)
 
 // Runs MeasureCost in a child process and returns what it measured.
 CostResult MeasureCostInChild(const std::string& path, int64_t threads, int partitions) {
-  int fds[2];
-  CostResult r;
-  if (pipe(fds) != 0) {
-    std::snprintf(r.error, sizeof(r.error), "pipe failed");
-    return r;
-  }
-  const pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
-    CostResult mine = MeasureCost(path, threads, partitions);
-    const char* p = reinterpret_cast<const char*>(&mine);
-    for (size_t left = sizeof(mine); left > 0;) {
-      const ssize_t w = write(fds[1], p, left);
-      if (w <= 0) break;
-      p += w;
-      left -= static_cast<size_t>(w);
-    }
-    std::fflush(nullptr);
-    _exit(0);  // no destructors: the store closes with the process
-  }
-  close(fds[1]);
-  char* p = reinterpret_cast<char*>(&r);
-  size_t got = 0;
-  while (got < sizeof(r)) {
-    const ssize_t n = read(fds[0], p + got, sizeof(r) - got);
-    if (n <= 0) break;
-    got += static_cast<size_t>(n);
-  }
-  close(fds[0]);
-  int wstatus = 0;
-  if (pid > 0) waitpid(pid, &wstatus, 0);
-  if (got != sizeof(r)) {
-    r = CostResult{};
-    std::snprintf(r.error, sizeof(r.error), "the measuring process ended without a result");
-  }
-  return r;
+  return InChild<CostResult>([&] { return MeasureCost(path, threads, partitions); });
 }
 
 // ---------------------------------------------------------------------------------------------
-
-struct Verdicts {
-  bool failed = false;
-  std::vector<std::string> lines;
-  void Add(const std::string& name, bool pass, const std::string& text) {
-    failed |= !pass;
-    lines.push_back(fmt::format("{}  {}: {}", pass ? "PASS" : "FAIL", name, text));
-    std::printf("  => %s\n", lines.back().c_str());
-  }
-};
-
-std::string Machine() {
-  std::string cpu = "?";
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("model name", 0) == 0) {
-      cpu = line.substr(line.find(':') + 2);
-      break;
-    }
-  }
-  const double mem_gib =
-      static_cast<double>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE) / (1 << 30);
-  double load = 0;
-  std::ifstream("/proc/loadavg") >> load;
-  return fmt::format("{} cores, {}, {:.1f} GiB memory, load average {:.2f}",
-                     sysconf(_SC_NPROCESSORS_ONLN), cpu, mem_gib, load);
-}
 
 void PrintCost(const CostResult& r, int64_t budget) {
   if (!r.ok) {
@@ -1281,26 +1207,13 @@ int Main() {
   const std::string parts = absl::GetFlag(FLAGS_parts);
   const bool run_kafka = parts.find("kafka") != std::string::npos;
   const bool run_cost = parts.find("cost") != std::string::npos;
-  std::string dir = absl::GetFlag(FLAGS_tmp);
-  if (dir.empty()) {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "earshot-router-bench.XXXXXX");
-    if (mkdtemp(tmpl.data()) == nullptr) {
-      std::fprintf(stderr, "cannot create a temporary folder\n");
-      return 2;
-    }
-    dir = tmpl;
+  TempFolder folder(absl::GetFlag(FLAGS_tmp), "earshot-router-bench",
+                    absl::GetFlag(FLAGS_keep));
+  if (!folder.ok()) {
+    std::fprintf(stderr, "cannot create a temporary folder\n");
+    return 2;
   }
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() {
-      if (absl::GetFlag(FLAGS_keep)) {
-        std::printf("kept %s\n", dir.c_str());
-      } else {
-        std::error_code ec;
-        std::filesystem::remove_all(dir, ec);
-      }
-    }
-  } cleanup{dir};
+  const std::string& dir = folder.path();
   log::SetLevel("warn");
 
   std::printf("== machine\n  %s\n  %s\n", Machine().c_str(),
@@ -1487,9 +1400,7 @@ int Main() {
     }
   }
 
-  std::printf("\n== summary\n");
-  for (const auto& line : verdicts.lines) std::printf("  %s\n", line.c_str());
-  std::fflush(stdout);
+  verdicts.PrintSummary();
   return verdicts.failed ? 1 : 0;
 }
 

@@ -57,6 +57,7 @@
 #include "earshot/v1/alert.pb.h"
 #include "earshot/v1/event.pb.h"
 #include "earshot/v1/routing.pb.h"
+#include "bench/bench_util.h"
 #include "fmt/format.h"
 #include "librdkafka/rdkafka.h"
 #include "rocksdb/utilities/write_batch_with_index.h"
@@ -135,13 +136,6 @@ int64_t StatusBytes(const char* field) {
 int64_t RssBytes() { return StatusBytes("VmRSS:"); }
 int64_t PeakRssBytes() { return StatusBytes("VmHWM:"); }
 
-double CpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
 // Per thread of this process (by thread id), from /proc/self/task/<id>/schedstat: nanoseconds
 // on a CPU, and nanoseconds runnable but waiting for one (the other processes of the machine).
 struct ThreadTime {
@@ -168,75 +162,9 @@ int64_t NowNs() {
 
 double Mib(int64_t bytes) { return static_cast<double>(bytes) / (1 << 20); }
 
-std::string Machine() {
-  std::string cpu = "?";
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("model name", 0) == 0) {
-      cpu = line.substr(line.find(':') + 2);
-      break;
-    }
-  }
-  const double mem_gib =
-      static_cast<double>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE) / (1 << 30);
-  double load = 0;
-  std::ifstream("/proc/loadavg") >> load;
-  return fmt::format("{} cores (nproc), {}, {:.1f} GiB memory, load average {:.2f}",
-                     sysconf(_SC_NPROCESSORS_ONLN), cpu, mem_gib, load);
-}
-
-double LoadAverage() {
-  double load = 0;
-  std::ifstream("/proc/loadavg") >> load;
-  return load;
-}
-
 // Runs `fn` in a child process forked now and returns what it returned (a plain struct with an
 // `error` field), so that each measurement starts from the same memory and no thread of one
 // measurement lives on into the next.
-template <typename R, typename F>
-R InChild(F&& fn) {
-  static_assert(std::is_trivially_copyable_v<R>);
-  R r{};
-  int fds[2];
-  if (pipe(fds) != 0) {
-    std::snprintf(r.error, sizeof(r.error), "pipe failed");
-    return r;
-  }
-  std::fflush(nullptr);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
-    R mine = fn();
-    const char* p = reinterpret_cast<const char*>(&mine);
-    for (size_t left = sizeof(mine); left > 0;) {
-      const ssize_t w = write(fds[1], p, left);
-      if (w <= 0) break;
-      p += w;
-      left -= static_cast<size_t>(w);
-    }
-    std::fflush(nullptr);
-    _exit(0);  // what had to be closed (stores, the monitor) closed inside fn
-  }
-  close(fds[1]);
-  char* p = reinterpret_cast<char*>(&r);
-  size_t got = 0;
-  while (got < sizeof(r)) {
-    const ssize_t n = read(fds[0], p + got, sizeof(r) - got);
-    if (n <= 0) break;
-    got += static_cast<size_t>(n);
-  }
-  close(fds[0]);
-  int wstatus = 0;
-  if (pid > 0) waitpid(pid, &wstatus, 0);
-  if (got != sizeof(r)) {
-    r = R{};
-    std::snprintf(r.error, sizeof(r.error),
-                  "the measuring process ended without a result (wait status %d)", wstatus);
-  }
-  return r;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Synthetic routed events: one customer message on a thread of its own, which opens a clock.
 
@@ -246,12 +174,6 @@ uint64_t Mix(uint64_t x) {
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
   return x ^ (x >> 31);
-}
-
-void SetTs(absl::Time t, google::protobuf::Timestamp* ts) {
-  const int64_t us = absl::ToUnixMicros(t);
-  ts->set_seconds(us / 1000000);
-  ts->set_nanos(static_cast<int32_t>(us % 1000000) * 1000);
 }
 
 absl::Time FromTs(const google::protobuf::Timestamp& ts) {
@@ -528,25 +450,6 @@ std::string WriteFile(const std::string& path, std::string_view text) {
   return path;
 }
 
-// The value of one sample line of Prometheus text (`name{labels} value`), or -1.
-double MetricValue(const std::string& text, std::string_view sample) {
-  for (absl::string_view piece : absl::StrSplit(ToAbsl(text), '\n')) {
-    const std::string_view line = ToStd(piece);
-    if (line.size() > sample.size() && line.compare(0, sample.size(), sample) == 0 &&
-        line[sample.size()] == ' ') {
-      double v = -1;
-      if (absl::SimpleAtod(ToAbsl(line.substr(sample.size() + 1)), &v)) return v;
-    }
-  }
-  return -1;
-}
-
-std::string Scrape(int admin_port) {
-  http::Client admin("127.0.0.1", admin_port, absl::Seconds(5));
-  auto r = admin.Get("/metrics");
-  return r.ok() ? r->body : "";
-}
-
 int Readyz(int admin_port) {
   http::Client admin("127.0.0.1", admin_port, absl::Seconds(5));
   auto r = admin.Get("/readyz");
@@ -750,13 +653,6 @@ struct DelayResult {
   double load_average = 0;
   int64_t alerts_dropped = 0;  // records the broker no longer held (retention)
 };
-
-double Percentile(std::vector<double>& v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const auto idx = static_cast<size_t>(std::ceil(q * static_cast<double>(v.size()))) - 1;
-  return v[std::min(idx, v.size() - 1)];
-}
 
 int64_t LowWatermarks(const std::string& bootstrap, const std::string& topic, int partitions) {
   char err[512];
@@ -1011,17 +907,6 @@ DelayResult AlertDelay(const std::string& dir, int partitions) {
 
 // ---------------------------------------------------------------------------------------------
 
-struct Verdicts {
-  bool failed = false;
-  std::vector<std::string> lines;
-  void Add(const std::string& name, bool pass, const std::string& text) {
-    failed |= !pass;
-    lines.push_back(fmt::format("{}  {}: {}", pass ? "PASS" : "FAIL", name, text));
-    std::printf("  => %s\n", lines.back().c_str());
-    std::fflush(stdout);
-  }
-};
-
 std::vector<int64_t> ParseSizes(const std::string& list) {
   std::vector<int64_t> out;
   for (absl::string_view piece : absl::StrSplit(ToAbsl(list), ',', absl::SkipEmpty())) {
@@ -1099,28 +984,13 @@ int Main() {
   const bool run_delay = parts.find("delay") != std::string::npos;
   const std::vector<int64_t> sizes = ParseSizes(absl::GetFlag(FLAGS_sizes));
   const std::vector<int64_t> restart_sizes = ParseSizes(absl::GetFlag(FLAGS_restart_sizes));
-  std::string dir = absl::GetFlag(FLAGS_tmp);
-  if (dir.empty()) {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "earshot-sla-bench.XXXXXX");
-    if (mkdtemp(tmpl.data()) == nullptr) {
-      std::fprintf(stderr, "cannot create a temporary folder\n");
-      return 2;
-    }
-    dir = tmpl;
+  TempFolder folder(absl::GetFlag(FLAGS_tmp), "earshot-sla-bench",
+                    absl::GetFlag(FLAGS_keep));
+  if (!folder.ok()) {
+    std::fprintf(stderr, "cannot create a temporary folder\n");
+    return 2;
   }
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() {
-      if (absl::GetFlag(FLAGS_keep)) {
-        std::printf("kept %s\n", dir.c_str());
-      } else {
-        std::error_code ec;
-        std::filesystem::remove_all(dir, ec);
-      }
-    }
-  } cleanup{dir};
+  const std::string& dir = folder.path();
   log::SetLevel("warn");
 
   std::printf("== machine\n  %s\n  %s, folder %s\n", Machine().c_str(),
@@ -1195,6 +1065,7 @@ int Main() {
           }
         }
       }
+      std::error_code ec;
       std::filesystem::remove_all(state, ec);
     }
     if (rss_10m == -1) {
@@ -1263,9 +1134,7 @@ int Main() {
     }
   }
 
-  std::printf("\n== summary\n");
-  for (const auto& line : verdicts.lines) std::printf("  %s\n", line.c_str());
-  std::fflush(stdout);
+  verdicts.PrintSummary();
   return verdicts.failed ? 1 : 0;
 }
 

@@ -72,6 +72,7 @@
 #include "earshot/v1/event.pb.h"
 #include "earshot/v1/routing.pb.h"
 #include "earshot/v1/stream.grpc.pb.h"
+#include "bench/bench_util.h"
 #include "fmt/format.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
@@ -167,13 +168,6 @@ int64_t ThreadCpuNs() {
   return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
 }
 
-double ProcessCpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
 // CPU seconds of the whole machine (every process), from /proc/stat.
 double MachineBusySeconds() {
   std::ifstream in("/proc/stat");
@@ -187,111 +181,20 @@ double MachineBusySeconds() {
 // CPU used over an interval: this process, and the rest of the machine ("others").
 struct CpuMeter {
   int64_t start_ns = NowNs();
-  double proc = ProcessCpuSeconds();
+  double proc = CpuSeconds();
   double machine = MachineBusySeconds();
   double Seconds() const { return static_cast<double>(NowNs() - start_ns) / 1e9; }
-  double ProcCores() const { return (ProcessCpuSeconds() - proc) / Seconds(); }
-  double ProcSeconds() const { return ProcessCpuSeconds() - proc; }
+  double ProcCores() const { return (CpuSeconds() - proc) / Seconds(); }
+  double ProcSeconds() const { return CpuSeconds() - proc; }
   double OthersCores() const {
-    return std::max(0.0, (MachineBusySeconds() - machine) - (ProcessCpuSeconds() - proc)) /
+    return std::max(0.0, (MachineBusySeconds() - machine) - (CpuSeconds() - proc)) /
            Seconds();
   }
 };
 
-double LoadAverage() {
-  double load = 0;
-  std::ifstream("/proc/loadavg") >> load;
-  return load;
-}
-
-std::string Machine() {
-  std::string cpu = "?";
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("model name", 0) == 0) {
-      cpu = line.substr(line.find(':') + 2);
-      break;
-    }
-  }
-  const double mem_gib =
-      static_cast<double>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE) / (1 << 30);
-  return fmt::format("{} cores (nproc), {}, {:.1f} GiB memory, load average {:.2f}",
-                     sysconf(_SC_NPROCESSORS_ONLN), cpu, mem_gib, LoadAverage());
-}
-
-// Nearest-rank percentile of `v` (sorted in place).
-double Percentile(std::vector<double>& v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const auto idx = static_cast<size_t>(std::ceil(q * static_cast<double>(v.size())));
-  return v[std::min(v.size() - 1, idx == 0 ? 0 : idx - 1)];
-}
-
-// The value of one sample line of Prometheus text (`name{labels} value`), or -1.
-double MetricValue(const std::string& text, std::string_view sample) {
-  for (absl::string_view piece : absl::StrSplit(ToAbsl(text), '\n')) {
-    const std::string_view line = ToStd(piece);
-    if (line.size() > sample.size() && line.compare(0, sample.size(), sample) == 0 &&
-        line[sample.size()] == ' ') {
-      double v = -1;
-      if (absl::SimpleAtod(ToAbsl(line.substr(sample.size() + 1)), &v)) return v;
-    }
-  }
-  return -1;
-}
-
-std::string Scrape(int admin_port) {
-  http::Client admin("127.0.0.1", admin_port, absl::Seconds(5));
-  auto r = admin.Get("/metrics");
-  return r.ok() ? r->body : "";
-}
-
 // Runs `fn` in a child process forked now and returns what it returned (a plain struct with an
 // `error` field). Each part starts from a process with no gRPC, Kafka or server threads of an
 // earlier part, and gRPC is never initialised in this process (it does not survive a fork).
-template <typename R, typename F>
-R InChild(F&& fn) {
-  static_assert(std::is_trivially_copyable_v<R>);
-  R r{};
-  int fds[2];
-  if (pipe(fds) != 0) {
-    std::snprintf(r.error, sizeof(r.error), "pipe failed");
-    return r;
-  }
-  std::fflush(nullptr);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
-    R mine = fn();
-    const char* p = reinterpret_cast<const char*>(&mine);
-    for (size_t left = sizeof(mine); left > 0;) {
-      const ssize_t w = write(fds[1], p, left);
-      if (w <= 0) break;
-      p += w;
-      left -= static_cast<size_t>(w);
-    }
-    std::fflush(nullptr);
-    _exit(0);  // everything that had to stop stopped inside fn
-  }
-  close(fds[1]);
-  char* p = reinterpret_cast<char*>(&r);
-  size_t got = 0;
-  while (got < sizeof(r)) {
-    const ssize_t n = read(fds[0], p + got, sizeof(r) - got);
-    if (n <= 0) break;
-    got += static_cast<size_t>(n);
-  }
-  close(fds[0]);
-  int wstatus = 0;
-  if (pid > 0) waitpid(pid, &wstatus, 0);
-  if (got != sizeof(r)) {
-    r = R{};
-    std::snprintf(r.error, sizeof(r.error),
-                  "the measuring process ended without a result (wait status %d)", wstatus);
-  }
-  return r;
-}
-
 // The `kafka.properties` map of --kafka_properties, as inline YAML.
 std::string KafkaPropertiesYaml() {
   std::string out;
@@ -330,12 +233,6 @@ uint64_t Mix(uint64_t x) {
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
   return x ^ (x >> 31);
-}
-
-void SetTs(absl::Time t, google::protobuf::Timestamp* ts) {
-  const int64_t us = absl::ToUnixMicros(t);
-  ts->set_seconds(us / 1000000);
-  ts->set_nanos(static_cast<int32_t>(us % 1000000) * 1000);
 }
 
 constexpr std::string_view kSentences[] = {
@@ -1485,39 +1382,15 @@ sla: {policies_file: ")",
 
 // ---------------------------------------------------------------------------------------------
 
-struct Verdicts {
-  bool failed = false;
-  std::vector<std::string> lines;
-  void Add(const std::string& name, bool pass, const std::string& text) {
-    failed |= !pass;
-    lines.push_back(fmt::format("{}  {}: {}", pass ? "PASS" : "FAIL", name, text));
-  }
-};
-
 int Main() {
   const std::string parts = absl::GetFlag(FLAGS_parts);
-  std::string dir = absl::GetFlag(FLAGS_tmp);
-  if (dir.empty()) {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "earshot-stream-bench.XXXXXX");
-    if (mkdtemp(tmpl.data()) == nullptr) {
-      std::fprintf(stderr, "cannot create a temporary folder\n");
-      return 2;
-    }
-    dir = tmpl;
+  TempFolder folder(absl::GetFlag(FLAGS_tmp), "earshot-stream-bench",
+                    absl::GetFlag(FLAGS_keep));
+  if (!folder.ok()) {
+    std::fprintf(stderr, "cannot create a temporary folder\n");
+    return 2;
   }
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() {
-      if (absl::GetFlag(FLAGS_keep)) {
-        std::printf("kept %s\n", dir.c_str());
-      } else {
-        std::error_code ec;
-        std::filesystem::remove_all(dir, ec);
-      }
-    }
-  } cleanup{dir};
+  const std::string& dir = folder.path();
   log::SetLevel("warn");
   if (!absl::GetFlag(FLAGS_mutex_deadlock_detection)) {
     absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
@@ -1533,6 +1406,7 @@ int Main() {
   if (!absl::GetFlag(FLAGS_mutex_deadlock_detection)) changed += " mutex deadlock detection off";
   std::printf("  changed from the defaults:%s\n", changed.empty() ? " nothing" : changed.c_str());
   Verdicts verdicts;
+  verdicts.echo = false;  // the figures print their own lines; the verdicts go in the summary
   bool could_not_run = false;
 
   if (parts.find("throughput") != std::string::npos) {
@@ -1584,9 +1458,7 @@ int Main() {
                                    l.ok ? "" : "; INCOMPLETE"));
   }
 
-  std::printf("\n== summary\n");
-  for (const auto& line : verdicts.lines) std::printf("  %s\n", line.c_str());
-  std::fflush(stdout);
+  verdicts.PrintSummary();
   if (could_not_run) return 2;
   return verdicts.failed ? 1 : 0;
 }

@@ -1,0 +1,115 @@
+#include "bench/bench_util.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "fmt/format.h"
+#include "services/common/base/strings.h"
+#include "services/common/http/client.h"
+
+namespace earshot::bench {
+
+double CpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+double LoadAverage() {
+  double load = 0;
+  std::ifstream("/proc/loadavg") >> load;
+  return load;
+}
+
+std::string Machine() {
+  std::string cpu = "?";
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("model name", 0) == 0) {
+      cpu = line.substr(line.find(':') + 2);
+      break;
+    }
+  }
+  const double mem_gib =
+      static_cast<double>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE) / (1 << 30);
+  return fmt::format("{} cores (nproc), {}, {:.1f} GiB memory, load average {:.2f}",
+                     sysconf(_SC_NPROCESSORS_ONLN), cpu, mem_gib, LoadAverage());
+}
+
+void SetTs(absl::Time t, google::protobuf::Timestamp* ts) {
+  const int64_t us = absl::ToUnixMicros(t);
+  ts->set_seconds(us / 1000000);
+  ts->set_nanos(static_cast<int32_t>(us % 1000000) * 1000);
+}
+
+double Percentile(std::vector<double>& v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const auto idx = static_cast<size_t>(std::ceil(q * static_cast<double>(v.size())));
+  return v[std::min(v.size() - 1, idx == 0 ? 0 : idx - 1)];
+}
+
+double MetricValue(const std::string& text, std::string_view sample) {
+  for (absl::string_view piece : absl::StrSplit(ToAbsl(text), '\n')) {
+    const std::string_view line = ToStd(piece);
+    if (line.size() > sample.size() && line.compare(0, sample.size(), sample) == 0 &&
+        line[sample.size()] == ' ') {
+      double v = -1;
+      if (absl::SimpleAtod(ToAbsl(line.substr(sample.size() + 1)), &v)) return v;
+    }
+  }
+  return -1;
+}
+
+std::string Scrape(int admin_port) {
+  http::Client admin("127.0.0.1", admin_port, absl::Seconds(5));
+  auto r = admin.Get("/metrics");
+  return r.ok() ? r->body : "";
+}
+
+void Verdicts::Add(const std::string& name, bool pass, const std::string& text) {
+  failed |= !pass;
+  lines.push_back(fmt::format("{}  {}: {}", pass ? "PASS" : "FAIL", name, text));
+  if (echo) {
+    std::printf("  => %s\n", lines.back().c_str());
+    std::fflush(stdout);
+  }
+}
+
+void Verdicts::PrintSummary() const {
+  std::printf("\n== summary\n");
+  for (const auto& line : lines) std::printf("  %s\n", line.c_str());
+  std::fflush(stdout);
+}
+
+TempFolder::TempFolder(std::string given, std::string_view prefix, bool keep) : keep_(keep) {
+  if (given.empty()) {
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / (std::string(prefix) + ".XXXXXX")).string();
+    if (mkdtemp(tmpl.data()) == nullptr) return;
+    given = tmpl;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(given, ec);
+  path_ = std::move(given);
+}
+
+TempFolder::~TempFolder() {
+  if (path_.empty()) return;
+  if (keep_) {
+    std::printf("kept %s\n", path_.c_str());
+  } else {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+}
+
+}  // namespace earshot::bench
