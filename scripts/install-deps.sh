@@ -8,7 +8,7 @@ PACKAGES=(
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
   librdkafka-dev librocksdb-dev prometheus-cpp-dev libsimdjson-dev
   libboost-dev libboost-system-dev libabsl-dev libre2-dev libyaml-cpp-dev
-  libspdlog-dev libfmt-dev libssl-dev libcld2-dev
+  libspdlog-dev libfmt-dev libssl-dev libcld2-dev libgoogle-perftools-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   kcat nginx-light prometheus-alertmanager tzdata
   # tests/deploy: the chart renderer and checks (Go, offline from Debian's Go packages),

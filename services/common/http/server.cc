@@ -7,7 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/post.hpp"
-#include "boost/asio/strand.hpp"
+#include "boost/asio/executor_work_guard.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
 #include "services/common/base/log.h"
@@ -49,15 +49,30 @@ std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
 
 }  // namespace
 
+// One io_context per I/O thread, like nginx's workers: a connection lives on one thread for its
+// whole life, so its handlers need no strand and its stream a concrete executor (Beast's
+// type-erased executor over a strand cost a shared-pointer copy and an allocation per step).
+// Answers from other threads (Kafka's acknowledgements) are posted to the connection's thread.
 class Server::Impl {
  public:
-  Impl(Server* server, int threads) : server_(server), ioc_(threads), acceptor_(ioc_) {}
+  using Executor = asio::io_context::executor_type;
+  using Socket = asio::basic_stream_socket<tcp, Executor>;
+  using Stream = beast::basic_stream<tcp, Executor>;
 
-  asio::io_context& ioc() { return ioc_; }
-  tcp::acceptor& acceptor() { return acceptor_; }
+  Impl(Server* server, int threads) : server_(server) {
+    for (int i = 0; i < std::max(1, threads); ++i) {
+      iocs_.push_back(std::make_unique<asio::io_context>(1));  // 1: one thread runs it
+    }
+    acceptor_.emplace(*iocs_[0]);
+  }
+
+  std::vector<std::unique_ptr<asio::io_context>>& iocs() { return iocs_; }
+  tcp::acceptor& acceptor() { return *acceptor_; }
 
   void DoAccept() {
-    acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket s) {
+    // Connections are spread over the threads in turn.
+    asio::io_context& target = *iocs_[next_++ % iocs_.size()];
+    acceptor_->async_accept(target, [this](beast::error_code ec, Socket s) {
       if (ec) {
         if (ec != asio::error::operation_aborted) {
           log::Warn(server_->options_.name, "accept failed", {{"error", ec.message()}});
@@ -73,14 +88,14 @@ class Server::Impl {
   // One connection: reads a request, hands it over, writes the answer, reads the next.
   class Session : public std::enable_shared_from_this<Session> {
    public:
-    Session(Server* server, tcp::socket socket) : server_(server), stream_(std::move(socket)) {
+    Session(Server* server, Socket socket) : server_(server), stream_(std::move(socket)) {
       beast::error_code ec;
       auto ep = stream_.socket().remote_endpoint(ec);
       if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
     }
 
     void Start() {
-      asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
+      asio::post(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
     }
 
    private:
@@ -180,24 +195,25 @@ class Server::Impl {
     }
 
     void Write(Response r, bool counted) {
-      auto res = std::make_shared<bhttp::response<bhttp::string_body>>(
-          static_cast<bhttp::status>(r.status), version_);
-      res->set(bhttp::field::server, "earshot");
-      res->set(bhttp::field::content_type, r.content_type);
-      for (auto& [k, v] : r.headers) res->set(k, v);
-      res->body() = std::move(r.body);
-      res->keep_alive(keep_alive_);
-      res->prepare_payload();
+      // One answer at a time per connection: it lives in the session until written.
+      auto& res = response_.emplace(static_cast<bhttp::status>(r.status), version_);
+      res.set(bhttp::field::server, "earshot");
+      res.set(bhttp::field::content_type, r.content_type);
+      for (auto& [k, v] : r.headers) res.set(k, v);
+      res.body() = std::move(r.body);
+      res.keep_alive(keep_alive_);
+      res.prepare_payload();
       stream_.expires_after(ToChrono(opts().read_timeout));
-      bhttp::async_write(
-          stream_, *res,
-          [self = shared_from_this(), res, counted](beast::error_code ec, std::size_t) {
-            if (counted) self->server_->in_flight_.fetch_sub(1);
-            if (ec) return self->Close();
-            if (self->lingering_) return self->LingeringClose();
-            if (!self->keep_alive_ || res->need_eof()) return self->Close();
-            self->ReadHeader();
-          });
+      bhttp::async_write(stream_, res,
+                         [self = shared_from_this(), counted](beast::error_code ec, std::size_t) {
+                           if (counted) self->server_->in_flight_.fetch_sub(1);
+                           if (ec) return self->Close();
+                           if (self->lingering_) return self->LingeringClose();
+                           if (!self->keep_alive_ || self->response_->need_eof()) {
+                             return self->Close();
+                           }
+                           self->ReadHeader();
+                         });
     }
 
     // After an error answer the client may still be sending its body; closing at once would
@@ -225,9 +241,10 @@ class Server::Impl {
     }
 
     Server* server_;
-    beast::tcp_stream stream_;
+    Stream stream_;
     beast::flat_buffer buffer_;
     std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+    std::optional<bhttp::response<bhttp::string_body>> response_;
     std::string remote_;
     std::array<char, 16384> discard_;
     bool keep_alive_ = true;
@@ -238,8 +255,9 @@ class Server::Impl {
 
  private:
   Server* server_;
-  asio::io_context ioc_;
-  tcp::acceptor acceptor_;
+  std::vector<std::unique_ptr<asio::io_context>> iocs_;
+  std::optional<tcp::acceptor> acceptor_;
+  std::size_t next_ = 0;  // accept handler only (on the first thread)
 };
 
 Server::Server(ServerOptions options, Handler* handler)
@@ -266,8 +284,11 @@ absl::Status Server::Start() {
   }
   port_ = acc.local_endpoint().port();
   impl_->DoAccept();
-  for (int i = 0; i < std::max(1, options_.threads); ++i) {
-    threads_.emplace_back([this] { impl_->ioc().run(); });
+  for (auto& ioc : impl_->iocs()) {
+    threads_.emplace_back([ioc = ioc.get()] {
+      auto work = asio::make_work_guard(*ioc);  // runs until Stop(), even with no connection
+      ioc->run();
+    });
   }
   running_ = true;
   log::Info(options_.name, "listening", {{"addr", host + ":" + std::to_string(port_)}});
@@ -277,13 +298,13 @@ absl::Status Server::Start() {
 void Server::Stop(absl::Duration drain) {
   if (!running_) return;
   running_ = false;
-  asio::post(impl_->ioc(), [this] {
+  asio::post(*impl_->iocs()[0], [this] {
     beast::error_code ec;
     impl_->acceptor().close(ec);
   });
   const absl::Time deadline = absl::Now() + drain;
   while (in_flight_.load() > 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
-  impl_->ioc().stop();
+  for (auto& ioc : impl_->iocs()) ioc->stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
   log::Info(options_.name, "stopped", {{"unanswered", in_flight_.load()}});
