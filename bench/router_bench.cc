@@ -104,10 +104,10 @@ ABSL_FLAG(absl::Duration, phase_timeout, absl::Seconds(180),
 ABSL_FLAG(std::string, parts, "kafka,cost", "which parts to run: kafka (a), cost (b and c)");
 ABSL_FLAG(std::string, tmp, "", "folder for RocksDB (default: a new folder under $TMPDIR)");
 ABSL_FLAG(bool, keep, false, "keep the temporary folder");
-ABSL_FLAG(std::string, view, "batch",
-          "(b) experiment: batch = store::BatchView over a WriteBatchWithIndex, as RouterApp; "
-          "overlay = a hash map of the batch's writes over plain RocksDB reads, written as one "
-          "WriteBatch holding each key's last value");
+ABSL_FLAG(std::string, view, "overlay",
+          "(b) overlay = store::OverlayView, as RouterApp: a hash map of the batch's writes over "
+          "plain RocksDB reads, written as one WriteBatch holding each key's last value; batch = "
+          "store::BatchView over a WriteBatchWithIndex, as the router had before (comparison)");
 ABSL_FLAG(std::vector<std::string>, broker, (std::vector<std::string>{"as-is", "nodelay"}),
           "(a) how the embedded broker answers, one run of both sides for each: as-is = "
           "librdkafka's mock broker as standalone mode runs it (Nagle's algorithm on: many "
@@ -811,7 +811,7 @@ absl::Status Fill(const std::string& path, int64_t threads, int partitions,
 struct Phases {
   int64_t decide_ns = 0;  // RuleSet::Decide: CLD2, RE2, keyword matching
   int64_t read_ns = 0;    // state reads: the write batch, then memtables and SST files
-  int64_t batch_ns = 0;   // puts and deletes into the write batch with index
+  int64_t batch_ns = 0;   // puts and deletes into the batch (overlay or write batch with index)
   int64_t apply_ns = 0;   // all of RouterCore::Apply (the three above and the protobuf work)
   int64_t output_ns = 0;  // parse of the input, routed record built and serialised
   int64_t write_ns = 0;   // the RocksDB write of each batch (WAL, memtables)
@@ -921,60 +921,8 @@ class TimedView final : public router::StateView {
   Phases* phases_;
 };
 
-// An experiment (--view=overlay): the batch's writes in a hash map that reads consult before
-// RocksDB, turned into one WriteBatch with each key's last value at the end. Same reads, same
-// committed state as BatchView, without the write batch's skip list and with fewer entries
-// (the partition state once per batch instead of once per event).
-class OverlayView final : public router::StateView {
- public:
-  explicit OverlayView(store::Store* store) : store_(store) {}
-  std::optional<std::string> Get(std::string_view cf, std::string_view key) override {
-    if (auto it = writes_.find(Key(cf, key)); it != writes_.end()) return it->second;
-    std::string value;
-    rocksdb::Status st = store_->db()->Get(rocksdb::ReadOptions(), store_->cf(cf),
-                                           rocksdb::Slice(key.data(), key.size()), &value);
-    if (st.IsNotFound()) return std::nullopt;
-    if (!st.ok() && error_.ok()) error_ = store::FromRocks(st, "read state");
-    return value;
-  }
-  void Put(std::string_view cf, std::string_view key, std::string_view value) override {
-    writes_[Key(cf, key)] = std::string(value);
-  }
-  void Delete(std::string_view cf, std::string_view key) override {
-    writes_[Key(cf, key)] = std::nullopt;
-  }
-  absl::Status Commit() {
-    if (!error_.ok()) return error_;
-    rocksdb::WriteBatch batch;
-    for (const auto& [k, v] : writes_) {
-      const auto sep = k.find('\0');
-      auto* cf = store_->cf(std::string_view(k).substr(0, sep));
-      const rocksdb::Slice key(k.data() + sep + 1, k.size() - sep - 1);
-      if (v) {
-        batch.Put(cf, key, *v);
-      } else {
-        batch.Delete(cf, key);
-      }
-    }
-    return store_->Write(&batch);
-  }
-
- private:
-  static std::string Key(std::string_view cf, std::string_view key) {
-    std::string k;
-    k.reserve(cf.size() + 1 + key.size());
-    k.append(cf);
-    k.push_back('\0');
-    k.append(key);
-    return k;
-  }
-  store::Store* store_;
-  std::unordered_map<std::string, std::optional<std::string>> writes_;
-  absl::Status error_;
-};
-
 // Applies `events` as RouterApp::ProcessBatch does, minus Kafka: parse, RouterCore::Apply on a
-// write batch with index over RocksDB, the routed record built and serialised, one RocksDB write
+// store::OverlayView over RocksDB (or --view=batch), the routed record built and serialised, one RocksDB write
 // per batch of 1000.
 absl::Status ApplyBatches(const std::vector<std::string>& events, size_t from, size_t to,
                           int partitions, const router::RuleSet& rules,
@@ -985,7 +933,7 @@ absl::Status ApplyBatches(const std::vector<std::string>& events, size_t from, s
   for (size_t i = from; i < to && absl::Now() < deadline;) {
     rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
     store::BatchView batch_view(store, &batch);
-    OverlayView overlay(store);
+    store::OverlayView overlay(store);
     const bool use_overlay = absl::GetFlag(FLAGS_view) == "overlay";
     TimedView view(use_overlay ? static_cast<router::StateView*>(&overlay) : &batch_view, phases);
     std::vector<kafka::Record> records;

@@ -8,7 +8,7 @@
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
-#include "rocksdb/utilities/write_batch_with_index.h"
+#include "services/common/store/kv_view.h"
 #include "services/common/base/log.h"
 #include "services/common/store/store_metrics.h"
 #include "services/common/base/status.h"
@@ -336,8 +336,7 @@ bool RouterApp::ProcessBatch() {
   const absl::Time started = absl::Now();
 
   std::shared_ptr<const RuleSet> rules = this->rules();
-  rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
-  store::BatchView view(store_.get(), &batch);
+  store::OverlayView view(store_.get());
   std::vector<kafka::Record> records;
   std::map<int32_t, int64_t> first_offset;
   std::map<int32_t, absl::Time> newest_received;
@@ -400,7 +399,7 @@ bool RouterApp::ProcessBatch() {
     rewind();
     return false;
   }
-  if (auto st = store_->Write(batch.GetWriteBatch()); !st.ok()) {
+  if (auto st = view.Commit(); !st.ok()) {
     log::Error(kLogger, "state write failed; stopping", {{"error", st.ToString()}});
     healthy_ = false;
     stop_ = true;
@@ -411,13 +410,9 @@ bool RouterApp::ProcessBatch() {
     // Keep the in-memory copy of each partition's counts current for the metrics.
     absl::MutexLock lock(&mu_);
     for (const auto& [p, _] : first_offset) {
-      std::string value;
-      if (batch
-              .GetFromBatch(store_->cf(CfName(Cf::kPartitions)), rocksdb::DBOptions(),
-                            PartitionPrefix(p), &value)
-              .ok() &&
-          owned_.count(p) > 0) {
-        owned_[p].ParseFromString(value);
+      if (auto value = view.Written(CfName(Cf::kPartitions), PartitionPrefix(p));
+          value && owned_.count(p) > 0) {
+        owned_[p].ParseFromString(*value);
       }
     }
   }

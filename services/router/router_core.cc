@@ -1,5 +1,8 @@
 #include "services/router/router_core.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "services/common/store/store.h"
 
 namespace earshot::router {
@@ -20,16 +23,30 @@ std::string MessageRef(const Event& e, std::string_view message_id) {
   return std::to_string(e.platform()) + ":" + e.account_id() + ":" + std::string(message_id);
 }
 
-void IndexThread(int32_t partition, const Thread& t, StateView& view, bool put) {
+// The thread's queue-index keys: its queue's and the all-queues one ("").
+std::vector<std::string> IndexKeys(int32_t partition, const Thread& t) {
   const absl::Time when = ThreadSortTime(t);
-  for (const std::string& queue : {t.queue(), std::string()}) {
-    std::string key = QueueIndexKey(partition, queue, t.status(), when, t.thread_key());
-    if (put) {
-      view.Put(CfName(Cf::kQueueIndex), key, "");
-    } else {
-      view.Delete(CfName(Cf::kQueueIndex), key);
-    }
-    if (t.queue().empty()) break;  // both entries are the same key
+  std::vector<std::string> keys;
+  keys.push_back(QueueIndexKey(partition, std::string(), t.status(), when, t.thread_key()));
+  if (!t.queue().empty()) {
+    keys.push_back(QueueIndexKey(partition, t.queue(), t.status(), when, t.thread_key()));
+  }
+  return keys;
+}
+
+// Moves the thread's index entries from `before` to `after`. Most events leave them where they
+// were (another message to a thread that already waits keeps its status and sort time): then
+// nothing is written.
+void Reindex(const std::vector<std::string>& before, const std::vector<std::string>& after,
+             StateView& view) {
+  auto contains = [](const std::vector<std::string>& keys, const std::string& k) {
+    return std::find(keys.begin(), keys.end(), k) != keys.end();
+  };
+  for (const auto& k : before) {
+    if (!contains(after, k)) view.Delete(CfName(Cf::kQueueIndex), k);
+  }
+  for (const auto& k : after) {
+    if (!contains(before, k)) view.Put(CfName(Cf::kQueueIndex), k, "");
   }
 }
 
@@ -135,15 +152,18 @@ ApplyResult RouterCore::Apply(int32_t partition, int64_t offset, const Event& ev
   const std::string tkey = PartitionKey(partition, thread_key);
 
   Thread thread;
-  if (stored) thread.ParseFromString(*stored);
+  std::vector<std::string> indexed_before;
+  if (stored) {
+    thread.ParseFromString(*stored);
+    indexed_before = IndexKeys(partition, thread);
+  }
   result.old_status = thread.status();
-  if (stored) IndexThread(partition, thread, view, /*put=*/false);
 
   Event applied = event;
   applied.set_thread_key(thread_key);
   ApplyEvent(applied, decision, options_.limits, &thread);
 
-  IndexThread(partition, thread, view, /*put=*/true);
+  Reindex(indexed_before, IndexKeys(partition, thread), view);
   view.Put(CfName(Cf::kThreads), tkey, thread.SerializeAsString());
   if (IsMessage(event) && !event.message_id().empty()) {
     view.Put(CfName(Cf::kMessages), PartitionKey(partition, MessageRef(event, event.message_id())),

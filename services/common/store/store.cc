@@ -27,7 +27,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
   std::unique_ptr<Store> s(new Store());
   s->options_ = std::move(options);
   s->statistics_ = rocksdb::CreateDBStatistics();
-  s->statistics_->set_stats_level(rocksdb::StatsLevel::kExceptTimeForMutex);
+  s->statistics_->set_stats_level(rocksdb::StatsLevel::kExceptDetailedTimers);
   s->cache_ = rocksdb::NewLRUCache(s->options_.block_cache_bytes);
 
   rocksdb::DBOptions db_options;
