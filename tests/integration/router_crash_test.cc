@@ -602,8 +602,12 @@ std::map<std::string, double> MetricByLabel(const std::string& text, const std::
 
 class RouterChild {
  public:
-  RouterChild(std::string data_dir, std::string log, std::vector<std::string> env)
-      : data_dir_(std::move(data_dir)), log_(std::move(log)), env_(std::move(env)) {}
+  RouterChild(std::string data_dir, std::string log, std::string config,
+              std::vector<std::string> env)
+      : data_dir_(std::move(data_dir)),
+        log_(std::move(log)),
+        config_(std::move(config)),
+        env_(std::move(env)) {}
   ~RouterChild() {
     Kill(SIGKILL);
     Wait(absl::Seconds(10));
@@ -611,7 +615,8 @@ class RouterChild {
 
   void Start() {
     // Everything the child needs is built before fork: the test process has threads.
-    std::vector<std::string> args = {EARSHOT_BINARY, "--target=router", "--data-dir=" + data_dir_};
+    std::vector<std::string> args = {EARSHOT_BINARY, "--target=router", "--data-dir=" + data_dir_,
+                                     "--config=" + config_};
     std::vector<std::string> env;
     for (char** e = environ; *e != nullptr; ++e) {
       if (std::string_view(*e).rfind("EARSHOT_", 0) != 0) env.emplace_back(*e);
@@ -734,6 +739,7 @@ class RouterChild {
  private:
   std::string data_dir_;
   std::string log_;
+  std::string config_;
   std::vector<std::string> env_;
   pid_t pid_ = -1;
   int admin_port_ = 0;
@@ -887,8 +893,12 @@ class RouterCrashTest : public ::testing::Test {
   std::unique_ptr<RouterChild> NewRouter(const std::string& data_dir, const std::string& group,
                                          const std::string& routed_topic,
                                          const std::string& log_name) {
+    // Routed records LZ4-compressed, as the input is: the embedded broker keeps about 5 MB per
+    // partition, and the readers must not fall that far behind a router at full speed.
+    const std::string config = dir_ + "/router.yaml";
+    std::ofstream(config) << "kafka:\n  properties:\n    compression.type: lz4\n";
     return std::make_unique<RouterChild>(
-        data_dir, dir_ + "/" + log_name,
+        data_dir, dir_ + "/" + log_name, config,
         std::vector<std::string>{
             "EARSHOT_KAFKA_BOOTSTRAP=" + broker_->bootstrap(),
             "EARSHOT_GRPC_ADDR=127.0.0.1:0",
