@@ -5,9 +5,9 @@
 #include <optional>
 
 #include "absl/strings/numbers.h"
+#include "boost/asio/executor_work_guard.hpp"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/post.hpp"
-#include "boost/asio/executor_work_guard.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
 #include "services/common/base/log.h"
