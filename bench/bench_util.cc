@@ -112,4 +112,55 @@ TempFolder::~TempFolder() {
   }
 }
 
+uint64_t Mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+SyntheticThread ThreadOf(int64_t i) {
+  constexpr char kXBrand[] = "1500000000000000001";
+  constexpr char kPage[] = "105550000000001";
+  constexpr char kIgAccount[] = "17841400000000001";
+  constexpr char kWaPhone[] = "410000000000222";
+  constexpr char kTgBot[] = "7000000001";
+  SyntheticThread t;
+  switch (i % 10) {
+    case 0:
+    case 1:
+    case 2:
+      t = {earshot::v1::PLATFORM_X, kXBrand, fmt::format("x:{}:u:{}", kXBrand, 1000000000 + i),
+           true};
+      break;
+    case 3:
+      t = {earshot::v1::PLATFORM_X, kXBrand, fmt::format("x:{}:dm:{}", kXBrand, 1000000000 + i),
+           false};
+      break;
+    case 4:
+    case 5:
+      t = {earshot::v1::PLATFORM_FACEBOOK, kPage,
+           fmt::format("fb:{}:c:{}_{}", kPage, 901234567890123 + i % 97, 1122334455000000 + i),
+           true};
+      break;
+    case 6:
+      t = {earshot::v1::PLATFORM_MESSENGER, kPage,
+           fmt::format("fbm:{}:{}", kPage, 6000000000000000 + i), false};
+      break;
+    case 7:
+      t = {earshot::v1::PLATFORM_INSTAGRAM, kIgAccount,
+           fmt::format("igm:{}:{}", kIgAccount, 17000000000000000 + i), false};
+      break;
+    case 8:
+      t = {earshot::v1::PLATFORM_WHATSAPP, kWaPhone,
+           fmt::format("wa:{}:49151{}", kWaPhone, 10000000 + i), false};
+      break;
+    default:
+      t = {earshot::v1::PLATFORM_TELEGRAM, kTgBot, fmt::format("tg:{}:{}", kTgBot, 500000000 + i),
+           false};
+      break;
+  }
+  return t;
+}
+
 }  // namespace earshot::bench

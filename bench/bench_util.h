@@ -1,9 +1,11 @@
 #pragma once
 // What the benchmarks (router_bench, sla_bench, stream_bench) share: the machine line, CPU and
 // load figures, a measurement in a forked child, percentiles, Prometheus samples, the PASS/FAIL
-// verdicts and the temporary folder. Single-threaded use from each benchmark's Main().
+// verdicts, the temporary folder and synthetic conversations. Single-threaded use from each
+// benchmark's Main().
 #include <sys/wait.h>
 #include <unistd.h>
+#include <cstdint>
 
 #include <cstdio>
 #include <string>
@@ -12,6 +14,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "earshot/v1/event.pb.h"
 #include "google/protobuf/timestamp.pb.h"
 
 namespace earshot::bench {
@@ -28,6 +31,20 @@ double Percentile(std::vector<double>& v, double q);
 double MetricValue(const std::string& text, std::string_view sample);
 // GET /metrics of an admin endpoint on 127.0.0.1; "" when it does not answer.
 std::string Scrape(int admin_port);
+
+// SplitMix64: a good 64-bit mix, for per-record properties that must not need storage.
+uint64_t Mix(uint64_t x);
+
+// Synthetic conversation `i` as the gateway keys it, with the development accounts of Acme's
+// brand. Per ten conversations: 3 X mentions, 1 X DM, 2 Facebook comments, 1 each Messenger,
+// Instagram DM, WhatsApp and Telegram. The customer's id is 1000000000 + i where the key has one.
+struct SyntheticThread {
+  earshot::v1::Platform platform = earshot::v1::PLATFORM_UNSPECIFIED;
+  std::string account;
+  std::string key;
+  bool is_public = false;  // X mentions and Facebook comments; the rest are private chats
+};
+SyntheticThread ThreadOf(int64_t i);
 
 // PASS/FAIL lines, printed again in the summary; `echo` also prints each as it is added.
 struct Verdicts {

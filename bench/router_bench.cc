@@ -156,14 +156,8 @@ double Mib(int64_t bytes) { return static_cast<double>(bytes) / (1 << 20); }
 // Realistic events: Acme (config/rules.example.yaml) on X, Facebook, Messenger, Instagram,
 // WhatsApp and Telegram; customers write in German and English (questions, complaints, orders,
 // purchase intent, praise, a little spam and legal), the brand answers about one message in three.
-// A thread's platform, keys and language follow from its index, so the 1M-thread fill needs no
-// table of threads; the events come from a seeded generator, the same in every run.
-
-constexpr char kXBrand[] = "1500000000000000001";
-constexpr char kPage[] = "105550000000001";
-constexpr char kIgAccount[] = "17841400000000001";
-constexpr char kWaPhone[] = "410000000000222";
-constexpr char kTgBot[] = "7000000001";
+// A thread's platform, keys (bench_util's ThreadOf) and language follow from its index, so the
+// 1M-thread fill needs no table of threads; the events come from a seeded generator, the same in every run.
 
 const std::vector<std::string_view>& CustomerTextsEn() {
   static const std::vector<std::string_view> t = {
@@ -222,14 +216,6 @@ const std::vector<std::string_view>& ProductsDe() {
   return p;
 }
 
-// SplitMix64: a good 64-bit mix, for per-thread properties that must not need storage.
-uint64_t Mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
 struct ThreadShape {
   earshot::v1::Platform platform = earshot::v1::PLATFORM_UNSPECIFIED;
   std::string account;
@@ -245,53 +231,14 @@ ThreadShape ShapeOf(int64_t thread) {
   const uint64_t h = Mix(static_cast<uint64_t>(thread));
   s.german = h % 100 < 60;  // Acme's home market
   s.customer = std::to_string(1000000000 + thread);
-  switch (thread % 10) {
-    case 0:
-    case 1:
-    case 2:
-      s.platform = earshot::v1::PLATFORM_X;
-      s.account = kXBrand;
-      s.thread_key = fmt::format("x:{}:u:{}", kXBrand, s.customer);
-      // Log-uniform between 3 and 100,000: about 1 in 9 above 10,000 (the influencer rule).
-      s.followers = static_cast<int64_t>(std::pow(10.0, 0.5 + 4.5 * ((h >> 8) % 1000) / 1000.0));
-      break;
-    case 3:
-      s.platform = earshot::v1::PLATFORM_X;
-      s.account = kXBrand;
-      s.thread_key = fmt::format("x:{}:dm:{}", kXBrand, s.customer);
-      s.private_chat = true;
-      break;
-    case 4:
-    case 5:
-      s.platform = earshot::v1::PLATFORM_FACEBOOK;
-      s.account = kPage;
-      s.thread_key = fmt::format("fb:{}:c:{}_{}", kPage, 901234567890123 + thread % 97,
-                                 1122334455000000 + thread);
-      break;
-    case 6:
-      s.platform = earshot::v1::PLATFORM_MESSENGER;
-      s.account = kPage;
-      s.thread_key = fmt::format("fbm:{}:{}", kPage, 6000000000000000 + thread);
-      s.private_chat = true;
-      break;
-    case 7:
-      s.platform = earshot::v1::PLATFORM_INSTAGRAM;
-      s.account = kIgAccount;
-      s.thread_key = fmt::format("igm:{}:{}", kIgAccount, 17000000000000000 + thread);
-      s.private_chat = true;
-      break;
-    case 8:
-      s.platform = earshot::v1::PLATFORM_WHATSAPP;
-      s.account = kWaPhone;
-      s.thread_key = fmt::format("wa:{}:49151{}", kWaPhone, 10000000 + thread);
-      s.private_chat = true;
-      break;
-    default:
-      s.platform = earshot::v1::PLATFORM_TELEGRAM;
-      s.account = kTgBot;
-      s.thread_key = fmt::format("tg:{}:{}", kTgBot, 500000000 + thread);
-      s.private_chat = true;
-      break;
+  SyntheticThread t = ThreadOf(thread);
+  s.platform = t.platform;
+  s.account = std::move(t.account);
+  s.thread_key = std::move(t.key);
+  s.private_chat = !t.is_public;
+  if (thread % 10 < 3) {  // X mentions
+    // Log-uniform between 3 and 100,000: about 1 in 9 above 10,000 (the influencer rule).
+    s.followers = static_cast<int64_t>(std::pow(10.0, 0.5 + 4.5 * ((h >> 8) % 1000) / 1000.0));
   }
   return s;
 }
@@ -391,7 +338,7 @@ class EventStream {
     if (!s.private_chat) {
       e.set_permalink(s.platform == earshot::v1::PLATFORM_X
                           ? fmt::format("https://x.com/{}/status/{}", author->handle(), native)
-                          : fmt::format("https://www.facebook.com/{}/posts/{}", kPage, native));
+                          : fmt::format("https://www.facebook.com/{}/posts/{}", s.account, native));
     }
     if (recent_.size() < 1024) {
       recent_.push_back(e);

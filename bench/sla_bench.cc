@@ -168,14 +168,6 @@ double Mib(int64_t bytes) { return static_cast<double>(bytes) / (1 << 20); }
 // ---------------------------------------------------------------------------------------------
 // Synthetic routed events: one customer message on a thread of its own, which opens a clock.
 
-// SplitMix64: per-thread properties that need no storage.
-uint64_t Mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
 absl::Time FromTs(const google::protobuf::Timestamp& ts) {
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
 }
@@ -200,52 +192,7 @@ RoutedEvent ClockEvent(int64_t i, absl::Time wrote, bool small) {
   RoutedEvent r;
   auto* e = r.mutable_event();
   auto* t = r.mutable_thread();
-  std::string account;
-  std::string key;
-  bool is_public = false;
-  earshot::v1::Platform platform;
-  switch (i % 10) {
-    case 0:
-    case 1:
-    case 2:
-      platform = earshot::v1::PLATFORM_X;
-      account = "1500000000000000001";
-      key = fmt::format("x:{}:u:{}", account, 1000000000 + i);
-      is_public = true;
-      break;
-    case 3:
-      platform = earshot::v1::PLATFORM_X;
-      account = "1500000000000000001";
-      key = fmt::format("x:{}:dm:{}", account, 1000000000 + i);
-      break;
-    case 4:
-    case 5:
-      platform = earshot::v1::PLATFORM_FACEBOOK;
-      account = "105550000000001";
-      key = fmt::format("fb:{}:c:{}_{}", account, 901234567890123 + i % 97, 1122334455000000 + i);
-      is_public = true;
-      break;
-    case 6:
-      platform = earshot::v1::PLATFORM_MESSENGER;
-      account = "105550000000001";
-      key = fmt::format("fbm:{}:{}", account, 6000000000000000 + i);
-      break;
-    case 7:
-      platform = earshot::v1::PLATFORM_INSTAGRAM;
-      account = "17841400000000001";
-      key = fmt::format("igm:{}:{}", account, 17000000000000000 + i);
-      break;
-    case 8:
-      platform = earshot::v1::PLATFORM_WHATSAPP;
-      account = "410000000000222";
-      key = fmt::format("wa:{}:49151{}", account, 10000000 + i);
-      break;
-    default:
-      platform = earshot::v1::PLATFORM_TELEGRAM;
-      account = "7000000001";
-      key = fmt::format("tg:{}:{}", account, 500000000 + i);
-      break;
-  }
+  auto [platform, account, key, is_public] = ThreadOf(i);
   const std::string_view queue = kQueues[h % std::size(kQueues)];
   const auto priority =
       (h >> 8) % 10 == 0 ? earshot::v1::PRIORITY_HIGH : earshot::v1::PRIORITY_NORMAL;

@@ -227,14 +227,6 @@ absl::StatusOr<Config> ConfigUnderTest(const std::string& yaml) {
 // ---------------------------------------------------------------------------------------------
 // Realistic routed events for (a).
 
-// SplitMix64: per-record properties that need no storage.
-uint64_t Mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
 constexpr std::string_view kSentences[] = {
     "Hallo, meine Bestellung AC-4711203 ist immer noch nicht da. Wo bleibt sie? ",
     "The rain jacket I got is broken, I want a refund. Worst service ever. ",
