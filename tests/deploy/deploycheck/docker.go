@@ -161,18 +161,8 @@ func runDocker(args []string) int {
 		*earshotctlBin = filepath.Join(filepath.Dir(filepath.Dir(*earshotBin)), "earshotctl", "earshotctl")
 	}
 
-	failures := 0
-	check := func(ok bool, what string, detail ...string) {
-		if ok {
-			fmt.Printf("ok    %s\n", what)
-			return
-		}
-		failures++
-		fmt.Printf("FAIL  %s\n", what)
-		for _, d := range detail {
-			fmt.Printf("        %s\n", d)
-		}
-	}
+	var c checker
+	check := c.check
 	raw, err := os.ReadFile(*dockerfile)
 	if err != nil {
 		check(false, "read "+*dockerfile, err.Error())
@@ -346,8 +336,8 @@ func runDocker(args []string) int {
 		sort.Strings(missing)
 		check(len(libs) > 0 && len(missing) == 0, fmt.Sprintf("the runtime stage installs the packages of the %d libraries %s links", len(libs), filepath.Base(bin)), missing...)
 	}
-	if failures > 0 {
-		fmt.Printf("docker: %d failed\n", failures)
+	if c.failures > 0 {
+		fmt.Printf("docker: %d failed\n", c.failures)
 		return 1
 	}
 	fmt.Println("docker: all checks passed")

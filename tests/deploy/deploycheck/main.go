@@ -17,6 +17,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 )
 
 func main() {
@@ -43,4 +44,20 @@ func main() {
 		code = 2
 	}
 	os.Exit(code)
+}
+
+// checker prints one line a check, "ok" or "FAIL" with the details indented below it, and counts
+// the failures.
+type checker struct{ failures int }
+
+func (c *checker) check(ok bool, what string, detail ...string) {
+	if ok {
+		fmt.Printf("ok    %s\n", what)
+		return
+	}
+	c.failures++
+	fmt.Printf("FAIL  %s\n", what)
+	for _, d := range detail {
+		fmt.Printf("        %s\n", strings.ReplaceAll(strings.TrimSpace(d), "\n", "\n        "))
+	}
 }

@@ -166,18 +166,8 @@ func runRules(args []string) int {
 	promtool := fs.String("promtool", "promtool", "promtool binary")
 	fs.Parse(args)
 
-	failures := 0
-	check := func(ok bool, what string, detail ...string) {
-		if ok {
-			fmt.Printf("ok    %s\n", what)
-			return
-		}
-		failures++
-		fmt.Printf("FAIL  %s\n", what)
-		for _, d := range detail {
-			fmt.Printf("        %s\n", strings.ReplaceAll(strings.TrimSpace(d), "\n", "\n        "))
-		}
-	}
+	var c checker
+	check := c.check
 	check(selfTestMetricNames() == nil, "PromQL name lexer self-test", fmt.Sprint(selfTestMetricNames()))
 
 	out, err := exec.Command(*promtool, "check", "rules", *rulesFile).CombinedOutput()
@@ -337,8 +327,8 @@ func runRules(args []string) int {
 	}
 	sort.Strings(foreign)
 	check(len(foreign) == 0, "every metric is an earshot_* metric or recorded by the rules", foreign...)
-	if failures > 0 {
-		fmt.Printf("rules: %d failed\n", failures)
+	if c.failures > 0 {
+		fmt.Printf("rules: %d failed\n", c.failures)
 		return 1
 	}
 	fmt.Println("rules: all checks passed")

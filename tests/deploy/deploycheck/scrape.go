@@ -322,18 +322,8 @@ scrape_configs:
 	}
 	defer prom.stop()
 
-	failures := 0
-	check := func(ok bool, what string, detail ...string) {
-		if ok {
-			fmt.Printf("ok    %s\n", what)
-			return
-		}
-		failures++
-		fmt.Printf("FAIL  %s\n", what)
-		for _, d := range detail {
-			fmt.Printf("        %s\n", d)
-		}
-	}
+	var c checker
+	check := c.check
 
 	// The image's HEALTHCHECK script, against this earshot and against a closed port.
 	hcEnv := append(append([]string(nil), env...), fmt.Sprintf("EARSHOT_ADMIN_ADDR=0.0.0.0:%d", adminPort))
@@ -466,9 +456,9 @@ scrape_configs:
 	waitFor(5*time.Second, 100*time.Millisecond, func() bool { return badStatus() != "" })
 	st = badStatus()
 	check(strings.HasPrefix(st, "grpc-status 16"), "the stream refuses a wrong token with UNAUTHENTICATED", st)
-	if failures > 0 {
+	if c.failures > 0 {
 		fmt.Printf("earshot log (%s):\n%s\n", earshot.log, earshot.tail())
-		fmt.Printf("scrape: %d failed (work folder %s)\n", failures, dir)
+		fmt.Printf("scrape: %d failed (work folder %s)\n", c.failures, dir)
 		return 1
 	}
 	fmt.Printf("scrape: all checks passed in %.1f s\n", time.Since(t0).Seconds())
