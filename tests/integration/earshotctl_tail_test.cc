@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <cstdlib>
 #include <fstream>
 #include <optional>
 
@@ -139,34 +138,12 @@ TEST(EarshotctlTailTest, TailShowsTheDemoAndAlertsShowTheBreach) {
       << alerts;
 }
 
-// A CA, a server certificate for localhost/127.0.0.1 and a client certificate (openssl CLI).
-std::string MakeCertificates() {
-  const std::string dir = ::testing::TempDir() + "/earshotctl-tls";
-  const std::string script =
-      "set -e; mkdir -p " + dir + "; cd " + dir +
-      "; k='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes'"
-      "; openssl req -x509 $k -keyout ca.key -out ca.crt -subj /CN=earshotctl-test-ca -days 1"
-      "; printf 'subjectAltName=DNS:localhost,IP:127.0.0.1' > san.ext"
-      "; for who in server client; do"
-      "   openssl req $k -keyout $who.key -out $who.csr -subj /CN=$who;"
-      "   openssl x509 -req -in $who.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1"
-      "     -extfile san.ext -out $who.crt;"
-      " done";
-  EXPECT_EQ(std::system(("(" + script + ") >/dev/null 2>&1").c_str()), 0);
-  return dir;
-}
-
 TEST(EarshotctlTailTest, MutualTls) {
-  const std::string dir = MakeCertificates();
+  const std::string dir = earshot::testing::MakeCertificates("earshotctl-tls");
   // As an operator would: EARSHOT_GRPC_TLS_* in the environment.
   auto config = Config::FromYaml(earshot::testing::StackConfig());
   ASSERT_TRUE(config.ok());
-  config->set_env_lookup([dir](const std::string& name) -> std::optional<std::string> {
-    if (name == "EARSHOT_GRPC_TLS_CERT_FILE") return dir + "/server.crt";
-    if (name == "EARSHOT_GRPC_TLS_KEY_FILE") return dir + "/server.key";
-    if (name == "EARSHOT_GRPC_TLS_CLIENT_CA_FILE") return dir + "/ca.crt";
-    return std::nullopt;
-  });
+  config->set_env_lookup(earshot::testing::MutualTlsEnv(dir));
   ProcessOptions options;
   options.data_dir =
       ::testing::TempDir() + "/earshotctl-tls-" + std::to_string(absl::ToUnixNanos(absl::Now()));

@@ -2,9 +2,11 @@
 // TestStack: a whole `earshot --target=all` process inside the test (embedded Kafka-protocol
 // broker, real sockets on 127.0.0.1 port 0, a temporary data folder), plus helpers to sign and
 // send webhooks and to read topics back with a real Kafka consumer.
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -27,12 +29,46 @@ inline constexpr char kTelegramToken[] = "tg-secret-token";
 inline constexpr char kTelegramBot[] = "7000000001";
 inline constexpr char kGenericSecret[] = "whsec_c3RhY2stZ2VuZXJpYy1zZWNyZXQ=";
 
-inline std::string ReadFixture(const std::string& name) {
-  std::ifstream in(std::string(EARSHOT_FIXTURES_DIR) + "/" + name, std::ios::binary);
-  EXPECT_TRUE(in.good()) << "missing fixture " << name;
+inline std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in.good()) << "cannot read " << path;
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+inline std::string ReadFixture(const std::string& name) {
+  return ReadFile(std::string(EARSHOT_FIXTURES_DIR) + "/" + name);
+}
+
+// A CA (ca.crt), a server certificate for localhost/127.0.0.1 and a client certificate
+// ({server,client}.{crt,key}) in TempDir()/<name>, made with the openssl command line
+// (elliptic-curve keys: quick). Returns the folder.
+inline std::string MakeCertificates(const std::string& name) {
+  const std::string dir = ::testing::TempDir() + "/" + name;
+  const std::string script =
+      "set -e; mkdir -p " + dir + "; cd " + dir +
+      "; k='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes'"
+      "; openssl req -x509 $k -keyout ca.key -out ca.crt -subj /CN=earshot-test-ca -days 1"
+      "; printf 'subjectAltName=DNS:localhost,IP:127.0.0.1' > san.ext"
+      "; for who in server client; do"
+      "   openssl req $k -keyout $who.key -out $who.csr -subj /CN=$who;"
+      "   openssl x509 -req -in $who.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1"
+      "     -extfile san.ext -out $who.crt;"
+      " done";
+  EXPECT_EQ(std::system(("(" + script + ") >/dev/null 2>&1").c_str()), 0);
+  return dir;
+}
+
+// The environment an operator sets for mutual TLS on the gRPC listener (EARSHOT_GRPC_TLS_*),
+// with the files of MakeCertificates(`dir`).
+inline Config::EnvLookup MutualTlsEnv(const std::string& dir) {
+  return [dir](const std::string& name) -> std::optional<std::string> {
+    if (name == "EARSHOT_GRPC_TLS_CERT_FILE") return dir + "/server.crt";
+    if (name == "EARSHOT_GRPC_TLS_KEY_FILE") return dir + "/server.key";
+    if (name == "EARSHOT_GRPC_TLS_CLIENT_CA_FILE") return dir + "/ca.crt";
+    return std::nullopt;
+  };
 }
 
 inline std::string StackConfig(const std::string& extra = "", const std::string& bootstrap = "") {

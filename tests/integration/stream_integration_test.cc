@@ -3,11 +3,9 @@
 // earshot.v1.Stream/Subscribe with filters, cursors, tokens and flow control.
 #include <fstream>
 #include <set>
-#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
 #include "earshot/v1/stream.grpc.pb.h"
 #include "grpcpp/create_channel.h"
@@ -467,45 +465,12 @@ TEST_F(StreamIntegrationTest, AnotherReplicaResumesTheCursorFromKafka) {
   }
 }
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// A CA, a server certificate for localhost/127.0.0.1 and a client certificate, made with the
-// openssl command line (elliptic-curve keys: quick).
-std::string MakeCertificates() {
-  const std::string dir = ::testing::TempDir() + "/stream-tls";
-  const std::string script = absl::StrCat(
-      "set -e; mkdir -p ", dir, "; cd ", dir, "\n",
-      "k='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes'\n",
-      "openssl req -x509 $k -keyout ca.key -out ca.crt -subj /CN=earshot-test-ca -days 1\n",
-      "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1' > san.ext\n",
-      "for who in server client; do\n",
-      "  openssl req $k -keyout $who.key -out $who.csr -subj /CN=$who\n",
-      "  openssl x509 -req -in $who.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 "
-      "-extfile san.ext -out $who.crt\n",
-      "done\n");
-  EXPECT_EQ(std::system(("sh -c '" + absl::StrReplaceAll(script, {{"'", "'\\''"}}) +
-                         "' >/dev/null 2>&1")
-                            .c_str()),
-            0);
-  return dir;
-}
-
 TEST_F(StreamIntegrationTest, MutualTlsRequiresAClientCertificate) {
-  const std::string dir = MakeCertificates();
+  const std::string dir = testing::MakeCertificates("stream-tls");
   auto config = Config::FromYaml(testing::StackConfig(StreamConfig(), stack_->bootstrap()));
   ASSERT_TRUE(config.ok()) << config.status();
   // As an operator would: EARSHOT_GRPC_TLS_* in the environment.
-  config->set_env_lookup([dir](const std::string& name) -> std::optional<std::string> {
-    if (name == "EARSHOT_GRPC_TLS_CERT_FILE") return dir + "/server.crt";
-    if (name == "EARSHOT_GRPC_TLS_KEY_FILE") return dir + "/server.key";
-    if (name == "EARSHOT_GRPC_TLS_CLIENT_CA_FILE") return dir + "/ca.crt";
-    return std::nullopt;
-  });
+  config->set_env_lookup(testing::MutualTlsEnv(dir));
   ProcessOptions options;
   options.target = "stream";
   options.data_dir = ::testing::TempDir() + "/stream-tls-replica";
@@ -528,9 +493,9 @@ TEST_F(StreamIntegrationTest, MutualTlsRequiresAClientCertificate) {
     return got && first.has_heartbeat();
   };
   grpc::SslCredentialsOptions with_cert;
-  with_cert.pem_root_certs = ReadAll(dir + "/ca.crt");
-  with_cert.pem_private_key = ReadAll(dir + "/client.key");
-  with_cert.pem_cert_chain = ReadAll(dir + "/client.crt");
+  with_cert.pem_root_certs = testing::ReadFile(dir + "/ca.crt");
+  with_cert.pem_private_key = testing::ReadFile(dir + "/client.key");
+  with_cert.pem_cert_chain = testing::ReadFile(dir + "/client.crt");
   EXPECT_TRUE(subscribe(grpc::SslCredentials(with_cert)));
 
   grpc::SslCredentialsOptions without_cert;
