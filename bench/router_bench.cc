@@ -65,7 +65,6 @@
 #include "fmt/format.h"
 #include "librdkafka/rdkafka.h"
 #include "prometheus/registry.h"
-#include "rocksdb/utilities/write_batch_with_index.h"
 #include "services/common/base/config.h"
 #include "services/common/base/log.h"
 #include "services/common/base/strings.h"
@@ -104,10 +103,6 @@ ABSL_FLAG(absl::Duration, phase_timeout, absl::Seconds(180),
 ABSL_FLAG(std::string, parts, "kafka,cost", "which parts to run: kafka (a), cost (b and c)");
 ABSL_FLAG(std::string, tmp, "", "folder for RocksDB (default: a new folder under $TMPDIR)");
 ABSL_FLAG(bool, keep, false, "keep the temporary folder");
-ABSL_FLAG(std::string, view, "overlay",
-          "(b) overlay = store::OverlayView, as RouterApp: a hash map of the batch's writes over "
-          "plain RocksDB reads, written as one WriteBatch holding each key's last value; batch = "
-          "store::BatchView over a WriteBatchWithIndex, as the router had before (comparison)");
 ABSL_FLAG(std::vector<std::string>, broker, (std::vector<std::string>{"as-is", "nodelay"}),
           "(a) how the embedded broker answers, one run of both sides for each: as-is = "
           "librdkafka's mock broker as standalone mode runs it (Nagle's algorithm on: many "
@@ -758,7 +753,7 @@ absl::Status Fill(const std::string& path, int64_t threads, int partitions,
 struct Phases {
   int64_t decide_ns = 0;  // RuleSet::Decide: CLD2, RE2, keyword matching
   int64_t read_ns = 0;    // state reads: the write batch, then memtables and SST files
-  int64_t batch_ns = 0;   // puts and deletes into the batch (overlay or write batch with index)
+  int64_t batch_ns = 0;   // puts and deletes into the batch's overlay
   int64_t apply_ns = 0;   // all of RouterCore::Apply (the three above and the protobuf work)
   int64_t output_ns = 0;  // parse of the input, routed record built and serialised
   int64_t write_ns = 0;   // the RocksDB write of each batch (WAL, memtables)
@@ -869,8 +864,8 @@ class TimedView final : public router::StateView {
 };
 
 // Applies `events` as RouterApp::ProcessBatch does, minus Kafka: parse, RouterCore::Apply on a
-// store::OverlayView over RocksDB (or --view=batch), the routed record built and serialised, one RocksDB write
-// per batch of 1000.
+// store::OverlayView over RocksDB, the routed record built and serialised, one RocksDB write per
+// batch of 1000.
 absl::Status ApplyBatches(const std::vector<std::string>& events, size_t from, size_t to,
                           int partitions, const router::RuleSet& rules,
                           const router::RouterCore& core, store::Store* store,
@@ -878,11 +873,8 @@ absl::Status ApplyBatches(const std::vector<std::string>& events, size_t from, s
                           Phases* phases) {
   const TimedRules timed_rules(rules, &phases->decide_ns);
   for (size_t i = from; i < to && absl::Now() < deadline;) {
-    rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
-    store::BatchView batch_view(store, &batch);
     store::OverlayView overlay(store);
-    const bool use_overlay = absl::GetFlag(FLAGS_view) == "overlay";
-    TimedView view(use_overlay ? static_cast<router::StateView*>(&overlay) : &batch_view, phases);
+    TimedView view(&overlay, phases);
     std::vector<kafka::Record> records;
     for (size_t end = std::min(to, i + kBatchMax); i < end; ++i) {
       int64_t t0 = NowNs();
@@ -912,9 +904,8 @@ absl::Status ApplyBatches(const std::vector<std::string>& events, size_t from, s
       phases->output_ns += (t1 - t0) + (NowNs() - t2);
       ++*applied;
     }
-    if (!batch_view.error().ok()) return batch_view.error();
     const int64_t w = NowNs();
-    if (auto st = use_overlay ? overlay.Commit() : store->Write(batch.GetWriteBatch()); !st.ok()) {
+    if (auto st = overlay.Commit(); !st.ok()) {
       return st;
     }
     phases->write_ns += NowNs() - w;

@@ -1,8 +1,8 @@
 // sla_bench: the SLA monitor benchmark of bench/README.md, in one run:
 //
 //   (a) open clocks at 1M and 10M: routed events that each open a clock (a customer waits),
-//       applied by SlaCore::Apply on a RocksDB write batch with index (store::BatchView), in
-//       batches of 1000 with one Store::Write each, as SlaApp::Step does, with SlaApp's RocksDB
+//       applied by SlaCore::Apply on store::OverlayView (the batch's writes over RocksDB), in
+//       batches of 1000 with one RocksDB write each, as SlaApp::Step does, with SlaApp's RocksDB
 //       settings (64 MiB block cache, 16 MiB write buffers); insert rate, and resident memory
 //       with the store still open; target: under 1 GiB resident with 10M open clocks;
 //   (b) restart: the monitor as `earshot --target=sla` builds it (Process) started on the state
@@ -60,7 +60,6 @@
 #include "bench/bench_util.h"
 #include "fmt/format.h"
 #include "librdkafka/rdkafka.h"
-#include "rocksdb/utilities/write_batch_with_index.h"
 #include "services/common/base/clock.h"
 #include "services/common/base/config.h"
 #include "services/common/base/log.h"
@@ -326,8 +325,7 @@ FillResult Fill(const std::string& path, int64_t n, int partitions, absl::Time a
       ev.SerializeToString(&payloads[k]);
     }
     const int64_t t1 = NowNs();
-    rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
-    store::BatchView view(store->get(), &batch);
+    store::OverlayView view(store->get());
     sla::Outcome out;
     sla::PartitionStates partition_states;  // as SlaApp::Step: each record written once a batch
     const absl::Time now = absl::Now();
@@ -340,7 +338,7 @@ FillResult Fill(const std::string& path, int64_t n, int partitions, absl::Time a
     partition_states.Flush(view);
     if (!view.error().ok()) return fail(view.error());
     const int64_t t2 = NowNs();
-    if (auto st = (*store)->Write(batch.GetWriteBatch()); !st.ok()) return fail(st);
+    if (auto st = view.Commit(); !st.ok()) return fail(st);
     const int64_t t3 = NowNs();
     r.generate_ns += t1 - t0;
     r.apply_ns += t2 - t1;
@@ -950,7 +948,7 @@ int Main() {
 
   if (run_fill || run_restart) {
     std::printf(
-        "\n== (a) open clocks: routed events through SlaCore::Apply on store::BatchView, batches "
+        "\n== (a) open clocks: routed events through SlaCore::Apply on store::OverlayView, batches "
         "of %d, one Store::Write each; RocksDB as SlaApp (block cache %.0f MiB, write buffers "
         "%.0f MiB x 3 x 6 column families), %d partitions\n"
         "  every event opens a clock on a thread of its own; policy %s\n",

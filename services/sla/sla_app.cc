@@ -8,7 +8,6 @@
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
-#include "rocksdb/utilities/write_batch_with_index.h"
 #include "services/common/base/log.h"
 #include "services/common/kafka/options.h"
 #include "services/common/names/names.h"
@@ -378,8 +377,7 @@ bool SlaApp::Step() {
   const int64_t consumed = static_cast<int64_t>(msgs.size());
   std::shared_ptr<const PolicySet> policies = this->policies();
 
-  rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
-  store::BatchView view(store_.get(), &batch);
+  store::OverlayView view(store_.get());
   Outcome out;
   std::map<int32_t, int64_t> first_offset;
   PartitionStates partitions;  // each partition's record written once per batch
@@ -436,7 +434,7 @@ bool SlaApp::Step() {
     for (auto& t : fired) timers_.insert(std::move(t));
     return false;
   }
-  if (auto st = store_->Write(batch.GetWriteBatch()); !st.ok()) {
+  if (auto st = view.Commit(); !st.ok()) {
     log::Error(kLogger, "state write failed; stopping", {{"error", st.ToString()}});
     healthy_ = false;
     stop_ = true;
@@ -450,12 +448,9 @@ bool SlaApp::Step() {
   if (!first_offset.empty()) {
     absl::MutexLock lock(&mu_);
     for (const auto& [p, _] : first_offset) {
-      std::string value;
-      if (owned_.count(p) > 0 && batch
-                                     .GetFromBatch(store_->cf(kPartitions), rocksdb::DBOptions(),
-                                                   PartitionPrefix(p), &value)
-                                     .ok()) {
-        owned_[p].ParseFromString(value);
+      if (auto value = view.Written(kPartitions, PartitionPrefix(p));
+          value && owned_.count(p) > 0) {
+        owned_[p].ParseFromString(*value);
       }
     }
   }
