@@ -729,11 +729,13 @@ absl::Status Fill(const std::string& path, int64_t threads, int partitions,
     }
     rocksdb::WriteBatch batch;
     FillView view(store->get(), &batch);
+    router::PartitionStates states;
     for (int64_t end = std::min(threads, t + 10000); t < end; ++t) {
       Event e = stream.Next(t);
       const int32_t p = PartitionOf(e.thread_key(), partitions);
-      core.Apply(p, offsets[p]++, e, rules, view);
+      core.Apply(p, offsets[p]++, e, rules, view, states);
     }
+    states.Flush(view);
     if (auto st = store::FromRocks((*store)->db()->Write(wo, &batch), "fill"); !st.ok()) {
       return st;
     }
@@ -875,6 +877,7 @@ absl::Status ApplyBatches(const std::vector<std::string>& events, size_t from, s
   for (size_t i = from; i < to && absl::Now() < deadline;) {
     store::OverlayView overlay(store);
     TimedView view(&overlay, phases);
+    router::PartitionStates states;
     std::vector<kafka::Record> records;
     for (size_t end = std::min(to, i + kBatchMax); i < end; ++i) {
       int64_t t0 = NowNs();
@@ -882,7 +885,8 @@ absl::Status ApplyBatches(const std::vector<std::string>& events, size_t from, s
       if (!event.ParseFromString(events[i])) return absl::InternalError("unparsable event");
       const int32_t p = PartitionOf(event.thread_key(), partitions);
       int64_t t1 = NowNs();
-      router::ApplyResult result = core.Apply(p, (*offsets)[p]++, event, timed_rules, view);
+      router::ApplyResult result =
+          core.Apply(p, (*offsets)[p]++, event, timed_rules, view, states);
       int64_t t2 = NowNs();
       if (result.routed) {
         kafka::Record r;  // as router_app.cc's RoutedRecord
@@ -904,6 +908,7 @@ absl::Status ApplyBatches(const std::vector<std::string>& events, size_t from, s
       phases->output_ns += (t1 - t0) + (NowNs() - t2);
       ++*applied;
     }
+    states.Flush(view);
     const int64_t w = NowNs();
     if (auto st = overlay.Commit(); !st.ok()) {
       return st;

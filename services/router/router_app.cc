@@ -337,6 +337,7 @@ bool RouterApp::ProcessBatch() {
 
   std::shared_ptr<const RuleSet> rules = this->rules();
   store::OverlayView view(store_.get());
+  PartitionStates partitions;
   std::vector<kafka::Record> records;
   std::map<int32_t, int64_t> first_offset;
   std::map<int32_t, absl::Time> newest_received;
@@ -348,13 +349,7 @@ bool RouterApp::ProcessBatch() {
     earshot::v1::Event event;
     if (!event.ParseFromArray(m->payload, static_cast<int>(m->len)) || event.event_id().empty()) {
       ++invalid;
-      // Skip it, but remember it was consumed.
-      earshot::v1::RouterPartitionState pstate;
-      if (auto v = view.Get(CfName(Cf::kPartitions), PartitionPrefix(m->partition))) {
-        pstate.ParseFromString(*v);
-      }
-      pstate.set_next_offset(m->offset + 1);
-      view.Put(CfName(Cf::kPartitions), PartitionPrefix(m->partition), pstate.SerializeAsString());
+      partitions.Load(m->partition, view)->set_next_offset(m->offset + 1);  // skipped, consumed
       continue;
     }
     const absl::Time received = absl::FromUnixSeconds(event.received_at().seconds()) +
@@ -363,7 +358,7 @@ bool RouterApp::ProcessBatch() {
         !inserted && received > it->second) {
       it->second = received;
     }
-    ApplyResult result = core_->Apply(m->partition, m->offset, event, *rules, view);
+    ApplyResult result = core_->Apply(m->partition, m->offset, event, *rules, view, partitions);
     if (result.duplicate) {
       ++duplicates;
     } else if (result.routed) {
@@ -372,6 +367,7 @@ bool RouterApp::ProcessBatch() {
     }
   }
   const size_t routed = records.size();
+  partitions.Flush(view);
 
   auto rewind = [&] { consumer_->Rewind(first_offset); };  // nothing of it is committed
 

@@ -111,12 +111,11 @@ bool DedupExpired(std::string_view value, absl::Time now) {
 }
 
 ApplyResult RouterCore::Apply(int32_t partition, int64_t offset, const Event& event,
-                              const RuleSet& rules, StateView& view) const {
+                              const RuleSet& rules, StateView& view,
+                              PartitionStates& partitions) const {
   ApplyResult result;
   // The partition's offset and thread counts move in the same batch as the state.
-  const std::string pkey = PartitionPrefix(partition);
-  earshot::v1::RouterPartitionState pstate;
-  if (auto v = view.Get(CfName(Cf::kPartitions), pkey)) pstate.ParseFromString(*v);
+  earshot::v1::RouterPartitionState& pstate = *partitions.Load(partition, view);
   pstate.set_next_offset(offset + 1);
 
   // Deduplication, on the gateway's receive time so a replay decides exactly as the first run.
@@ -124,7 +123,6 @@ ApplyResult RouterCore::Apply(int32_t partition, int64_t offset, const Event& ev
   const std::string dkey = PartitionKey(partition, event.event_id());
   if (auto v = view.Get(CfName(Cf::kDedup), dkey); v && !DedupExpired(*v, received)) {
     result.duplicate = true;
-    view.Put(CfName(Cf::kPartitions), pkey, pstate.SerializeAsString());
     return result;
   }
   std::string expiry;
@@ -174,7 +172,6 @@ ApplyResult RouterCore::Apply(int32_t partition, int64_t offset, const Event& ev
     counts[result.old_status] -= 1;
   }
   counts[thread.status()] += 1;
-  view.Put(CfName(Cf::kPartitions), pkey, pstate.SerializeAsString());
 
   earshot::v1::RoutedEvent routed;
   *routed.mutable_event() = std::move(applied);

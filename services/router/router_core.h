@@ -13,6 +13,7 @@
 #include "earshot/v1/event.pb.h"
 #include "earshot/v1/routing.pb.h"
 #include "services/common/store/kv_view.h"
+#include "services/common/store/partition_states.h"
 #include "services/router/rules.h"
 #include "services/router/thread_state.h"
 
@@ -24,6 +25,14 @@ enum class Cf { kDedup, kThreads, kMessages, kQueueIndex, kPartitions };
 const char* CfName(Cf cf);
 
 using StateView = store::KvView;
+
+// The router's partition records (next offset, thread counts by status), kept for a batch and
+// written once at its end (Flush before the batch commits).
+class PartitionStates : public store::PartitionStates<earshot::v1::RouterPartitionState> {
+ public:
+  PartitionStates()
+      : store::PartitionStates<earshot::v1::RouterPartitionState>(CfName(Cf::kPartitions)) {}
+};
 
 struct RouterOptions {
   absl::Duration dedup_window = absl::Hours(24 * 7);  // the longest platform retry horizon
@@ -40,8 +49,10 @@ class RouterCore {
  public:
   explicit RouterCore(RouterOptions options) : options_(options) {}
 
+  // Applies one event consumed at `offset` of `partition`; the partition's record moves in
+  // `partitions`, which the caller flushes into `view` before committing it.
   ApplyResult Apply(int32_t partition, int64_t offset, const earshot::v1::Event& event,
-                    const RuleSet& rules, StateView& view) const;
+                    const RuleSet& rules, StateView& view, PartitionStates& partitions) const;
 
   const RouterOptions& options() const { return options_; }
 

@@ -121,21 +121,6 @@ void Schedule(int32_t partition, const SlaClock& c, store::KvView& view, Outcome
 
 }  // namespace
 
-earshot::v1::SlaPartitionState* PartitionStates::Load(int32_t partition, store::KvView& view) {
-  auto [it, inserted] = states_.try_emplace(partition);
-  if (inserted) {
-    if (auto v = view.Get(kPartitions, PartitionPrefix(partition))) it->second.ParseFromString(*v);
-  }
-  return &it->second;
-}
-
-void PartitionStates::Flush(store::KvView& view) {
-  for (const auto& [partition, state] : states_) {
-    view.Put(kPartitions, PartitionPrefix(partition), state.SerializeAsString());
-  }
-  states_.clear();
-}
-
 std::string PartitionPrefix(int32_t partition) {
   std::string out;
   store::AppendBigEndian32(static_cast<uint32_t>(partition), &out);

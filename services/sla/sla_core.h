@@ -23,6 +23,7 @@
 #include "earshot/v1/alert.pb.h"
 #include "earshot/v1/routing.pb.h"
 #include "services/common/store/kv_view.h"
+#include "services/common/store/partition_states.h"
 #include "services/sla/policy.h"
 
 namespace earshot::sla {
@@ -50,21 +51,10 @@ struct Outcome {
   std::vector<absl::Duration> delays;
 };
 
-// The input partitions' records in `partitions` (next offset, waiting counts) for one batch of
-// events: read once, changed in memory, written once by Flush(). SlaApp applies up to a thousand
-// events a batch; saving the record at every event wrote a thousand versions of it (about 1 KB
-// each with a few dozen queues) into the batch, the WAL and the memtables, and parsed and
-// serialised it each time (bench/README.md, SLA). Discarded with a batch that is not committed.
-// One thread.
-class PartitionStates {
+// The SLA monitor's partition records (next offset, waiting counts), kept for a batch.
+class PartitionStates : public store::PartitionStates<earshot::v1::SlaPartitionState> {
  public:
-  // The record of `partition`, read from `view` on first use.
-  earshot::v1::SlaPartitionState* Load(int32_t partition, store::KvView& view);
-  // Writes every record loaded since the last Flush into `view`.
-  void Flush(store::KvView& view);
-
- private:
-  std::map<int32_t, earshot::v1::SlaPartitionState> states_;
+  PartitionStates() : store::PartitionStates<earshot::v1::SlaPartitionState>(kPartitions) {}
 };
 
 class SlaCore {

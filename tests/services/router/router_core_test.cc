@@ -53,7 +53,12 @@ class RouterCoreTest : public ::testing::Test {
     e.mutable_received_at()->set_seconds(base_ + 60 * minute + 1);
     return e;
   }
-  ApplyResult Apply(const Event& e) { return core_.Apply(3, offset_++, e, rules_, view_); }
+  ApplyResult Apply(const Event& e) {
+    PartitionStates partitions;  // a batch of one event, as RouterApp flushes at a batch's end
+    ApplyResult r = core_.Apply(3, offset_++, e, rules_, view_, partitions);
+    partitions.Flush(view_);
+    return r;
+  }
   Thread Stored(const std::string& key = "fb:1:c:9") {
     Thread t;
     auto v = view_.Get(Cf::kThreads, PartitionKey(3, key));
