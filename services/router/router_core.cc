@@ -68,12 +68,6 @@ const char* CfName(Cf cf) {
   return "default";
 }
 
-std::string PartitionPrefix(int32_t partition) {
-  std::string out;
-  store::AppendBigEndian32(static_cast<uint32_t>(partition), &out);
-  return out;
-}
-
 std::string PartitionKey(int32_t partition, std::string_view key) {
   std::string out = PartitionPrefix(partition);
   out.append(key);

@@ -61,7 +61,7 @@ class RouterCore {
 };
 
 // Key helpers, shared with the gRPC Threads service and tests.
-std::string PartitionPrefix(int32_t partition);
+using store::PartitionPrefix;
 std::string PartitionKey(int32_t partition, std::string_view key);
 // Queue index: partition, queue ("" = every queue), status, sort time, thread key.
 std::string QueueIndexPrefix(int32_t partition, std::string_view queue,

@@ -121,12 +121,6 @@ void Schedule(int32_t partition, const SlaClock& c, store::KvView& view, Outcome
 
 }  // namespace
 
-std::string PartitionPrefix(int32_t partition) {
-  std::string out;
-  store::AppendBigEndian32(static_cast<uint32_t>(partition), &out);
-  return out;
-}
-
 std::string TimerKey(int32_t partition, absl::Time at, std::string_view thread_key) {
   return WaitKey(partition, at, thread_key);
 }

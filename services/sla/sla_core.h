@@ -71,7 +71,7 @@ class SlaCore {
             Outcome* out) const;
 };
 
-std::string PartitionPrefix(int32_t partition);
+using store::PartitionPrefix;
 std::string TimerKey(int32_t partition, absl::Time at, std::string_view thread_key);
 // The alert for one level of a clock, firing at `now`.
 earshot::v1::Alert MakeAlert(const earshot::v1::SlaClock& clock, earshot::v1::AlertLevel level,

@@ -4,7 +4,7 @@
 // applies up to a thousand events a batch; reading, changing and writing the record at every
 // event parsed and serialised it a thousand times (about 1 KB with a few dozen SLA queues) and
 // wrote as many versions of it (bench/README.md, SLA). Discarded with a batch that is not
-// committed. One thread. Keys: the 4-byte big-endian partition, in column family `cf`.
+// committed. One thread. Keys: PartitionPrefix(partition), in column family `cf`.
 #include <cstdint>
 #include <map>
 #include <string>
@@ -24,7 +24,7 @@ class PartitionStates {
   State* Load(int32_t partition, KvView& view) {
     auto [it, inserted] = states_.try_emplace(partition);
     if (inserted) {
-      if (auto v = view.Get(cf_, Key(partition))) it->second.ParseFromString(*v);
+      if (auto v = view.Get(cf_, PartitionPrefix(partition))) it->second.ParseFromString(*v);
     }
     return &it->second;
   }
@@ -32,18 +32,12 @@ class PartitionStates {
   // Writes every record loaded since the last Flush into `view`.
   void Flush(KvView& view) {
     for (const auto& [partition, state] : states_) {
-      view.Put(cf_, Key(partition), state.SerializeAsString());
+      view.Put(cf_, PartitionPrefix(partition), state.SerializeAsString());
     }
     states_.clear();
   }
 
  private:
-  static std::string Key(int32_t partition) {
-    std::string key;
-    AppendBigEndian32(static_cast<uint32_t>(partition), &key);
-    return key;
-  }
-
   std::string cf_;
   std::map<int32_t, State> states_;
 };

@@ -146,6 +146,12 @@ void AppendBigEndian32(uint32_t v, std::string* out) {
   for (int i = 3; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 
+std::string PartitionPrefix(int32_t partition) {
+  std::string out;
+  AppendBigEndian32(static_cast<uint32_t>(partition), &out);
+  return out;
+}
+
 void AppendBigEndian64(uint64_t v, std::string* out) {
   for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }

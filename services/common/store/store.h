@@ -79,5 +79,8 @@ void AppendBigEndian32(uint32_t v, std::string* out);
 void AppendBigEndian64(uint64_t v, std::string* out);
 uint32_t ReadBigEndian32(std::string_view in);
 uint64_t ReadBigEndian64(std::string_view in);
+// The 4-byte big-endian input partition every key of a partitioned service's state starts
+// with, so that a partition's state is one key range.
+std::string PartitionPrefix(int32_t partition);
 
 }  // namespace earshot::store
