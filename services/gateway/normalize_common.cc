@@ -2,6 +2,7 @@
 
 #include "services/common/names/names.h"
 
+#include <cassert>
 #include <charconv>
 #include <system_error>
 
@@ -20,10 +21,34 @@ namespace internal {
 
 using simdjson::dom::element_type;
 
-absl::StatusOr<Json> ParseObject(simdjson::dom::parser& parser, std::string_view body) {
+struct JsonParser::State {
+  static constexpr size_t kKeptCapacity = 1 << 20;
+  simdjson::dom::parser parser;
+  std::string padded;  // the body, then SIMDJSON_PADDING bytes simdjson may read past its end
+  bool in_use = false;
+};
+
+JsonParser::JsonParser() {
+  thread_local State state;
+  state_ = &state;
+  assert(!state_->in_use && "normalisers do not nest");
+  state_->in_use = true;
+}
+
+JsonParser::~JsonParser() {
+  if (state_->padded.capacity() > State::kKeptCapacity) {
+    state_->parser = simdjson::dom::parser();
+    std::string().swap(state_->padded);
+  }
+  state_->in_use = false;
+}
+
+absl::StatusOr<Json> JsonParser::ParseObject(std::string_view body) {
+  state_->padded.assign(body);
+  state_->padded.append(simdjson::SIMDJSON_PADDING, '\0');
   Json root;
-  // realloc_if_needed: the body is not padded, simdjson copies it into a padded buffer.
-  simdjson::error_code error = parser.parse(body.data(), body.size(), true).get(root);
+  simdjson::error_code error =
+      state_->parser.parse(state_->padded.data(), body.size(), false).get(root);
   if (error != simdjson::SUCCESS) {
     return absl::InvalidArgumentError(
         absl::StrCat("body is not valid JSON: ", simdjson::error_message(error)));

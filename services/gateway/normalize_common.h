@@ -2,8 +2,8 @@
 // Helpers shared by the platform normalisers (normalize_*.cc): tolerant JSON field access on a
 // simdjson DOM, time parsing, and building the common parts of an earshot.v1.Event.
 //
-// Everything here is a pure function of its arguments; the DOM elements point into a
-// simdjson::dom::parser that the calling Normalize* function owns for the length of one call.
+// Everything here is a pure function of its arguments; the DOM elements point into the
+// JsonParser that the calling Normalize* function holds for the length of one call.
 // Nothing throws: simdjson is used through its error-code API only.
 #include <cstdint>
 #include <initializer_list>
@@ -24,9 +24,25 @@ namespace earshot::gateway::internal {
 
 using Json = simdjson::dom::element;
 
-// Parses `body` into `parser` and returns the root, which must be a JSON object.
-// InvalidArgument when the body is not JSON (or not UTF-8) or its root is not an object.
-absl::StatusOr<Json> ParseObject(simdjson::dom::parser& parser, std::string_view body);
+// The calling thread's simdjson parser and padded copy of the body, reused from request to
+// request: a parser per call allocated its buffers, and the unpadded body a copy, every time.
+// One per thread at a time (normalisers do not nest). A parser grown past 1 MiB of input is
+// let go at the end of the call, so a rare large batch does not stay resident.
+class JsonParser {
+ public:
+  JsonParser();
+  ~JsonParser();
+  JsonParser(const JsonParser&) = delete;
+  JsonParser& operator=(const JsonParser&) = delete;
+
+  // Parses `body` and returns the root, which must be a JSON object. InvalidArgument when the
+  // body is not JSON (or not UTF-8) or its root is not an object.
+  absl::StatusOr<Json> ParseObject(std::string_view body);
+
+ private:
+  struct State;
+  State* state_;
+};
 
 // --- Field access. Absent keys, JSON null and a non-object `obj` all read as "not there". ---
 

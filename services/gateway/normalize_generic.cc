@@ -131,8 +131,8 @@ std::string HandleEvent(Json item, const RequestContext& ctx, Normalized* out) {
 }  // namespace
 
 absl::StatusOr<Normalized> NormalizeGeneric(std::string_view body, const RequestContext& ctx) {
-  simdjson::dom::parser parser;
-  absl::StatusOr<Json> root = internal::ParseObject(parser, body);
+  internal::JsonParser parser;
+  absl::StatusOr<Json> root = parser.ParseObject(body);
   if (!root.ok()) {
     return root.status();
   }

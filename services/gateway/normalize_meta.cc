@@ -732,8 +732,8 @@ void HandleEntry(MetaObject object, const MetaEntry& entry, Json raw, const std:
 }  // namespace
 
 absl::StatusOr<Normalized> NormalizeMeta(std::string_view body, const RequestContext& ctx) {
-  simdjson::dom::parser parser;
-  absl::StatusOr<Json> root = internal::ParseObject(parser, body);
+  internal::JsonParser parser;
+  absl::StatusOr<Json> root = parser.ParseObject(body);
   if (!root.ok()) {
     return root.status();
   }

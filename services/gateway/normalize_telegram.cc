@@ -261,8 +261,8 @@ void HandleMessageReaction(const TgUpdate& update, Json reaction) {
 }  // namespace
 
 absl::StatusOr<Normalized> NormalizeTelegram(std::string_view body, const RequestContext& ctx) {
-  simdjson::dom::parser parser;
-  absl::StatusOr<Json> root = internal::ParseObject(parser, body);
+  internal::JsonParser parser;
+  absl::StatusOr<Json> root = parser.ParseObject(body);
   if (!root.ok()) {
     return root.status();
   }

@@ -485,8 +485,8 @@ void NormalizeActivityEvent(Json data, const std::string& where, XBody body) {
 }  // namespace
 
 absl::StatusOr<Normalized> NormalizeX(std::string_view body_text, const RequestContext& ctx) {
-  simdjson::dom::parser parser;
-  absl::StatusOr<Json> root = internal::ParseObject(parser, body_text);
+  internal::JsonParser parser;
+  absl::StatusOr<Json> root = parser.ParseObject(body_text);
   if (!root.ok()) {
     return root.status();
   }

@@ -587,6 +587,37 @@ TEST(NormalizeMetaTest, ThousandUpdatesInOneBody) {
   EXPECT_EQ(out->events[999].thread_key(), "fbm:105550000000001:7300000000010999");
 }
 
+// The thread's parser is reused from call to call: a short or truncated body after a longer
+// one (over the 1 MiB the parser keeps, then under it) reads only its own bytes.
+TEST(NormalizeMetaTest, BodiesAfterALargerBodyParseOnTheirOwn) {
+  const std::string small = Fixture("meta/fb_comment.json");
+  absl::StatusOr<Normalized> first = NormalizeMeta(small, Context());
+  ASSERT_TRUE(first.ok()) << first.status();
+  for (size_t text_bytes : {1500, 100}) {  // about 1.6 MB of body, then about 200 KB
+    std::string body = R"({"object":"page","entry":[)";
+    for (int i = 0; i < 1000; ++i) {
+      absl::StrAppend(&body, i > 0 ? "," : "",
+                      R"({"id":"105550000000001","time":1741171000000,"messaging":[)",
+                      R"({"sender":{"id":"7300000000001"},"recipient":{"id":"105550000000001"},)",
+                      R"("timestamp":1741171000000,"message":{"mid":"m_)", i, R"(","text":")",
+                      std::string(text_bytes, 'x'), R"("}}]})");
+    }
+    body += "]}";
+    absl::StatusOr<Normalized> large = NormalizeMeta(body, Context());
+    ASSERT_TRUE(large.ok()) << large.status();
+    ASSERT_EQ(large->events.size(), 1000u);
+    EXPECT_EQ(large->events[999].text(), std::string(text_bytes, 'x'));
+
+    EXPECT_EQ(NormalizeMeta(small.substr(0, small.size() / 2), Context()).status().code(),
+              absl::StatusCode::kInvalidArgument);
+    absl::StatusOr<Normalized> again = NormalizeMeta(small, Context());
+    ASSERT_TRUE(again.ok()) << again.status();
+    ASSERT_EQ(again->events.size(), 1u);
+    EXPECT_TRUE(
+        google::protobuf::util::MessageDifferencer::Equals(again->events[0], first->events[0]));
+  }
+}
+
 TEST(NormalizeMetaTest, UnknownObjectIsUnknown) {
   Normalized out = NormalizeFixture("unknown_object.json");
   EXPECT_TRUE(out.events.empty());

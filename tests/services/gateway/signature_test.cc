@@ -130,6 +130,25 @@ TEST(StandardWebhookTest, RejectsReplayOutsideWindowTamperingAndMissingHeaders) 
           .ok());
 }
 
+// RFC 4231 test cases 1 and 2, interleaved and repeated: the keyed contexts the function keeps
+// per thread must be reset for each message and never mix keys up.
+TEST(HmacSha256Test, Rfc4231VectorsWithKeysInterleaved) {
+  const std::string key1(20, '\x0b');
+  const std::string expected1 = "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7";
+  const std::string expected2 = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(HexEncode(HmacSha256(key1, "Hi There")), expected1);
+    EXPECT_EQ(HexEncode(HmacSha256("Jefe", "what do ya want for nothing?")), expected2);
+  }
+  // A long key (hashed first) and an empty message.
+  const std::string long_key(131, '\xaa');
+  EXPECT_EQ(
+      HexEncode(HmacSha256(long_key, "Test Using Larger Than Block-Size Key - Hash Key First")),
+      "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+  EXPECT_EQ(HmacSha256("Jefe", "").size(), 32u);
+  EXPECT_NE(HmacSha256("Jefe", ""), HmacSha256("Jefe", "x"));
+}
+
 TEST(Base64Test, RoundTrip) {
   for (std::string s : {"", "f", "fo", "foo", "foob", "fooba", "foobar"}) {
     std::string back;
