@@ -27,6 +27,8 @@ absl::Status GatewayApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& g
       kafka::ProducerOptionsFromConfig(config, ctx.kafka_bootstrap);
   producer_options.client_id = "earshot-gateway";
   producer_options.metrics_prefix = "earshot_gateway";
+  // Kafka's acknowledgements are served on the first HTTP thread, which writes the answers.
+  producer_options.external_delivery = true;
   if (auto st = config.status(); !st.ok()) return st;
 
   auto producer = kafka::Producer::Create(producer_options, &ctx.registry);
@@ -44,7 +46,8 @@ absl::Status GatewayApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& g
   grpc.RegisterService(ingest_.get());
 
   http_ = std::make_unique<http::Server>(http_options, handler_.get());
-  return http_->Start();
+  if (auto st = http_->Start(); !st.ok()) return st;
+  return http_->Watch(producer_->delivery_fd(), [p = producer_.get()] { p->ServeDeliveries(); });
 }
 
 void GatewayApp::Stop() {

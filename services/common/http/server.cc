@@ -1,12 +1,17 @@
 #include "services/common/http/server.h"
 
+#include <fcntl.h>
+
 #include <array>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <optional>
 
 #include "absl/strings/numbers.h"
 #include "boost/asio/executor_work_guard.hpp"
 #include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/posix/stream_descriptor.hpp"
 #include "boost/asio/post.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
@@ -68,6 +73,23 @@ class Server::Impl {
   }
 
   std::vector<std::unique_ptr<asio::io_context>>& iocs() { return iocs_; }
+
+  // A descriptor watched on the first thread (Server::Watch).
+  struct Watcher {
+    Watcher(asio::io_context& ioc, int fd, absl::AnyInvocable<void()> cb)
+        : descriptor(ioc, fd), on_readable(std::move(cb)) {}
+    void Arm() {
+      descriptor.async_wait(asio::posix::stream_descriptor::wait_read,
+                            [this](beast::error_code ec) {
+                              if (ec) return;  // closed: the server is going away
+                              on_readable();
+                              Arm();
+                            });
+    }
+    asio::posix::stream_descriptor descriptor;
+    absl::AnyInvocable<void()> on_readable;
+  };
+  std::vector<std::unique_ptr<Watcher>>& watchers() { return watchers_; }
   tcp::acceptor& acceptor() { return *acceptor_; }
 
   void DoAccept() {
@@ -274,6 +296,7 @@ class Server::Impl {
   std::vector<std::unique_ptr<asio::io_context>> iocs_;
   std::optional<tcp::acceptor> acceptor_;
   std::size_t next_ = 0;  // accept handler only (on the first thread)
+  std::vector<std::unique_ptr<Watcher>> watchers_;
 };
 
 Server::Server(ServerOptions options, Handler* handler)
@@ -308,6 +331,18 @@ absl::Status Server::Start() {
   }
   running_ = true;
   log::Info(options_.name, "listening", {{"addr", host + ":" + std::to_string(port_)}});
+  return absl::OkStatus();
+}
+
+absl::Status Server::Watch(int fd, absl::AnyInvocable<void()> on_readable) {
+  if (!running_) return absl::FailedPreconditionError("the HTTP server is not running");
+  const int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (own < 0) return absl::InternalError(std::string("dup: ") + std::strerror(errno));
+  auto watcher = std::make_unique<Impl::Watcher>(*impl_->iocs()[0], own, std::move(on_readable));
+  asio::post(*impl_->iocs()[0], [this, w = std::move(watcher)]() mutable {
+    impl_->watchers().push_back(std::move(w));  // on the thread that serves it
+    impl_->watchers().back()->Arm();
+  });
   return absl::OkStatus();
 }
 

@@ -82,6 +82,11 @@ class Server {
   int port() const { return port_; }
   int in_flight() const { return in_flight_.load(); }
 
+  // Calls `on_readable` on the first I/O thread each time `fd` turns readable, from now until
+  // Stop(); `on_readable` must leave it unreadable (read it empty) and must not block. The
+  // server watches a duplicate of `fd`. After Start().
+  absl::Status Watch(int fd, absl::AnyInvocable<void()> on_readable);
+
   class Impl;
 
  private:

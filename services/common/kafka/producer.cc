@@ -1,5 +1,9 @@
 #include "services/common/kafka/producer.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
 
 #include "absl/synchronization/mutex.h"
@@ -135,7 +139,17 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(ProducerOptions optio
   if (p->rk_ == nullptr) {
     return absl::InvalidArgumentError(std::string("kafka producer: ") + err);
   }
-  p->poll_thread_ = std::thread([raw = p.get()] { raw->PollLoop(); });
+  if (o.external_delivery) {
+    // librdkafka writes a byte when the reports queue turns non-empty (once until served).
+    if (pipe2(p->delivery_pipe_, O_NONBLOCK | O_CLOEXEC) != 0) {
+      return absl::InternalError(std::string("kafka producer: pipe: ") + std::strerror(errno));
+    }
+    rd_kafka_queue_t* main_queue = rd_kafka_queue_get_main(p->rk_);
+    rd_kafka_queue_io_event_enable(main_queue, p->delivery_pipe_[1], "r", 1);
+    rd_kafka_queue_destroy(main_queue);
+  } else {
+    p->poll_thread_ = std::thread([raw = p.get()] { raw->PollLoop(); });
+  }
   p->probe_thread_ = std::thread([raw = p.get()] { raw->ProbeLoop(); });
   return p;
 }
@@ -149,9 +163,17 @@ Producer::~Producer() {
     rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
   }
   stop_ = true;
-  poll_thread_.join();
+  if (poll_thread_.joinable()) poll_thread_.join();
   rd_kafka_poll(rk_, 0);  // purged records report their failure here
+  if (delivery_pipe_[1] >= 0) {
+    rd_kafka_queue_t* main_queue = rd_kafka_queue_get_main(rk_);
+    rd_kafka_queue_io_event_enable(main_queue, -1, nullptr, 0);
+    rd_kafka_queue_destroy(main_queue);
+  }
   rd_kafka_destroy(rk_);
+  for (int fd : delivery_pipe_) {
+    if (fd >= 0) close(fd);
+  }
 }
 
 void Producer::OnDelivery(rd_kafka_t*, const void* msg, void* opaque) {
@@ -209,6 +231,15 @@ void Producer::PollLoop() {
     rd_kafka_poll(rk_, 50);
     if (metrics_) metrics_->queue_depth.Set(queue_depth());
   }
+}
+
+void Producer::ServeDeliveries() {
+  // Empty the pipe first: a report queued after this point writes a new byte.
+  char buf[256];
+  while (read(delivery_pipe_[0], buf, sizeof(buf)) > 0) {
+  }
+  rd_kafka_poll(rk_, 0);
+  if (metrics_) metrics_->queue_depth.Set(queue_depth());
 }
 
 void Producer::ProbeLoop() {

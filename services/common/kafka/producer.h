@@ -2,9 +2,10 @@
 // Producer: an idempotent librdkafka producer (acks=all) that reports, per batch of records,
 // one status once every record of the batch is acknowledged by Kafka or has failed.
 //
-// Thread-safe: Produce() from any thread; callbacks run on the producer's poll thread and must
-// not block. A probe thread keeps reachable() current (metadata round-trip), which feeds /readyz.
-// Destruction flushes what is queued (bounded by ProducerOptions::flush_timeout).
+// Thread-safe: Produce() from any thread; callbacks run on the producer's poll thread (or, with
+// ProducerOptions::external_delivery, on the owner's event loop) and must not block. A probe thread
+// keeps reachable() current (metadata round-trip), which feeds /readyz. Destruction flushes what is
+// queued (bounded by ProducerOptions::flush_timeout).
 #include <atomic>
 #include <map>
 #include <memory>
@@ -44,6 +45,11 @@ struct ProducerOptions {
   absl::Duration flush_timeout = absl::Seconds(10);  // on destruction
   // Metric names start with it: <prefix>_kafka_delivery_latency_seconds, ...
   std::string metrics_prefix = "earshot";
+  // Where delivery reports (and error callbacks) are served. false: on a poll thread of the
+  // producer's own. true: by the owner's event loop, which watches delivery_fd() and calls
+  // ServeDeliveries() when it turns readable; the gateway's HTTP thread does, so an answer is
+  // written where its report arrives instead of being handed over between threads.
+  bool external_delivery = false;
   // Passed to librdkafka unchanged (security.protocol, sasl.*, ssl.*, compression.type, ...).
   std::map<std::string, std::string> extra;
 };
@@ -76,6 +82,11 @@ class Producer final : public RecordSink {
   bool reachable() const override { return reachable_.load(); }
   int queue_depth() const;
 
+  // With external_delivery: readable when reports wait (-1 otherwise), and what serves them.
+  // ServeDeliveries() runs their callbacks on the calling thread and never blocks.
+  int delivery_fd() const { return delivery_pipe_[0]; }
+  void ServeDeliveries();
+
  private:
   struct Metrics;
   explicit Producer(ProducerOptions options);
@@ -90,6 +101,7 @@ class Producer final : public RecordSink {
   std::atomic<bool> stop_{false};
   absl::Notification stop_probe_;
   std::thread poll_thread_;
+  int delivery_pipe_[2] = {-1, -1};  // external_delivery: librdkafka writes, the owner reads
   std::thread probe_thread_;
 };
 
