@@ -395,7 +395,7 @@ void WebhookHandler::HandlePost(const Route& route, http::Request request,
       }
     }
   }
-  raw.set_body(std::string(body));
+  raw.set_body(std::move(request.message.body()));  // `body` is not read after this
   raw.mutable_received_at()->set_seconds(absl::ToUnixSeconds(now));
   raw.mutable_received_at()->set_nanos(static_cast<int32_t>(
       (now - absl::FromUnixSeconds(absl::ToUnixSeconds(now))) / absl::Nanoseconds(1)));

@@ -19,7 +19,11 @@ constexpr char kLogger[] = "kafka.producer";
 
 // Shared by the records of one ProduceBatch call; the last delivery report runs the callback.
 struct BatchState {
-  explicit BatchState(int n, Producer::Callback cb) : remaining(n), done(std::move(cb)) {}
+  BatchState(std::vector<Record> r, Producer::Callback cb)
+      : records(std::move(r)), remaining(static_cast<int>(records.size())), done(std::move(cb)) {}
+  // The records' values stay here until every report is in: librdkafka sends them from where
+  // they are instead of copying each (RD_KAFKA_MSG_F_COPY).
+  std::vector<Record> records;
   std::atomic<int> remaining;
   absl::Mutex mu;
   absl::Status first_error ABSL_GUARDED_BY(mu);
@@ -198,9 +202,9 @@ void Producer::ProduceBatch(std::vector<Record> records, Callback done) {
     return;
   }
   const int n = static_cast<int>(records.size());
-  auto* batch = new BatchState(n, std::move(done));
+  auto* batch = new BatchState(std::move(records), std::move(done));
   for (int i = 0; i < n; ++i) {
-    Record& r = records[i];
+    Record& r = batch->records[i];
     rd_kafka_headers_t* hdrs = rd_kafka_headers_new(r.headers.size());
     for (const auto& [k, v] : r.headers) {
       rd_kafka_header_add(hdrs, k.data(), static_cast<ssize_t>(k.size()), v.data(),
@@ -208,7 +212,7 @@ void Producer::ProduceBatch(std::vector<Record> records, Callback done) {
     }
     rd_kafka_resp_err_t err = rd_kafka_producev(
         rk_, RD_KAFKA_V_TOPIC(r.topic.c_str()), RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
-        RD_KAFKA_V_VALUE(r.value.data(), r.value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_VALUE(r.value.data(), r.value.size()), RD_KAFKA_V_MSGFLAGS(0),
         RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(batch), RD_KAFKA_V_END);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       rd_kafka_headers_destroy(hdrs);  // not taken over on failure
