@@ -889,20 +889,7 @@ absl::Status ApplyBatches(const std::vector<std::string>& events, size_t from, s
           core.Apply(p, (*offsets)[p]++, event, timed_rules, view, states);
       int64_t t2 = NowNs();
       if (result.routed) {
-        kafka::Record r;  // as router_app.cc's RoutedRecord
-        r.topic = "earshot.routed.v1";
-        r.key = result.routed->event().thread_key();
-        result.routed->SerializeToString(&r.value);
-        const auto& e = result.routed->event();
-        r.headers = {
-            {"ce_specversion", "1.0"},
-            {"ce_id", e.event_id()},
-            {"ce_source", "/earshot/router"},
-            {"ce_type", "earshot.v1.RoutedEvent"},
-            {"ce_time", gateway::FormatTimestamp(e.created_at())},
-            {"content-type", "application/protobuf"},
-        };
-        records.push_back(std::move(r));
+        records.push_back(router::RoutedRecord(*result.routed, "earshot.routed.v1"));
       }
       phases->apply_ns += t2 - t1;
       phases->output_ns += (t1 - t0) + (NowNs() - t2);

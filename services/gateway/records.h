@@ -19,7 +19,4 @@ kafka::Record RawRecord(const earshot::v1::RawWebhook& raw, const std::string& t
 kafka::Record DeadLetterRecord(const earshot::v1::RawWebhook& raw, const std::string& reason,
                                const std::string& topic);
 
-// RFC 3339 with milliseconds, UTC ("2025-03-04T09:15:27.311Z").
-std::string FormatTimestamp(const google::protobuf::Timestamp& ts);
-
 }  // namespace earshot::gateway

@@ -10,12 +10,12 @@
 #include "prometheus/histogram.h"
 #include "services/common/base/log.h"
 #include "services/common/base/status.h"
+#include "services/common/kafka/cloud_event.h"
 #include "services/common/kafka/errors.h"
 #include "services/common/kafka/options.h"
 #include "services/common/names/names.h"
 #include "services/common/store/kv_view.h"
 #include "services/common/store/store_metrics.h"
-#include "services/gateway/records.h"
 #include "services/router/threads_service.h"
 
 namespace earshot::router {
@@ -89,24 +89,14 @@ class DedupFilterFactory : public rocksdb::CompactionFilterFactory {
   std::shared_ptr<const DedupClock> clock_;
 };
 
-kafka::Record RoutedRecord(const earshot::v1::RoutedEvent& routed, const std::string& topic) {
-  kafka::Record r;
-  r.topic = topic;
-  r.key = routed.event().thread_key();
-  routed.SerializeToString(&r.value);
-  const auto& e = routed.event();
-  r.headers = {
-      {"ce_specversion", "1.0"},
-      {"ce_id", e.event_id()},
-      {"ce_source", "/earshot/router"},
-      {"ce_type", "earshot.v1.RoutedEvent"},
-      {"ce_time", gateway::FormatTimestamp(e.has_created_at() ? e.created_at() : e.received_at())},
-      {"content-type", "application/protobuf"},
-  };
-  return r;
-}
-
 }  // namespace
+
+kafka::Record RoutedRecord(const earshot::v1::RoutedEvent& routed, const std::string& topic) {
+  const auto& e = routed.event();
+  return kafka::ProtoRecord(topic, e.thread_key(), routed,
+                            {e.event_id(), "/earshot/router", "earshot.v1.RoutedEvent",
+                             e.has_created_at() ? e.created_at() : e.received_at()});
+}
 
 struct RouterApp::Metrics {
   explicit Metrics(prometheus::Registry& r) : registry(r), rocksdb(r, "router") {

@@ -24,6 +24,10 @@
 
 namespace earshot::router {
 
+// The record the router writes for a routed event to `topic`: key thread_key, CloudEvents
+// headers.
+kafka::Record RoutedRecord(const earshot::v1::RoutedEvent& routed, const std::string& topic);
+
 class DedupClock;
 
 struct RouterAppOptions {

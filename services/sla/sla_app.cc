@@ -9,6 +9,7 @@
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "services/common/base/log.h"
+#include "services/common/kafka/cloud_event.h"
 #include "services/common/kafka/options.h"
 #include "services/common/names/names.h"
 #include "services/common/store/kv_view.h"
@@ -19,30 +20,13 @@ namespace {
 
 constexpr char kLogger[] = "sla";
 
-absl::Time FromTs(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
-
-std::string RfcTime(const google::protobuf::Timestamp& ts) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", FromTs(ts), absl::UTCTimeZone());
-}
-
 kafka::Record AlertRecord(const earshot::v1::Alert& a, const std::string& topic) {
-  kafka::Record r;
-  r.topic = topic;
-  r.key = a.thread_key();
-  a.SerializeToString(&r.value);
-  r.headers = {
-      {"ce_specversion", "1.0"},
-      {"ce_id", fmt::format("{}|{}", a.alert_id(),
-                            a.state() == earshot::v1::ALERT_STATE_FIRING ? "firing" : "resolved")},
-      {"ce_source", "/earshot/sla"},
-      {"ce_type", "earshot.v1.Alert"},
-      {"ce_time",
-       RfcTime(a.state() == earshot::v1::ALERT_STATE_RESOLVED ? a.resolved_at() : a.fired_at())},
-      {"content-type", "application/protobuf"},
-  };
-  return r;
+  const bool firing = a.state() == earshot::v1::ALERT_STATE_FIRING;
+  return kafka::ProtoRecord(
+      topic, a.thread_key(), a,
+      {fmt::format("{}|{}", a.alert_id(), firing ? "firing" : "resolved"), "/earshot/sla",
+       "earshot.v1.Alert",
+       a.state() == earshot::v1::ALERT_STATE_RESOLVED ? a.resolved_at() : a.fired_at()});
 }
 
 prometheus::Histogram::BucketBoundaries ResponseBuckets() {

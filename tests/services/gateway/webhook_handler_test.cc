@@ -2,12 +2,9 @@
 
 #include <optional>
 
-#include "absl/random/random.h"
-#include "absl/time/time.h"
 #include "earshot/v1/event.pb.h"
 #include "gtest/gtest.h"
 #include "services/common/base/clock.h"
-#include "services/gateway/records.h"
 #include "services/gateway/signature.h"
 
 namespace earshot::gateway {
@@ -80,24 +77,6 @@ class WebhookHandlerTest : public ::testing::Test {
 
 constexpr char kComment[] =
     R"({"object":"page","entry":[{"id":"105550000000001","time":1741170000,"changes":[{"field":"feed","value":{"from":{"id":"6012345678901234","name":"Lena Vogt"},"item":"comment","verb":"add","post_id":"105550000000001_901234567890123","comment_id":"901234567890123_1122334455667788","parent_id":"105550000000001_901234567890123","message":"Is the spring sale also valid in stores?","created_time":1741169990}}]}]})";
-
-// ce_time is formatted by hand; absl::FormatTime is the reference, over four centuries (leap
-// days, before 1970) and every millisecond digit.
-TEST(FormatTimestampTest, MatchesAbslFormatTime) {
-  absl::BitGen gen;
-  for (int i = 0; i < 20000; ++i) {
-    google::protobuf::Timestamp ts;
-    ts.set_seconds(absl::Uniform<int64_t>(gen, -5364662400, 7258118400));  // 1800..2200
-    ts.set_nanos(absl::Uniform<int32_t>(gen, 0, 1000000000));
-    if (i % 7 == 0) ts.set_seconds(ts.seconds() - ts.seconds() % 86400);  // midnight
-    const absl::Time t = absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-    ASSERT_EQ(FormatTimestamp(ts), absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone()))
-        << ts.seconds() << "." << ts.nanos();
-  }
-  google::protobuf::Timestamp leap;
-  leap.set_seconds(951782400);  // 2000-02-29T00:00:00Z
-  EXPECT_EQ(FormatTimestamp(leap), "2000-02-29T00:00:00.000Z");
-}
 
 TEST_F(WebhookHandlerTest, XCrcAnsweredWithResponseToken) {
   auto r = Send("GET", "/webhooks/x?crc_token=crc-token-123");
