@@ -4,7 +4,13 @@
 #include <map>
 
 #include "absl/synchronization/notification.h"
+#include "boost/asio/connect.hpp"
+#include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/write.hpp"
+#include "boost/beast/core/flat_buffer.hpp"
+#include "boost/beast/http.hpp"
 #include "earshot/v1/ingest.grpc.pb.h"
+#include "fmt/format.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -243,6 +249,75 @@ TEST_F(GatewayIntegrationTest, MetaBatchOfThousandEntriesInOneRequest) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_NE(r.body.find("\"accepted\":1000"), std::string::npos) << r.body;
   EXPECT_EQ(stack_.ReadTopic("earshot.events.v1", 1000).size(), 1000u);
+}
+
+// How a request arrives on the wire is the client's choice: in pieces with pauses between them,
+// chunked, or several in one write. Every way gets the same answers; a chunked body over the
+// limit gets 413. A plain socket, so each byte goes out exactly as written here.
+TEST_F(GatewayIntegrationTest, RequestsArriveInPiecesChunkedOrPipelined) {
+  namespace asio = boost::asio;
+  namespace bhttp = boost::beast::http;
+  const std::string body = ReadFixture("meta/fb_comment.json");
+  const std::string head =
+      "POST /webhooks/meta HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+      "X-Hub-Signature-256: " +
+      gateway::MetaSignature(body, testing::kMetaSecret) + "\r\n";
+  const std::string whole =
+      head + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  asio::io_context ioc;
+  auto connect = [&] {
+    asio::ip::tcp::socket socket(ioc);
+    socket.connect(
+        {asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(stack_.http_port())});
+    return socket;
+  };
+  boost::beast::flat_buffer buffer;
+  auto answer = [&](asio::ip::tcp::socket& socket) {
+    bhttp::response<bhttp::string_body> res;
+    boost::system::error_code ec;
+    bhttp::read(socket, buffer, res, ec);
+    EXPECT_FALSE(ec) << ec.message();
+    return res;
+  };
+
+  // In pieces: the head alone, then the body in two halves, with pauses.
+  auto socket = connect();
+  const size_t cut = whole.size() - body.size();
+  asio::write(socket, asio::buffer(whole.substr(0, cut)));
+  absl::SleepFor(absl::Milliseconds(50));
+  asio::write(socket, asio::buffer(whole.substr(cut, body.size() / 2)));
+  absl::SleepFor(absl::Milliseconds(50));
+  asio::write(socket, asio::buffer(whole.substr(cut + body.size() / 2)));
+  auto r = answer(socket);
+  EXPECT_EQ(r.result_int(), 200) << r.body();
+
+  // Pipelined: two requests in one write on the same connection, answered in order.
+  asio::write(socket, asio::buffer(whole + whole));
+  EXPECT_EQ(answer(socket).result_int(), 200);
+  EXPECT_EQ(answer(socket).result_int(), 200);
+
+  // Chunked, in three chunks.
+  const size_t third = body.size() / 3;
+  std::string chunked = head + "Transfer-Encoding: chunked\r\n\r\n";
+  for (size_t at = 0; at < body.size(); at += third) {
+    const std::string part = body.substr(at, third);
+    chunked += fmt::format("{:x}\r\n{}\r\n", part.size(), part);
+  }
+  chunked += "0\r\n\r\n";
+  asio::write(socket, asio::buffer(chunked));
+  EXPECT_EQ(answer(socket).result_int(), 200);
+  EXPECT_EQ(stack_.ReadTopic("earshot.raw.v1", 4).size(), 4u);
+
+  // Chunked past the 2 MiB limit, which no Content-Length announced: 413.
+  auto big = connect();
+  buffer.clear();
+  std::string over = head + "Transfer-Encoding: chunked\r\n\r\n";
+  const std::string chunk(256 << 10, ' ');
+  for (int i = 0; i < 12; ++i) over += fmt::format("{:x}\r\n{}\r\n", chunk.size(), chunk);
+  over += "0\r\n\r\n";
+  boost::system::error_code ec;
+  asio::write(big, asio::buffer(over), ec);  // the server may stop reading once it answered
+  EXPECT_EQ(answer(big).result_int(), 413);
 }
 
 TEST_F(GatewayIntegrationTest, HandshakesOverRealSockets) {

@@ -163,6 +163,15 @@ class Server::Impl {
     }
 
     void ReadBody() {
+      // A webhook usually arrives whole in the header's read: parse the body from the buffer
+      // and answer without another asynchronous round through Beast's read operation.
+      if (buffer_.size() > 0 && !parser_->is_done()) {
+        beast::error_code ec;
+        parser_->eager(true);
+        buffer_.consume(parser_->put(buffer_.data(), ec));
+        if (ec && ec != bhttp::error::need_more) return OnReadError(ec);
+      }
+      if (parser_->is_done()) return OnBody({});
       bhttp::async_read(
           stream_, buffer_, *parser_,
           [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnBody(ec); });
