@@ -217,6 +217,11 @@ class Server::Impl {
       server_->handler_->Handle(
           std::move(request), [self = shared_from_this()](Response response) mutable {
             auto* s = self.get();
+            // On the connection's own thread (the gateway's acknowledgements arrive there, and
+            // error answers come back inside Handle, after which nothing here runs): write now.
+            if (s->stream_.get_executor().running_in_this_thread()) {
+              return s->Write(std::move(response), true);
+            }
             asio::post(s->stream_.get_executor(),
                        [self = std::move(self), response = std::move(response)]() mutable {
                          self->Write(std::move(response), true);

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "librdkafka/rdkafka.h"
 #include "services/common/base/log.h"
@@ -96,12 +97,13 @@ struct Producer::Metrics {
   prometheus::Gauge& queue_depth;
   prometheus::Gauge& reachable;
   absl::Mutex mu;
-  std::map<std::string, prometheus::Counter*> by_topic ABSL_GUARDED_BY(mu);
+  // By librdkafka's topic handle, which lives as long as the producer: no string per report.
+  absl::flat_hash_map<const rd_kafka_topic_t*, prometheus::Counter*> by_topic ABSL_GUARDED_BY(mu);
 
-  prometheus::Counter& Topic(const char* topic) {
+  prometheus::Counter& Topic(const rd_kafka_topic_t* rkt) {
     absl::MutexLock lock(&mu);
-    auto& c = by_topic[topic];
-    if (c == nullptr) c = &delivered.Add({{"topic", topic}});
+    auto& c = by_topic[rkt];
+    if (c == nullptr) c = &delivered.Add({{"topic", rd_kafka_topic_name(rkt)}});
     return *c;
   }
 };
@@ -187,7 +189,7 @@ void Producer::OnDelivery(rd_kafka_t*, const void* msg, void* opaque) {
   absl::Status st = FromKafkaError(m->err, "kafka delivery");
   if (self->metrics_) {
     if (st.ok()) {
-      self->metrics_->Topic(rd_kafka_topic_name(m->rkt)).Increment();
+      self->metrics_->Topic(m->rkt).Increment();
       self->metrics_->latency.Observe(static_cast<double>(rd_kafka_message_latency(m)) / 1e6);
     } else {
       self->metrics_->failed.Increment();
