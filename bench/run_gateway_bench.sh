@@ -9,7 +9,8 @@
 # Prints PASS/FAIL per target; exits 1 when a target is missed. Takes about two minutes.
 #
 #   bench/run_gateway_bench.sh
-# Settings (environment): DURATION (6s per run), WARMUP (1s), ROUNDS (3), CONNECTIONS ("128
+# Settings (environment): DURATION (6s per run), WARMUP (1s), ROUNDS (3), AFFINITY (1: nginx's
+# worker and the gateway's HTTP thread pinned to CPU 0; 0: neither), CONNECTIONS ("128
 # 256": (a) runs each; (b)-(d) use the first), CLIENT_THREADS (1), NGINX_WORKERS (1),
 # GATEWAY_HTTP_THREADS (bench/gateway.bench.yaml's), TARGET (all; `gateway` runs the gateway
 # alone against the same embedded broker started in a process of its own, bench/embedded_kafka,
@@ -29,6 +30,20 @@ ROUNDS=${ROUNDS:-3}
 CLIENT_THREADS=${CLIENT_THREADS:-1}
 TARGET=${TARGET:-all}
 NGINX_WORKERS=${NGINX_WORKERS:-1}
+# nginx's workers on CPU 0, 1, ... in turn, as the gateway's HTTP threads (http.cpu_affinity in
+# bench/gateway.bench.yaml); AFFINITY=0 leaves both servers to the scheduler.
+AFFINITY=${AFFINITY:-1}
+cpu_mask() {  # nginx's notation: one digit per CPU, CPU 0 rightmost
+  local n=$1 c=$2 i out=""
+  for ((i = n - 1; i >= 0; i--)); do out+=$([[ $i == "$c" ]] && echo 1 || echo 0); done
+  echo "$out"
+}
+NGINX_AFFINITY=""
+if [[ $AFFINITY == 1 ]]; then
+  NGINX_AFFINITY="worker_cpu_affinity $(for ((w = 0; w < NGINX_WORKERS; w++)); do
+    cpu_mask "$(nproc)" $((w % $(nproc)))
+  done | tr '\n' ' ');"
+fi
 CONFIG=bench/gateway.bench.yaml
 EARSHOT=build/services/earshot/earshot
 LOAD=build/bench/gateway_load
@@ -142,6 +157,7 @@ cat >"$WORK/nginx/nginx.conf" <<EOF
 # One worker: the load generator needs the other core of a two-core machine; two workers were
 # slower here (see bench/README.md). NGINX_WORKERS overrides it.
 worker_processes $NGINX_WORKERS;
+$NGINX_AFFINITY
 pid $WORK/nginx/nginx.pid;
 error_log $WORK/nginx/logs/error.log warn;
 events { worker_connections 4096; }
@@ -170,6 +186,7 @@ NGINX_PID=$!
 # alone on the same broker in its own process (TARGET=gateway); ports picked by the kernel.
 env_extra=()
 [[ -n ${GATEWAY_HTTP_THREADS:-} ]] && env_extra+=(EARSHOT_HTTP_THREADS="$GATEWAY_HTTP_THREADS")
+[[ $AFFINITY == 1 ]] || env_extra+=(EARSHOT_HTTP_CPU_AFFINITY=)
 if [[ $TARGET == gateway ]]; then
   "$KAFKA" --bootstrap_file="$WORK/kafka.bootstrap" >"$WORK/kafka.log" 2>&1 &
   KAFKA_PID=$!

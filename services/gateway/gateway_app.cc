@@ -1,5 +1,6 @@
 #include "services/gateway/gateway_app.h"
 
+#include "absl/strings/numbers.h"
 #include "services/common/base/log.h"
 #include "services/common/kafka/options.h"
 
@@ -18,6 +19,13 @@ absl::Status GatewayApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& g
       static_cast<std::size_t>(config.GetInt("http.body_limit_bytes", 4 << 20));
   http_options.read_timeout = config.GetDuration("http.read_timeout", http_options.read_timeout);
   http_options.idle_timeout = config.GetDuration("http.idle_timeout", http_options.idle_timeout);
+  for (const std::string& cpu : config.GetList("http.cpu_affinity")) {
+    int n = -1;
+    if (!absl::SimpleAtoi(cpu, &n) || n < 0) {
+      return absl::InvalidArgumentError("http.cpu_affinity: \"" + cpu + "\" is not a CPU number");
+    }
+    http_options.cpu_affinity.push_back(n);
+  }
   http_options.max_in_flight =
       static_cast<int>(config.GetInt("http.max_in_flight", http_options.max_in_flight));
   drain_ = config.GetDuration("gateway.drain_timeout", drain_);

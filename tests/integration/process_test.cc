@@ -6,9 +6,13 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
@@ -32,13 +36,14 @@ class ProcessTest : public ::testing::Test {
     }
   }
 
-  void Start() {
+  void Start(const std::vector<std::pair<std::string, std::string>>& env = {}) {
     pid_ = fork();
     ASSERT_GE(pid_, 0);
     if (pid_ == 0) {
       int fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       dup2(fd, 1);
       dup2(fd, 2);
+      for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
       setenv("EARSHOT_HTTP_ADDR", "127.0.0.1:0", 1);
       setenv("EARSHOT_ADMIN_ADDR", "127.0.0.1:0", 1);
       setenv("EARSHOT_GRPC_ADDR", "127.0.0.1:0", 1);
@@ -121,6 +126,33 @@ TEST_F(ProcessTest, StartsServesAndShutsDownCleanlyOnSigterm) {
   const std::string log = Log();
   EXPECT_NE(log.find(R"("msg":"shutting down")"), std::string::npos);
   EXPECT_NE(log.find(R"("logger":"earshot","msg":"stopped")"), std::string::npos) << log;
+}
+
+// http.cpu_affinity pins the gateway's HTTP threads (named gateway.http-<i>) to its CPUs in
+// turn; the other threads stay where the scheduler puts them.
+TEST_F(ProcessTest, HttpThreadsPinnedToTheConfiguredCpus) {
+  Start({{"EARSHOT_HTTP_THREADS", "2"}, {"EARSHOT_HTTP_CPU_AFFINITY", "0"}});
+  WaitForLog(R"("msg":"started")", absl::Seconds(30));
+  auto read = [](const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  std::map<std::string, std::string> allowed;  // thread name -> Cpus_allowed_list
+  const std::string tasks = "/proc/" + std::to_string(pid_) + "/task";
+  for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+    std::string name = read(task.path().string() + "/comm");
+    name.erase(name.find_last_not_of('\n') + 1);
+    std::smatch m;
+    const std::string status = read(task.path().string() + "/status");
+    if (std::regex_search(status, m, std::regex(R"(Cpus_allowed_list:\s*(\S+))"))) {
+      allowed[name] = m[1];
+    }
+  }
+  EXPECT_EQ(allowed["gateway.http-0"], "0");
+  EXPECT_EQ(allowed["gateway.http-1"], "0");
+  if (sysconf(_SC_NPROCESSORS_ONLN) > 1) EXPECT_NE(allowed["admin-0"], "0");
 }
 
 TEST_F(ProcessTest, BadConfigFailsWithTheReason) {

@@ -1,6 +1,8 @@
 #include "services/common/http/server.h"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 
 #include <array>
 #include <cerrno>
@@ -336,12 +338,28 @@ absl::Status Server::Start() {
     return absl::UnavailableError("cannot listen on " + options_.addr + ": " + ec.message());
   }
   port_ = acc.local_endpoint().port();
+  for (int cpu : options_.cpu_affinity) {
+    if (cpu < 0 || cpu >= CPU_SETSIZE) {
+      return absl::InvalidArgumentError("cpu_affinity: no CPU " + std::to_string(cpu));
+    }
+  }
   impl_->DoAccept();
-  for (auto& ioc : impl_->iocs()) {
-    threads_.emplace_back([ioc = ioc.get()] {
+  for (size_t i = 0; i < impl_->iocs().size(); ++i) {
+    threads_.emplace_back([ioc = impl_->iocs()[i].get()] {
       auto work = asio::make_work_guard(*ioc);  // runs until Stop(), even with no connection
       ioc->run();
     });
+    // "<name>-<i>" (at most 15 characters) in top, perf and /proc/<pid>/task/*/comm.
+    pthread_setname_np(threads_.back().native_handle(),
+                       (options_.name.substr(0, 12) + "-" + std::to_string(i)).c_str());
+    if (!options_.cpu_affinity.empty()) {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(options_.cpu_affinity[i % options_.cpu_affinity.size()], &set);
+      if (int err = pthread_setaffinity_np(threads_.back().native_handle(), sizeof(set), &set)) {
+        log::Warn(options_.name, "cpu_affinity not applied", {{"error", std::strerror(err)}});
+      }
+    }
   }
   running_ = true;
   log::Info(options_.name, "listening", {{"addr", host + ":" + std::to_string(port_)}});

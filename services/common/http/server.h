@@ -66,7 +66,10 @@ struct ServerOptions {
   absl::Duration read_timeout = absl::Seconds(30);  // one request, header and body
   absl::Duration idle_timeout = absl::Seconds(75);  // keep-alive without a request
   int max_in_flight = 10000;                        // requests handled at once
-  std::string name = "http";                        // for logs
+  std::string name = "http";                        // for logs and thread names
+  // CPUs the I/O threads are pinned to, in turn (thread i on cpu_affinity[i % size]); empty:
+  // the scheduler places them. Like nginx's worker_cpu_affinity.
+  std::vector<int> cpu_affinity;
 };
 
 class Server {
