@@ -333,7 +333,7 @@ FillResult Fill(const std::string& path, int64_t n, int partitions, absl::Time a
       RoutedEvent routed;
       if (!routed.ParseFromString(payloads[k])) return fail(absl::InternalError("bad event"));
       const int32_t p = partition_of[k];
-      core.Apply(p, offsets[p]++, routed, **policies, now, view, &out, &partition_states);
+      core.Apply(p, offsets[p]++, routed, **policies, now, view, &out, partition_states);
     }
     partition_states.Flush(view);
     if (!view.error().ok()) return fail(view.error());

@@ -374,7 +374,7 @@ bool SlaApp::Step() {
                 {{"partition", m->partition}, {"offset", m->offset}});
       continue;
     }
-    core_.Apply(m->partition, m->offset, routed, *policies, now, view, &out, &partitions);
+    core_.Apply(m->partition, m->offset, routed, *policies, now, view, &out, partitions);
     watch_->Observe(routed, now);
   }
   partitions.Flush(view);

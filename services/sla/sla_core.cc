@@ -72,39 +72,13 @@ void UpdateNextFire(SlaClock* c) {
   }
 }
 
-// One event's view of its partition's record: its own copy read from and written to the view,
-// or the batch's (PartitionStates), written at the batch's end.
-class PartitionState {
- public:
-  PartitionState(int32_t partition, store::KvView& view, PartitionStates* batch)
-      : partition_(partition), view_(view), batch_(batch) {
-    if (batch_ != nullptr) {
-      state_ = batch_->Load(partition, view);
-    } else {
-      if (auto v = view_.Get(kPartitions, PartitionPrefix(partition))) own_.ParseFromString(*v);
-      state_ = &own_;
-    }
-  }
-  void Count(const SlaClock& c, int delta) {
-    const std::string key = CountKey(c);
-    auto& n = (*state_->mutable_waiting())[key];
-    n += delta;
-    if (n <= 0) state_->mutable_waiting()->erase(key);
-  }
-  void Save(int64_t offset) {
-    state_->set_next_offset(offset + 1);
-    if (batch_ == nullptr) {
-      view_.Put(kPartitions, PartitionPrefix(partition_), own_.SerializeAsString());
-    }
-  }
-
- private:
-  int32_t partition_;
-  store::KvView& view_;
-  PartitionStates* batch_;
-  earshot::v1::SlaPartitionState own_;
-  earshot::v1::SlaPartitionState* state_;
-};
+// Moves the partition's count of waiting clocks in the clock's queue and policy by `delta`.
+void Count(earshot::v1::SlaPartitionState* pstate, const SlaClock& c, int delta) {
+  const std::string key = CountKey(c);
+  auto& n = (*pstate->mutable_waiting())[key];
+  n += delta;
+  if (n <= 0) pstate->mutable_waiting()->erase(key);
+}
 
 void Unschedule(int32_t partition, const SlaClock& c, store::KvView& view) {
   if (c.has_next_fire()) {
@@ -175,10 +149,11 @@ Alert MakeAlert(const SlaClock& c, AlertLevel level, absl::Time now) {
 
 void SlaCore::Apply(int32_t partition, int64_t offset, const earshot::v1::RoutedEvent& routed,
                     const PolicySet& policies, absl::Time now, store::KvView& view, Outcome* out,
-                    PartitionStates* partitions) const {
+                    PartitionStates& partitions) const {
   const earshot::v1::Thread& t = routed.thread();
   const std::string clock_key = PartitionKey(partition, t.thread_key());
-  PartitionState pstate(partition, view, partitions);
+  earshot::v1::SlaPartitionState* pstate = partitions.Load(partition, view);
+  pstate->set_next_offset(offset + 1);
   std::optional<SlaClock> stored;
   if (auto v = view.Get(kClocks, clock_key)) {
     stored.emplace();
@@ -213,9 +188,8 @@ void SlaCore::Apply(int32_t partition, int64_t offset, const earshot::v1::Routed
       Unschedule(partition, *stored, view);
       view.Delete(kWaits, WaitKey(partition, FromTs(stored->wait_started()), t.thread_key()));
       view.Delete(kClocks, clock_key);
-      pstate.Count(*stored, -1);
+      Count(pstate, *stored, -1);
     }
-    pstate.Save(offset);
     return;
   }
 
@@ -233,7 +207,7 @@ void SlaCore::Apply(int32_t partition, int64_t offset, const earshot::v1::Routed
   const bool same_wait = stored && FromTs(stored->wait_started()) == wait_start &&
                          stored->policy() == policy.name &&
                          stored->first_response() == first_response;
-  if (stored) pstate.Count(*stored, -1);
+  if (stored) Count(pstate, *stored, -1);
   clock.set_thread_key(t.thread_key());
   clock.set_platform(t.platform());
   clock.set_account_id(t.account_id());
@@ -262,9 +236,8 @@ void SlaCore::Apply(int32_t partition, int64_t offset, const earshot::v1::Routed
     Schedule(partition, clock, view, out);
     view.Put(kWaits, WaitKey(partition, wait_start, t.thread_key()), "");
   }
-  pstate.Count(clock, +1);
+  Count(pstate, clock, +1);
   view.Put(kClocks, clock_key, clock.SerializeAsString());
-  pstate.Save(offset);
 }
 
 void SlaCore::Fire(int32_t partition, std::string_view thread_key, absl::Time now,

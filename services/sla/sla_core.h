@@ -12,7 +12,6 @@
 //   firing   alert_id                         -> Alert  (firing now; re-sent, then resolved)
 //   partitions                                -> SlaPartitionState (offset, waiting counts)
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -59,12 +58,12 @@ class PartitionStates : public store::PartitionStates<earshot::v1::SlaPartitionS
 
 class SlaCore {
  public:
-  // Applies one routed event (consumed at `offset` of `partition`) at time `now`. With
-  // `partitions`, the partition's record is kept there until its Flush(); without, it is read
-  // from and written to `view` at each event.
+  // Applies one routed event (consumed at `offset` of `partition`) at time `now`. The
+  // partition's record (offset, waiting counts) moves in `partitions`, which the caller flushes
+  // into `view` before committing it, as RouterCore::Apply.
   void Apply(int32_t partition, int64_t offset, const earshot::v1::RoutedEvent& routed,
              const PolicySet& policies, absl::Time now, store::KvView& view, Outcome* out,
-             PartitionStates* partitions = nullptr) const;
+             PartitionStates& partitions) const;
   // Raises the levels of the thread's clock that are due at `now`. Nothing happens when the
   // clock has closed or moved since it was scheduled, or the level already fired.
   void Fire(int32_t partition, std::string_view thread_key, absl::Time now, store::KvView& view,

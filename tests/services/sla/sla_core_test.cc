@@ -58,9 +58,12 @@ class SlaCoreTest : public ::testing::Test {
     return r;
   }
 
+  // One event, its partition's record written at once (a batch of one).
   Outcome Apply(const RoutedEvent& r, absl::Time now) {
     Outcome out;
-    core_.Apply(2, offset_++, r, *policies_, now, view_, &out);
+    PartitionStates partitions;
+    core_.Apply(2, offset_++, r, *policies_, now, view_, &out, partitions);
+    partitions.Flush(view_);
     return out;
   }
   Outcome Fire(absl::Time now) {
@@ -236,10 +239,10 @@ TEST_F(SlaCoreTest, PartitionRecordWrittenOncePerBatchMatchesOneWrittenPerEvent)
   other.mutable_thread()->set_queue("social");
   const RoutedEvent answered = Answered(t0_ + absl::Minutes(5));
   for (const RoutedEvent* r : std::vector<const RoutedEvent*>{&waits, &other, &answered}) {
-    Outcome a;
+    const int64_t offset = offset_;
+    Apply(*r, t0_);  // into view_, its record written at each event
     Outcome b;
-    core_.Apply(2, offset_, *r, *policies_, t0_, view_, &a);
-    core_.Apply(2, offset_++, *r, *policies_, t0_, batched, &b, &partitions);
+    core_.Apply(2, offset, *r, *policies_, t0_, batched, &b, partitions);
   }
   EXPECT_FALSE(batched.Get(kPartitions, PartitionPrefix(2)).has_value()) << "written at Flush";
   partitions.Flush(batched);
