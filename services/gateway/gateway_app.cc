@@ -1,6 +1,5 @@
 #include "services/gateway/gateway_app.h"
 
-#include "absl/strings/numbers.h"
 #include "services/common/base/log.h"
 #include "services/common/kafka/options.h"
 
@@ -19,12 +18,8 @@ absl::Status GatewayApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& g
       static_cast<std::size_t>(config.GetInt("http.body_limit_bytes", 4 << 20));
   http_options.read_timeout = config.GetDuration("http.read_timeout", http_options.read_timeout);
   http_options.idle_timeout = config.GetDuration("http.idle_timeout", http_options.idle_timeout);
-  for (const std::string& cpu : config.GetList("http.cpu_affinity")) {
-    int n = -1;
-    if (!absl::SimpleAtoi(cpu, &n) || n < 0) {
-      return absl::InvalidArgumentError("http.cpu_affinity: \"" + cpu + "\" is not a CPU number");
-    }
-    http_options.cpu_affinity.push_back(n);
+  for (int64_t cpu : config.GetIntList("http.cpu_affinity")) {
+    http_options.cpu_affinity.push_back(static_cast<int>(cpu));  // range: http::Server::Start
   }
   http_options.max_in_flight =
       static_cast<int>(config.GetInt("http.max_in_flight", http_options.max_in_flight));

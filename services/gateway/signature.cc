@@ -8,7 +8,6 @@
 #include <memory>
 
 #include "absl/container/flat_hash_map.h"
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"

@@ -389,8 +389,9 @@ void WebhookHandler::HandlePost(const Route& route, http::Request request,
     const std::string_view name = field.name_string();
     for (const char* kept : kKeptHeaders) {
       if (absl::EqualsIgnoreCase(ToAbsl(name), kept)) {
-        if (!field.value().empty())
+        if (!field.value().empty()) {
           raw.mutable_headers()->insert({kept, std::string(field.value())});
+        }
         break;
       }
     }

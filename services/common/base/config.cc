@@ -192,6 +192,19 @@ std::vector<std::string> Config::GetList(std::string_view key) const {
   return out;
 }
 
+std::vector<int64_t> Config::GetIntList(std::string_view key) const {
+  std::vector<int64_t> out;
+  for (const std::string& item : GetList(key)) {
+    int64_t n;
+    if (absl::SimpleAtoi(item, &n)) {
+      out.push_back(n);
+    } else {
+      RecordError(std::string(key) + ": \"" + item + "\" is not an integer");
+    }
+  }
+  return out;
+}
+
 std::vector<std::string> Config::ChildKeys(std::string_view key) const {
   std::vector<std::string> out;
   YAML::Node node = Walk(root_, key);

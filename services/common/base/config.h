@@ -48,6 +48,8 @@ class Config {
   // A YAML sequence, or a comma-separated string (the only form the environment can give);
   // empty items are dropped. Several secrets at once during rotation use this.
   std::vector<std::string> GetList(std::string_view key) const;
+  // GetList whose items are integers; an item that is not records an error and is left out.
+  std::vector<int64_t> GetIntList(std::string_view key) const;
   // Child keys of a YAML map (e.g. the names under generic.sources).
   std::vector<std::string> ChildKeys(std::string_view key) const;
   // The raw YAML subtree, for structured sections (rules, policies). Null if absent.

@@ -245,10 +245,9 @@ class Server::Impl {
       head_.clear();
       auto out = std::back_inserter(head_);
       const auto status = static_cast<bhttp::status>(r.status);
-      const beast::string_view reason = bhttp::obsolete_reason(status);
       fmt::format_to(out, "HTTP/{}.{} {} {}\r\nServer: earshot\r\nContent-Type: {}\r\n",
-                     version_ / 10, version_ % 10, r.status,
-                     std::string_view(reason.data(), reason.size()), r.content_type);
+                     version_ / 10, version_ % 10, r.status, bhttp::obsolete_reason(status),
+                     r.content_type);
       for (const auto& [k, v] : r.headers) fmt::format_to(out, "{}: {}\r\n", k, v);
       // HTTP/1.1 keeps the connection unless told; HTTP/1.0 closes it unless told.
       if (!keep_alive_) {
@@ -324,6 +323,12 @@ absl::Status Server::Start() {
   std::string host;
   int port;
   if (auto st = SplitHostPort(options_.addr, &host, &port); !st.ok()) return st;
+  for (int cpu : options_.cpu_affinity) {
+    if (cpu < 0 || cpu >= CPU_SETSIZE) {
+      return absl::InvalidArgumentError(options_.name + ": cpu_affinity: no CPU " +
+                                        std::to_string(cpu));
+    }
+  }
   impl_ = std::make_unique<Impl>(this, options_.threads);
   beast::error_code ec;
   auto address = asio::ip::make_address(host, ec);
@@ -338,11 +343,6 @@ absl::Status Server::Start() {
     return absl::UnavailableError("cannot listen on " + options_.addr + ": " + ec.message());
   }
   port_ = acc.local_endpoint().port();
-  for (int cpu : options_.cpu_affinity) {
-    if (cpu < 0 || cpu >= CPU_SETSIZE) {
-      return absl::InvalidArgumentError("cpu_affinity: no CPU " + std::to_string(cpu));
-    }
-  }
   impl_->DoAccept();
   for (size_t i = 0; i < impl_->iocs().size(); ++i) {
     threads_.emplace_back([ioc = impl_->iocs()[i].get()] {

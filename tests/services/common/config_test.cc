@@ -72,6 +72,17 @@ TEST_F(ConfigTest, ListsFromCommaStringsAndSequences) {
   EXPECT_EQ(c.GetList("meta.app_secret"), (std::vector<std::string>{"a", "b", "c"}));
 }
 
+TEST_F(ConfigTest, IntListsRecordTheItemsThatAreNotIntegers) {
+  Config c = Load("http:\n  cpu_affinity: [0, 1]\n");
+  EXPECT_EQ(c.GetIntList("http.cpu_affinity"), (std::vector<int64_t>{0, 1}));
+  EXPECT_TRUE(c.status().ok());
+  env_["EARSHOT_HTTP_CPU_AFFINITY"] = "1,x";
+  EXPECT_EQ(c.GetIntList("http.cpu_affinity"), (std::vector<int64_t>{1}));
+  EXPECT_NE(c.status().message().find("http.cpu_affinity: \"x\" is not an integer"),
+            absl::string_view::npos)
+      << c.status();
+}
+
 TEST_F(ConfigTest, TypedValuesAndErrorsReportedTogether) {
   Config c = Load("a: 12\nb: 1.5\nc: true\nd: 250ms\ne: 7d\nf: nope\ng: soon\n");
   EXPECT_EQ(c.GetInt("a", 0), 12);
