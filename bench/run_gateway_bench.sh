@@ -77,12 +77,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "interrupted" >&2; exit 130' INT TERM
 
-# A port nothing listens on (nginx needs one up front; earshot binds port 0 and logs its port).
+# A port no socket uses (nginx needs one up front; earshot binds port 0 and logs its port). Below
+# the kernel's ephemeral range, and checked against sockets in every state: a port that a
+# client connection of an earlier run still holds cannot be bound either.
 free_port() {
-  local p
+  local p low
+  low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
+  ((low > 11000)) || low=60000
   for _ in $(seq 100); do
-    p=$((20000 + RANDOM % 40000))
-    if [[ -z $(ss -Htln "sport = :$p") ]]; then echo "$p"; return; fi
+    p=$((10000 + RANDOM % (low - 10000)))
+    if [[ -z $(ss -Htan "sport = :$p") ]]; then echo "$p"; return; fi
   done
   echo "no free port found" >&2
   return 1

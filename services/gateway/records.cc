@@ -31,9 +31,14 @@ kafka::Record EventRecord(const earshot::v1::Event& event, const std::string& to
                              event.has_created_at() ? event.created_at() : event.received_at()});
 }
 
+// Raw requests and dead letters belong to no one thread and need no order among themselves:
+// they go without a key, so librdkafka's sticky partitioner fills one partition per linger
+// window instead of spreading every window's few records over all partitions (about a quarter
+// of the produce requests; the gateway's throughput rose 10-15%, bench/README.md). The request
+// id stays in ce_id and in the value.
 kafka::Record RawRecord(const earshot::v1::RawWebhook& raw, const std::string& topic) {
   return kafka::ProtoRecord(
-      topic, raw.request_id(), raw,
+      topic, /*key=*/"", raw,
       {raw.request_id(), SourceOf(raw.platform()), "earshot.v1.RawWebhook", raw.received_at()});
 }
 
@@ -43,7 +48,7 @@ kafka::Record DeadLetterRecord(const earshot::v1::RawWebhook& raw, const std::st
   dl.set_reason(reason);
   *dl.mutable_raw() = raw;
   kafka::Record r = kafka::ProtoRecord(
-      topic, raw.request_id(), dl,
+      topic, /*key=*/"", dl,
       {raw.request_id(), SourceOf(raw.platform()), "earshot.v1.DeadLetter", raw.received_at()});
   r.headers.emplace_back("earshot_reason", reason);
   return r;

@@ -2,6 +2,7 @@
 // broker, a real Kafka consumer reading back what was acknowledged.
 #include <cstdlib>
 #include <map>
+#include <set>
 
 #include "absl/synchronization/notification.h"
 #include "boost/asio/connect.hpp"
@@ -127,8 +128,22 @@ TEST_F(GatewayIntegrationTest, EveryPlatformBecomesExactCanonicalEventsInKafka) 
     EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(want, have))
         << "want " << want.ShortDebugString() << "\nhave " << have.ShortDebugString();
   }
-  // Every request is also kept raw, with its exact bytes.
-  EXPECT_EQ(stack_.ReadTopic("earshot.raw.v1", Cases().size()).size(), Cases().size());
+  // Every request is also kept raw, with its exact bytes, under its request id (ce_id) and
+  // without a key: raw requests belong to no one thread.
+  std::multiset<std::string> sent, kept;
+  for (const Case& c : Cases()) sent.insert(ReadFixture(c.fixture));
+  auto raws = stack_.ReadTopic("earshot.raw.v1", Cases().size());
+  ASSERT_EQ(raws.size(), Cases().size());
+  for (const auto& m : raws) {
+    earshot::v1::RawWebhook raw;
+    ASSERT_TRUE(raw.ParseFromString(m.value));
+    EXPECT_TRUE(m.key.empty()) << m.key;
+    EXPECT_FALSE(raw.request_id().empty());
+    EXPECT_EQ(m.header("ce_id"), raw.request_id());
+    EXPECT_EQ(m.header("ce_type"), "earshot.v1.RawWebhook");
+    kept.insert(raw.body());
+  }
+  EXPECT_EQ(kept, sent);
 }
 
 TEST_F(GatewayIntegrationTest, RedeliveryYieldsTheSameEventId) {
@@ -213,6 +228,9 @@ TEST_F(GatewayIntegrationTest, UnknownShapeIsAcknowledgedAndDeadLettered) {
   ASSERT_TRUE(dl.ParseFromString(dead[0].value));
   EXPECT_EQ(dl.raw().body(), body);
   EXPECT_FALSE(dl.reason().empty());
+  EXPECT_EQ(dead[0].header("earshot_reason"), dl.reason());
+  EXPECT_EQ(dead[0].header("ce_id"), dl.raw().request_id());
+  EXPECT_TRUE(dead[0].key.empty()) << dead[0].key;
   EXPECT_EQ(stack_.ReadTopic("earshot.events.v1", 0, absl::Seconds(1)).size(), 0u);
 }
 

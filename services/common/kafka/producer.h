@@ -30,7 +30,7 @@ namespace earshot::kafka {
 
 struct Record {
   std::string topic;
-  std::string key;
+  std::string key;  // empty: no key (librdkafka's sticky partitioner picks the partition)
   std::string value;
   std::vector<std::pair<std::string, std::string>> headers;
 };

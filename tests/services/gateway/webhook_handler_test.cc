@@ -126,6 +126,11 @@ TEST_F(WebhookHandlerTest, SignedCommentProducesEventAndRawRecord) {
   ASSERT_TRUE(rw.ParseFromString(raw[0].value));
   EXPECT_EQ(rw.body(), kComment);
   EXPECT_EQ(rw.headers().at("x-hub-signature-256"), MetaSignature(kComment, "test-app-secret"));
+  EXPECT_TRUE(raw[0].key.empty()) << "raw requests are not keyed: " << raw[0].key;
+  EXPECT_FALSE(rw.request_id().empty());
+  bool id_header = false;
+  for (const auto& [k, v] : raw[0].headers) id_header |= k == "ce_id" && v == rw.request_id();
+  EXPECT_TRUE(id_header) << "ce_id is the request id";
   EXPECT_TRUE(sink_.On("earshot.deadletter.v1").empty());
 }
 
