@@ -1,8 +1,12 @@
 #include "services/router/router_app.h"
 
 #include <algorithm>
+#include <iterator>
 
+#include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/notification.h"
+#include "boost/asio/post.hpp"
+#include "boost/asio/thread_pool.hpp"
 #include "fmt/format.h"
 #include "librdkafka/rdkafka.h"
 #include "prometheus/counter.h"
@@ -175,6 +179,12 @@ absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
   options_.rules_file = config.GetString("router.rules_file", "");
   options_.batch_max = static_cast<int>(config.GetInt("router.batch_max", options_.batch_max));
   options_.batch_wait = config.GetDuration("router.batch_wait", options_.batch_wait);
+  options_.apply_threads =
+      static_cast<int>(config.GetInt("router.apply_threads", options_.apply_threads));
+  if (options_.apply_threads < 1 || options_.apply_threads > 64) {
+    return absl::InvalidArgumentError(
+        fmt::format("router.apply_threads: {} is not in 1..64", options_.apply_threads));
+  }
   options_.core.dedup_window =
       config.GetDuration("router.dedup_window", options_.core.dedup_window);
   store::StoreOptions store_options;
@@ -220,6 +230,9 @@ absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
   if (!producer.ok()) return producer.status();
   producer_ = std::move(*producer);
   core_ = std::make_unique<RouterCore>(options_.core);
+  if (options_.apply_threads > 1) {
+    lane_pool_ = std::make_unique<boost::asio::thread_pool>(options_.apply_threads - 1);
+  }
   metrics_ = std::make_unique<Metrics>(ctx.registry);
   metrics_->rules->Set(static_cast<double>(rules->rule_count()));
 
@@ -272,6 +285,7 @@ void RouterApp::Stop() {
   if (!store_) return;
   stop_ = true;
   if (loop_.joinable()) loop_.join();  // finishes the batch in hand: produced and committed
+  lane_pool_.reset();                  // idle: every batch waits for its lanes
   if (consumer_) consumer_->Close();   // leaves the group; revokes through the hooks
   consumer_.reset();
   producer_.reset();
@@ -320,52 +334,91 @@ void RouterApp::Loop() {
   }
 }
 
+// The part of a batch on the partitions one thread applies (partition % lanes): its own view
+// over RocksDB, partition records and output. Lanes touch disjoint keys, since every key starts
+// with its partition, and each lane writes its partitions' state and offsets in one RocksDB
+// write, so a partition's state and offset still commit together.
+struct RouterApp::Lane {
+  explicit Lane(store::Store* store) : view(store) {}
+
+  std::vector<const rd_kafka_message_t*> msgs;
+  store::OverlayView view;
+  PartitionStates partitions;
+  std::vector<kafka::Record> records;
+  std::map<int32_t, absl::Time> newest_received;
+  int duplicates = 0;
+  int invalid = 0;
+  std::vector<std::pair<std::string, earshot::v1::Priority>> queues;
+  absl::Status commit_status;
+};
+
+void RouterApp::ForEachLane(std::vector<Lane>& lanes, absl::FunctionRef<void(Lane&)> body) {
+  absl::BlockingCounter done(static_cast<int>(lanes.size()) - 1);
+  for (size_t i = 1; i < lanes.size(); ++i) {
+    boost::asio::post(*lane_pool_, [&, i] {
+      body(lanes[i]);
+      done.DecrementCount();
+    });
+  }
+  body(lanes[0]);
+  done.Wait();
+}
+
+void RouterApp::ApplyLane(Lane& lane, const RuleSet& rules) {
+  for (const rd_kafka_message_t* m : lane.msgs) {
+    earshot::v1::Event event;
+    if (!event.ParseFromArray(m->payload, static_cast<int>(m->len)) || event.event_id().empty()) {
+      ++lane.invalid;
+      lane.partitions.Load(m->partition, lane.view)->set_next_offset(m->offset + 1);  // consumed
+      continue;
+    }
+    const absl::Time received = absl::FromUnixSeconds(event.received_at().seconds()) +
+                                absl::Nanoseconds(event.received_at().nanos());
+    if (auto [it, inserted] = lane.newest_received.emplace(m->partition, received);
+        !inserted && received > it->second) {
+      it->second = received;
+    }
+    ApplyResult result =
+        core_->Apply(m->partition, m->offset, event, rules, lane.view, lane.partitions);
+    if (result.duplicate) {
+      ++lane.duplicates;
+    } else if (result.routed) {
+      lane.queues.emplace_back(result.routed->decision().queue(),
+                               result.routed->decision().priority());
+      lane.records.push_back(RoutedRecord(*result.routed, options_.routed_topic));
+    }
+  }
+  lane.partitions.Flush(lane.view);
+}
+
 bool RouterApp::ProcessBatch() {
   std::vector<kafka::MessagePtr> msgs = consumer_->PollBatch(absl::Milliseconds(100));
   if (msgs.empty()) return true;
   const absl::Time started = absl::Now();
 
   std::shared_ptr<const RuleSet> rules = this->rules();
-  store::OverlayView view(store_.get());
-  PartitionStates partitions;
-  std::vector<kafka::Record> records;
+  std::vector<Lane> lanes;
+  lanes.reserve(options_.apply_threads);
+  for (int i = 0; i < options_.apply_threads; ++i) lanes.emplace_back(store_.get());
   std::map<int32_t, int64_t> first_offset;
-  std::map<int32_t, absl::Time> newest_received;
-  int duplicates = 0;
-  int invalid = 0;
-  std::vector<std::pair<std::string, earshot::v1::Priority>> queues;
   for (const auto& m : msgs) {
     first_offset.emplace(m->partition, m->offset);
-    earshot::v1::Event event;
-    if (!event.ParseFromArray(m->payload, static_cast<int>(m->len)) || event.event_id().empty()) {
-      ++invalid;
-      partitions.Load(m->partition, view)->set_next_offset(m->offset + 1);  // skipped, consumed
-      continue;
-    }
-    const absl::Time received = absl::FromUnixSeconds(event.received_at().seconds()) +
-                                absl::Nanoseconds(event.received_at().nanos());
-    if (auto [it, inserted] = newest_received.emplace(m->partition, received);
-        !inserted && received > it->second) {
-      it->second = received;
-    }
-    ApplyResult result = core_->Apply(m->partition, m->offset, event, *rules, view, partitions);
-    if (result.duplicate) {
-      ++duplicates;
-    } else if (result.routed) {
-      queues.emplace_back(result.routed->decision().queue(), result.routed->decision().priority());
-      records.push_back(RoutedRecord(*result.routed, options_.routed_topic));
-    }
+    lanes[m->partition % lanes.size()].msgs.push_back(m.get());
   }
-  const size_t routed = records.size();
-  partitions.Flush(view);
+  ForEachLane(lanes, [&](Lane& lane) { ApplyLane(lane, *rules); });
 
   auto rewind = [&] { consumer_->Rewind(first_offset); };  // nothing of it is committed
-
-  if (!view.error().ok()) {
-    log::Error(kLogger, "state read failed; batch retried", {{"error", view.error().ToString()}});
-    rewind();
-    return false;
+  std::vector<kafka::Record> records;
+  for (Lane& lane : lanes) {
+    if (!lane.view.error().ok()) {
+      log::Error(kLogger, "state read failed; batch retried",
+                 {{"error", lane.view.error().ToString()}});
+      rewind();
+      return false;
+    }
+    std::move(lane.records.begin(), lane.records.end(), std::back_inserter(records));
   }
+  const size_t routed = records.size();
 
   // Output first: a crash after this and before the commit below replays the batch, giving
   // the same events again (at-least-once, stable ids) and the same state (exactly-once).
@@ -385,18 +438,30 @@ bool RouterApp::ProcessBatch() {
     rewind();
     return false;
   }
-  if (auto st = view.Commit(); !st.ok()) {
-    log::Error(kLogger, "state write failed; stopping", {{"error", st.ToString()}});
-    healthy_ = false;
-    stop_ = true;
-    return false;
+  // RocksDB groups the lanes' writes into one log write and fills the memtables in parallel.
+  ForEachLane(lanes, [](Lane& lane) { lane.commit_status = lane.view.Commit(); });
+  for (const Lane& lane : lanes) {
+    if (!lane.commit_status.ok()) {
+      log::Error(kLogger, "state write failed; stopping",
+                 {{"error", lane.commit_status.ToString()}});
+      healthy_ = false;
+      stop_ = true;
+      return false;
+    }
   }
-  for (const auto& [p, received] : newest_received) dedup_clock_->Advance(p, received);
+  int duplicates = 0;
+  int invalid = 0;
+  for (const Lane& lane : lanes) {
+    for (const auto& [p, received] : lane.newest_received) dedup_clock_->Advance(p, received);
+    duplicates += lane.duplicates;
+    invalid += lane.invalid;
+  }
   {
     // Keep the in-memory copy of each partition's counts current for the metrics.
     absl::MutexLock lock(&mu_);
     for (const auto& [p, _] : first_offset) {
-      if (auto value = view.Written(CfName(Cf::kPartitions), PartitionPrefix(p));
+      const Lane& lane = lanes[p % lanes.size()];
+      if (auto value = lane.view.Written(CfName(Cf::kPartitions), PartitionPrefix(p));
           value && owned_.count(p) > 0) {
         owned_[p].ParseFromString(*value);
       }
@@ -408,7 +473,9 @@ bool RouterApp::ProcessBatch() {
   metrics_->routed->Increment(static_cast<double>(routed));
   metrics_->duplicates->Increment(duplicates);
   metrics_->invalid->Increment(invalid);
-  for (const auto& [q, p] : queues) metrics_->Queue(q, p).Increment();
+  for (const Lane& lane : lanes) {
+    for (const auto& [q, p] : lane.queues) metrics_->Queue(q, p).Increment();
+  }
   metrics_->batch->Observe(absl::ToDoubleSeconds(absl::Now() - started));
   return true;
 }

@@ -1,10 +1,11 @@
 #pragma once
 // RouterApp: the router's Kafka loop and gRPC Threads service.
 //
-// One consumer thread polls earshot.events.v1 (cooperative-sticky group), applies each batch
-// with RouterCore to a RocksDB write batch, produces the RoutedEvents, waits for Kafka's
-// acknowledgement, then writes state and consumed offsets in one RocksDB batch: thread state is
-// exactly-once, output at-least-once with stable ids. On every assignment consumption resumes
+// One consumer thread polls earshot.events.v1 (cooperative-sticky group) and splits each batch
+// by partition over apply_threads lanes, which apply it with RouterCore, each to a view of its
+// own; it produces the RoutedEvents, waits for Kafka's acknowledgement, then each lane writes
+// its partitions' state and consumed offsets in one RocksDB batch: thread state is exactly-once,
+// output at-least-once with stable ids. On every assignment consumption resumes
 // from the offsets in RocksDB. Rules are swapped on Reload() (SIGHUP) between batches.
 #include <atomic>
 #include <map>
@@ -12,7 +13,9 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
 #include "earshot/v1/threads.grpc.pb.h"
 #include "services/common/base/service.h"
@@ -21,6 +24,10 @@
 #include "services/common/store/store.h"
 #include "services/router/router_core.h"
 #include "services/router/rules.h"
+
+namespace boost::asio {
+class thread_pool;
+}
 
 namespace earshot::router {
 
@@ -39,6 +46,9 @@ struct RouterAppOptions {
   // After the first record, how long to gather more: each batch waits for it, so it adds to every
   // event's latency while the load is light (bench/README.md, Stream).
   absl::Duration batch_wait = absl::Milliseconds(1);
+  // Threads that apply a batch and write its state, each for the partitions p with
+  // p % apply_threads equal to its number.
+  int apply_threads = 2;
   absl::Duration produce_timeout = absl::Seconds(30);
   RouterOptions core;
 };
@@ -60,8 +70,13 @@ class RouterApp final : public Service {
   struct Metrics;
 
  private:
+  struct Lane;
   void Loop();
   bool ProcessBatch();
+  void ApplyLane(Lane& lane, const RuleSet& rules);
+  // body(lane) for every lane, the first on the calling thread and the others on lane_pool_;
+  // returns when all are done.
+  void ForEachLane(std::vector<Lane>& lanes, absl::FunctionRef<void(Lane&)> body);
   void UpdateMetrics();
   std::shared_ptr<const RuleSet> rules() const;
 
@@ -74,6 +89,7 @@ class RouterApp final : public Service {
   std::unique_ptr<ThreadsService> threads_service_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<kafka::StatefulConsumer> consumer_;
+  std::unique_ptr<boost::asio::thread_pool> lane_pool_;  // apply_threads - 1 threads
   int partition_count_ = 0;
 
   mutable absl::Mutex mu_;

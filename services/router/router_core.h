@@ -2,8 +2,8 @@
 // RouterCore: what the router does with one consumed event, against a key-value view of its
 // state: drop redeliveries, apply the event to its thread, maintain the indexes and the
 // partition's offset and counts, and build the RoutedEvent. No I/O of its own; the Kafka loop
-// (RouterApp) gives it a view backed by a RocksDB write batch, tests an in-memory map. Called
-// from the router's single consumer thread.
+// (RouterApp) gives it a view backed by a RocksDB write batch, tests an in-memory map. Stateless:
+// the router's lanes call it concurrently, each on partitions of its own.
 #include <cstdint>
 #include <optional>
 #include <string>
