@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -162,5 +163,44 @@ SyntheticThread ThreadOf(int64_t i) {
   }
   return t;
 }
+
+Turns::Turns() {
+  if (pipe(go_) != 0 || pipe(done_) != 0) std::perror("pipe");
+  std::signal(SIGPIPE, SIG_IGN);  // a side that is gone shows as a failed write, not a signal
+}
+
+Turns::~Turns() { Close(); }
+
+void Turns::Close() {
+  for (int* fd : {&go_[0], &go_[1], &done_[0], &done_[1]}) {
+    if (*fd >= 0) close(*fd);
+    *fd = -1;
+  }
+}
+
+void Turns::ChildSide() {
+  close(go_[1]);
+  close(done_[0]);
+  go_[1] = done_[0] = -1;
+}
+
+void Turns::ParentSide() {
+  close(go_[0]);
+  close(done_[1]);
+  go_[0] = done_[1] = -1;
+}
+
+namespace {
+bool ReadByte(int fd) {
+  char c;
+  return read(fd, &c, 1) == 1;
+}
+bool WriteByte(int fd) { return write(fd, "t", 1) == 1; }
+}  // namespace
+
+bool Turns::Await() { return ReadByte(go_[0]); }
+void Turns::End() { WriteByte(done_[1]); }
+bool Turns::Ready() { return ReadByte(done_[0]); }
+bool Turns::Give() { return WriteByte(go_[1]) && ReadByte(done_[0]); }
 
 }  // namespace earshot::bench

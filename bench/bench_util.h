@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -69,22 +70,25 @@ class TempFolder {
   bool keep_;
 };
 
-// Runs `fn` in a child process forked now and returns what it returned (a trivially copyable
-// struct with a `char error[]` field), so that each measurement starts from the same memory and
-// no thread of one lives on into the next (gRPC and librdkafka threads do not survive a fork).
-// The child leaves with _exit: what must be closed closes inside `fn`.
+// A child process forked by StartChild, whose result FinishChild reads.
+struct Child {
+  pid_t pid = -1;
+  int result_fd = -1;
+};
+
+// Runs `fn` in a child process forked now; FinishChild(child) returns what it returned (a
+// trivially copyable struct with a `char error[]` field). Each measurement starts from the same
+// memory and no thread of one lives on into the next (gRPC and librdkafka threads do not
+// survive a fork). The child leaves with _exit: what must be closed closes inside `fn`.
 template <typename R, typename F>
-R InChild(F&& fn) {
+Child StartChild(F&& fn) {
   static_assert(std::is_trivially_copyable_v<R>);
-  R r{};
+  Child child;
   int fds[2];
-  if (pipe(fds) != 0) {
-    std::snprintf(r.error, sizeof(r.error), "pipe failed");
-    return r;
-  }
+  if (pipe(fds) != 0) return child;
   std::fflush(nullptr);
-  const pid_t pid = fork();
-  if (pid == 0) {
+  child.pid = fork();
+  if (child.pid == 0) {
     close(fds[0]);
     R mine = fn();
     const char* p = reinterpret_cast<const char*>(&mine);
@@ -98,16 +102,25 @@ R InChild(F&& fn) {
     _exit(0);
   }
   close(fds[1]);
-  char* p = reinterpret_cast<char*>(&r);
+  child.result_fd = fds[0];
+  return child;
+}
+
+template <typename R>
+R FinishChild(const Child& child) {
+  R r{};
   size_t got = 0;
-  while (got < sizeof(r)) {
-    const ssize_t n = read(fds[0], p + got, sizeof(r) - got);
-    if (n <= 0) break;
-    got += static_cast<size_t>(n);
+  if (child.result_fd >= 0) {
+    char* p = reinterpret_cast<char*>(&r);
+    while (got < sizeof(r)) {
+      const ssize_t n = read(child.result_fd, p + got, sizeof(r) - got);
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+    close(child.result_fd);
   }
-  close(fds[0]);
   int wstatus = 0;
-  if (pid > 0) waitpid(pid, &wstatus, 0);
+  if (child.pid > 0) waitpid(child.pid, &wstatus, 0);
   if (got != sizeof(r)) {
     r = R{};
     std::snprintf(r.error, sizeof(r.error),
@@ -115,5 +128,39 @@ R InChild(F&& fn) {
   }
   return r;
 }
+
+// StartChild and FinishChild at once.
+template <typename R, typename F>
+R InChild(F&& fn) {
+  return FinishChild<R>(StartChild<R>(std::forward<F>(fn)));
+}
+
+// Turns between measuring processes, so that they measure in alternation and a drift in the
+// machine's speed (a virtual machine's can move by a third within minutes) falls on all of them
+// alike. Made before the fork; the parent gives each child its turn with Give(), which returns
+// when the child has ended it; the child brackets each measured step with Await() and End().
+class Turns {
+ public:
+  Turns();
+  ~Turns();
+  // Each side first closes the pipe ends it does not use: the child at the start of its `fn`,
+  // the parent right after StartChild (before it forks another child).
+  void ChildSide();
+  void ParentSide();
+  // In the child: blocks until the parent gives a turn; false when the parent is gone.
+  bool Await();
+  void End();
+  // In the parent: waits for the child to say it is ready (its first End()); false when the
+  // child is gone.
+  bool Ready();
+  // In the parent: the child's turn, until it ends it; false when the child is gone.
+  bool Give();
+  // Closes this side's ends: a child still waiting for a turn sees the parent gone.
+  void Close();
+
+ private:
+  int go_[2] = {-1, -1};
+  int done_[2] = {-1, -1};
+};
 
 }  // namespace earshot::bench

@@ -124,6 +124,7 @@ using earshot::v1::Event;
 
 constexpr char kPassThroughTopic[] = "bench.passthrough.v1";
 constexpr int kBatchMax = 1000;            // RouterAppOptions::batch_max
+constexpr int kCostRounds = 10;            // (b): turns per case, taken in alternation
 constexpr int kColumnFamilies = 6;         // default + the router's five
 constexpr int kWriteBuffersPerFamily = 3;  // store.cc: max_write_buffer_number
 
@@ -784,6 +785,7 @@ struct CostResult {
   int64_t data_misses = 0;         // on data blocks
   int64_t index_filter_bytes = 0;  // index and filter blocks of every SST file
   Phases phases;
+  double round_cpu_us[kCostRounds] = {};  // the applying thread's CPU-us/event in each turn
 };
 
 // The block cache misses by block type, and the size of every SST file's index and filters:
@@ -905,7 +907,8 @@ absl::Status ApplyBatches(const std::vector<std::string>& events, size_t from, s
   return absl::OkStatus();
 }
 
-CostResult MeasureCost(const std::string& path, int64_t threads, int partitions) {
+CostResult MeasureCost(const std::string& path, int64_t threads, int partitions, Turns& turns) {
+  turns.ChildSide();
   CostResult r;
   r.threads = threads;
   auto fail = [&r](const absl::Status& st) {
@@ -986,17 +989,30 @@ CostResult MeasureCost(const std::string& path, int64_t threads, int partitions)
   const store::StoreStats before = (*store)->Stats();
   const CacheDetail detail_before = GetCacheDetail(store->get());
   applied = 0;
-  const absl::Time start = absl::Now();
-  const double cpu_start = CpuSeconds();
-  const double thread_cpu_start = ThreadCpuSeconds();
-  if (auto st = ApplyBatches(events, warmup, warmup + measured, partitions, **rules, core,
-                             store->get(), &offsets, deadline, &applied, &r.phases);
-      !st.ok()) {
-    return fail(st);
+  // The measurement in kCostRounds turns, taken in alternation with the other case. The process
+  // CPU time runs from the first turn to the end of the last, so RocksDB's background work
+  // counts wherever it falls; thread CPU and wall time are summed over the turns.
+  turns.End();  // ready
+  double cpu_start = -1;
+  double seconds = 0;
+  for (int round = 0; round < kCostRounds; ++round) {
+    if (!turns.Await()) return fail(absl::AbortedError("the parent is gone"));
+    if (cpu_start < 0) cpu_start = CpuSeconds();
+    const absl::Time start = absl::Now();
+    const double thread_cpu_start = ThreadCpuSeconds();
+    const size_t from = warmup + measured * round / kCostRounds;
+    const size_t to = warmup + measured * (round + 1) / kCostRounds;
+    const absl::Status st = ApplyBatches(events, from, to, partitions, **rules, core, store->get(),
+                                         &offsets, deadline, &applied, &r.phases);
+    r.thread_cpu_seconds += ThreadCpuSeconds() - thread_cpu_start;
+    seconds += absl::ToDoubleSeconds(absl::Now() - start);
+    r.round_cpu_us[round] =
+        (ThreadCpuSeconds() - thread_cpu_start) * 1e6 / static_cast<double>(to - from);
+    turns.End();
+    if (!st.ok()) return fail(st);
   }
-  r.seconds = absl::ToDoubleSeconds(absl::Now() - start);
   r.cpu_seconds = CpuSeconds() - cpu_start;
-  r.thread_cpu_seconds = ThreadCpuSeconds() - thread_cpu_start;
+  r.seconds = seconds;
   r.events = static_cast<int64_t>(applied);
   const store::StoreStats after = (*store)->Stats();
   r.rss_end = RssBytes();
@@ -1026,9 +1042,31 @@ CostResult MeasureCost(const std::string& path, int64_t threads, int partitions)
   return r;
 }
 
-// Runs MeasureCost in a child process and returns what it measured.
-CostResult MeasureCostInChild(const std::string& path, int64_t threads, int partitions) {
-  return InChild<CostResult>([&] { return MeasureCost(path, threads, partitions); });
+// Measures both cases, each in a child process of its own, in alternating turns (small, large,
+// large, small, ...): a drift in the machine's speed falls on both alike.
+std::pair<CostResult, CostResult> MeasureCostInChildren(const std::string& dir,
+                                                        int64_t small_threads,
+                                                        int64_t large_threads, int partitions) {
+  Turns small_turns;
+  const Child small = StartChild<CostResult>(
+      [&] { return MeasureCost(dir + "/cost-small", small_threads, partitions, small_turns); });
+  small_turns.ParentSide();
+  Turns large_turns;
+  const Child large = StartChild<CostResult>(
+      [&] { return MeasureCost(dir + "/cost-large", large_threads, partitions, large_turns); });
+  large_turns.ParentSide();
+  if (small_turns.Ready() && large_turns.Ready()) {
+    for (int round = 0; round < kCostRounds; ++round) {
+      Turns* order[2] = {&small_turns, &large_turns};
+      if (round % 2 == 1) std::swap(order[0], order[1]);
+      if (!order[0]->Give() || !order[1]->Give()) break;
+    }
+  }
+  // A child that failed before or during its turns has its error in its result; one still
+  // waiting for a turn sees the parent's ends closed and stops.
+  small_turns.Close();
+  large_turns.Close();
+  return {FinishChild<CostResult>(small), FinishChild<CostResult>(large)};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1118,9 +1156,9 @@ int Main() {
     std::fflush(stdout);
     const int64_t small_threads = absl::GetFlag(FLAGS_small_threads);
     const int64_t large_threads = absl::GetFlag(FLAGS_large_threads);
-    const CostResult small = MeasureCostInChild(dir + "/cost-small", small_threads, partitions);
+    const auto [small, large] =
+        MeasureCostInChildren(dir, small_threads, large_threads, partitions);
     PrintCost(small, budget);
-    const CostResult large = MeasureCostInChild(dir + "/cost-large", large_threads, partitions);
     PrintCost(large, budget);
     std::error_code ec;
     std::filesystem::remove_all(dir + "/cost-small", ec);
@@ -1136,6 +1174,18 @@ int Main() {
         return c.seconds * 1e6 / static_cast<double>(c.events);
       };
       const double ratio = cpu_us(large) / cpu_us(small);
+      // The applying thread's ratio in each pair of turns: how steady the verdict is.
+      std::vector<double> turn_ratios;
+      for (int i = 0; i < kCostRounds; ++i) {
+        if (small.round_cpu_us[i] > 0) {
+          turn_ratios.push_back(large.round_cpu_us[i] / small.round_cpu_us[i]);
+        }
+      }
+      std::sort(turn_ratios.begin(), turn_ratios.end());
+      if (!turn_ratios.empty()) {
+        std::printf("  per pair of turns (applying thread): ratio %.2f to %.2f, median %.2f\n",
+                    turn_ratios.front(), turn_ratios.back(), turn_ratios[turn_ratios.size() / 2]);
+      }
       verdicts.Add(fmt::format("cost({}) / cost({}) <= 1.5", large_threads, small_threads),
                    ratio <= 1.5,
                    fmt::format("{:.2f} ({:.1f} vs {:.1f} CPU-us/event; wall {:.1f} vs {:.1f} "
