@@ -353,14 +353,20 @@ struct RouterApp::Lane {
 };
 
 void RouterApp::ForEachLane(std::vector<Lane>& lanes, absl::FunctionRef<void(Lane&)> body) {
-  absl::BlockingCounter done(static_cast<int>(lanes.size()) - 1);
-  for (size_t i = 1; i < lanes.size(); ++i) {
+  // Lanes without events have nothing to apply or write (a light load's batch of one event).
+  std::vector<Lane*> busy;
+  for (Lane& lane : lanes) {
+    if (!lane.msgs.empty()) busy.push_back(&lane);
+  }
+  if (busy.empty()) return;
+  absl::BlockingCounter done(static_cast<int>(busy.size()) - 1);
+  for (size_t i = 1; i < busy.size(); ++i) {
     boost::asio::post(*lane_pool_, [&, i] {
-      body(lanes[i]);
+      body(*busy[i]);
       done.DecrementCount();
     });
   }
-  body(lanes[0]);
+  body(*busy[0]);
   done.Wait();
 }
 

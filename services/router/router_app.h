@@ -74,8 +74,8 @@ class RouterApp final : public Service {
   void Loop();
   bool ProcessBatch();
   void ApplyLane(Lane& lane, const RuleSet& rules);
-  // body(lane) for every lane, the first on the calling thread and the others on lane_pool_;
-  // returns when all are done.
+  // body(lane) for every lane with events, the first on the calling thread and the others on
+  // lane_pool_; returns when all are done.
   void ForEachLane(std::vector<Lane>& lanes, absl::FunctionRef<void(Lane&)> body);
   void UpdateMetrics();
   std::shared_ptr<const RuleSet> rules() const;

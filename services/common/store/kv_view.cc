@@ -33,6 +33,7 @@ std::optional<std::string> OverlayView::Written(std::string_view cf, std::string
 
 absl::Status OverlayView::Commit() {
   if (!error_.ok()) return error_;
+  if (writes_.empty()) return absl::OkStatus();  // nothing to write: no RocksDB write at all
   // In key order: RocksDB inserts each key next to the one before it in the memtable's skip
   // list, instead of searching from the top for every key.
   std::vector<const std::pair<const std::string, std::optional<std::string>>*> sorted;

@@ -39,7 +39,8 @@ class OverlayView final : public KvView {
 
   // The batch's value of a key it wrote: the value, nullopt when deleted or not written.
   std::optional<std::string> Written(std::string_view cf, std::string_view key) const;
-  // Writes the batch in one RocksDB write; the first read error instead, if there was one.
+  // Writes the batch in one RocksDB write (none when it wrote nothing); the first read error
+  // instead, if there was one.
   absl::Status Commit();
   const absl::Status& error() const { return error_; }
 
