@@ -181,10 +181,6 @@ absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
   options_.batch_wait = config.GetDuration("router.batch_wait", options_.batch_wait);
   options_.apply_threads =
       static_cast<int>(config.GetInt("router.apply_threads", options_.apply_threads));
-  if (options_.apply_threads < 1 || options_.apply_threads > 64) {
-    return absl::InvalidArgumentError(
-        fmt::format("router.apply_threads: {} is not in 1..64", options_.apply_threads));
-  }
   options_.core.dedup_window =
       config.GetDuration("router.dedup_window", options_.core.dedup_window);
   store::StoreOptions store_options;
@@ -201,6 +197,10 @@ absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
   kafka::ConsumerOptions consumer_options =
       kafka::ConsumerOptionsFromConfig(config, ctx.kafka_bootstrap, options_.group_id);
   if (auto st = config.status(); !st.ok()) return st;
+  if (options_.apply_threads < 1 || options_.apply_threads > 64) {
+    return absl::InvalidArgumentError(
+        fmt::format("router.apply_threads: {} is not in 1..64", options_.apply_threads));
+  }
 
   std::shared_ptr<const RuleSet> rules;
   if (options_.rules_file.empty()) {
