@@ -124,7 +124,7 @@ using earshot::v1::Event;
 
 constexpr char kPassThroughTopic[] = "bench.passthrough.v1";
 constexpr int kBatchMax = 1000;            // RouterAppOptions::batch_max
-constexpr int kCostRounds = 10;            // (b): turns per case, taken in alternation
+constexpr int kCostTurns = 10;             // (b): turns per case, taken in alternation
 constexpr int kColumnFamilies = 6;         // default + the router's five
 constexpr int kWriteBuffersPerFamily = 3;  // store.cc: max_write_buffer_number
 
@@ -785,7 +785,7 @@ struct CostResult {
   int64_t data_misses = 0;         // on data blocks
   int64_t index_filter_bytes = 0;  // index and filter blocks of every SST file
   Phases phases;
-  double round_cpu_us[kCostRounds] = {};  // the applying thread's CPU-us/event in each turn
+  double turn_cpu_us[kCostTurns] = {};  // the applying thread's CPU-us/event in each turn
 };
 
 // The block cache misses by block type, and the size of every SST file's index and filters:
@@ -989,25 +989,25 @@ CostResult MeasureCost(const std::string& path, int64_t threads, int partitions,
   const store::StoreStats before = (*store)->Stats();
   const CacheDetail detail_before = GetCacheDetail(store->get());
   applied = 0;
-  // The measurement in kCostRounds turns, taken in alternation with the other case. The process
+  // The measurement in kCostTurns turns, taken in alternation with the other case. The process
   // CPU time runs from the first turn to the end of the last, so RocksDB's background work
   // counts wherever it falls; thread CPU and wall time are summed over the turns.
   turns.End();  // ready
   double cpu_start = -1;
   double seconds = 0;
-  for (int round = 0; round < kCostRounds; ++round) {
+  for (int turn = 0; turn < kCostTurns; ++turn) {
     if (!turns.Await()) return fail(absl::AbortedError("the parent is gone"));
     if (cpu_start < 0) cpu_start = CpuSeconds();
     const absl::Time start = absl::Now();
     const double thread_cpu_start = ThreadCpuSeconds();
-    const size_t from = warmup + measured * round / kCostRounds;
-    const size_t to = warmup + measured * (round + 1) / kCostRounds;
+    const size_t from = warmup + measured * turn / kCostTurns;
+    const size_t to = warmup + measured * (turn + 1) / kCostTurns;
     const absl::Status st = ApplyBatches(events, from, to, partitions, **rules, core, store->get(),
                                          &offsets, deadline, &applied, &r.phases);
-    r.thread_cpu_seconds += ThreadCpuSeconds() - thread_cpu_start;
+    const double thread_cpu = ThreadCpuSeconds() - thread_cpu_start;
+    r.thread_cpu_seconds += thread_cpu;
     seconds += absl::ToDoubleSeconds(absl::Now() - start);
-    r.round_cpu_us[round] =
-        (ThreadCpuSeconds() - thread_cpu_start) * 1e6 / static_cast<double>(to - from);
+    r.turn_cpu_us[turn] = thread_cpu * 1e6 / static_cast<double>(to - from);
     turns.End();
     if (!st.ok()) return fail(st);
   }
@@ -1056,9 +1056,9 @@ std::pair<CostResult, CostResult> MeasureCostInChildren(const std::string& dir,
       [&] { return MeasureCost(dir + "/cost-large", large_threads, partitions, large_turns); });
   large_turns.ParentSide();
   if (small_turns.Ready() && large_turns.Ready()) {
-    for (int round = 0; round < kCostRounds; ++round) {
+    for (int turn = 0; turn < kCostTurns; ++turn) {
       Turns* order[2] = {&small_turns, &large_turns};
-      if (round % 2 == 1) std::swap(order[0], order[1]);
+      if (turn % 2 == 1) std::swap(order[0], order[1]);
       if (!order[0]->Give() || !order[1]->Give()) break;
     }
   }
@@ -1176,9 +1176,9 @@ int Main() {
       const double ratio = cpu_us(large) / cpu_us(small);
       // The applying thread's ratio in each pair of turns: how steady the verdict is.
       std::vector<double> turn_ratios;
-      for (int i = 0; i < kCostRounds; ++i) {
-        if (small.round_cpu_us[i] > 0) {
-          turn_ratios.push_back(large.round_cpu_us[i] / small.round_cpu_us[i]);
+      for (int i = 0; i < kCostTurns; ++i) {
+        if (small.turn_cpu_us[i] > 0) {
+          turn_ratios.push_back(large.turn_cpu_us[i] / small.turn_cpu_us[i]);
         }
       }
       std::sort(turn_ratios.begin(), turn_ratios.end());
