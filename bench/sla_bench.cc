@@ -247,9 +247,7 @@ store::StoreOptions SlaStoreOptions(const std::string& path) {
   o.path = path;
   o.block_cache_bytes = kBlockCache;
   o.write_buffer_bytes = kWriteBuffer;
-  for (const char* cf : {sla::kClocks, sla::kTimers, sla::kWaits, sla::kFiring, sla::kPartitions}) {
-    o.column_families.push_back({cf, nullptr});
-  }
+  o.column_families = sla::ColumnFamilies();
   return o;
 }
 

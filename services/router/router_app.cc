@@ -217,6 +217,7 @@ absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
 
   for (Cf cf : {Cf::kDedup, Cf::kThreads, Cf::kMessages, Cf::kQueueIndex, Cf::kPartitions}) {
     store::ColumnFamily family{CfName(cf), nullptr};
+    family.point_lookups = ReadByKeyOnly(cf);
     if (cf == Cf::kDedup) {
       family.compaction_filter = std::make_shared<DedupFilterFactory>(dedup_clock_);
     }

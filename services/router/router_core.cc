@@ -68,6 +68,8 @@ const char* CfName(Cf cf) {
   return "default";
 }
 
+bool ReadByKeyOnly(Cf cf) { return cf != Cf::kQueueIndex; }
+
 std::string PartitionKey(int32_t partition, std::string_view key) {
   std::string out = PartitionPrefix(partition);
   out.append(key);

@@ -23,6 +23,9 @@ namespace earshot::router {
 // partition's state is one key range.
 enum class Cf { kDedup, kThreads, kMessages, kQueueIndex, kPartitions };
 const char* CfName(Cf cf);
+// Whether a column family is only read by key (store::ColumnFamily::point_lookups): all but the
+// queue index, which ListThreads scans.
+bool ReadByKeyOnly(Cf cf);
 
 using StateView = store::KvView;
 

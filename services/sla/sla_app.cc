@@ -161,9 +161,7 @@ absl::Status SlaApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc)
       static_cast<size_t>(config.GetInt("sla.block_cache_bytes", 64 << 20));
   store_options.write_buffer_bytes =
       static_cast<size_t>(config.GetInt("sla.write_buffer_bytes", 16 << 20));
-  for (const char* cf : {kClocks, kTimers, kWaits, kFiring, kPartitions}) {
-    store_options.column_families.push_back({cf, nullptr});
-  }
+  store_options.column_families = ColumnFamilies();
 
   AlertmanagerOptions am;
   am.url = config.GetString("alertmanager.url", "");

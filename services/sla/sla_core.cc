@@ -95,6 +95,16 @@ void Schedule(int32_t partition, const SlaClock& c, store::KvView& view, Outcome
 
 }  // namespace
 
+std::vector<store::ColumnFamily> ColumnFamilies() {
+  std::vector<store::ColumnFamily> families;
+  for (const char* cf : {kClocks, kTimers, kWaits, kFiring, kPartitions}) {
+    families.push_back({cf, nullptr});
+    families.back().point_lookups =
+        std::string_view(cf) == kClocks || std::string_view(cf) == kPartitions;
+  }
+  return families;
+}
+
 std::string TimerKey(int32_t partition, absl::Time at, std::string_view thread_key) {
   return WaitKey(partition, at, thread_key);
 }

@@ -23,6 +23,7 @@
 #include "earshot/v1/routing.pb.h"
 #include "services/common/store/kv_view.h"
 #include "services/common/store/partition_states.h"
+#include "services/common/store/store.h"
 #include "services/sla/policy.h"
 
 namespace earshot::sla {
@@ -32,6 +33,10 @@ inline constexpr char kTimers[] = "timers";
 inline constexpr char kWaits[] = "waits";
 inline constexpr char kFiring[] = "firing";
 inline constexpr char kPartitions[] = "partitions";
+
+// The monitor's column families: clocks and partitions are read by key only
+// (store::ColumnFamily::point_lookups); timers, waits and firing are scanned in order.
+std::vector<store::ColumnFamily> ColumnFamilies();
 
 struct Answered {
   std::string queue;

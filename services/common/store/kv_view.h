@@ -6,7 +6,8 @@
 // OverlayView (router, SLA monitor): the batch's writes in a hash map that reads consult before
 // RocksDB, committed as one WriteBatch holding each key's last value, in key order. A key written
 // many times in a batch (a busy thread, the partition's state) reaches the memtable once, and
-// sorted keys go into the memtable's skip list each beside the one before (bench/README.md).
+// sorted keys go into a skip-list memtable each beside the one before (bench/README.md; column
+// families read by key only have hash memtables instead, store.h).
 #include <optional>
 #include <string>
 #include <string_view>

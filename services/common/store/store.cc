@@ -1,10 +1,13 @@
 #include "services/common/store/store.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "fmt/format.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/filter_policy.h"
+#include "rocksdb/memtablerep.h"
+#include "rocksdb/slice_transform.h"
 #include "rocksdb/table.h"
 #include "services/common/base/log.h"
 
@@ -27,7 +30,9 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
   std::unique_ptr<Store> s(new Store());
   s->options_ = std::move(options);
   s->statistics_ = rocksdb::CreateDBStatistics();
-  s->statistics_->set_stats_level(rocksdb::StatsLevel::kExceptDetailedTimers);
+  // Counters only (Stats() reads nothing else): with timers every Get and Write would also read
+  // the clock for latency histograms nobody reads.
+  s->statistics_->set_stats_level(rocksdb::StatsLevel::kExceptTimers);
   s->cache_ = rocksdb::NewLRUCache(s->options_.block_cache_bytes);
 
   rocksdb::DBOptions db_options;
@@ -70,6 +75,16 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
   for (const auto& cf : s->options_.column_families) {
     rocksdb::ColumnFamilyOptions o = base;
     o.compaction_filter_factory = cf.compaction_filter;
+    if (cf.point_lookups) {
+      // A bucket per key hash (the whole key is the "prefix"), about one per entry a full
+      // memtable holds at ~128 bytes an entry: 8 bytes of buckets per 128 of write buffer. Flushes
+      // sort the memtable once instead of every write keeping it sorted.
+      o.prefix_extractor.reset(rocksdb::NewNoopTransform());
+      o.memtable_factory.reset(rocksdb::NewHashLinkListRepFactory(
+          std::max<size_t>(1024, s->options_.write_buffer_bytes / 128)));
+      // Only skip-list memtables take concurrent inserts.
+      db_options.allow_concurrent_memtable_write = false;
+    }
     descriptors.emplace_back(cf.name, o);
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;

@@ -25,6 +25,11 @@ struct ColumnFamily {
   std::string name;
   // Optional, e.g. to drop expired deduplication keys during compaction.
   std::shared_ptr<rocksdb::CompactionFilterFactory> compaction_filter;
+  // Read by key only (Get and Put), never iterated: its memtable is then a hash table of keys
+  // (RocksDB's hash-linked-list memtable) instead of a skip list, so a Get or Put finds its key
+  // without descending a skip list of every key written since the last flush. Such a family
+  // cannot be scanned in key order (RocksDB's prefix seek, with the whole key as the prefix).
+  bool point_lookups = false;
 };
 
 struct StoreOptions {
