@@ -701,13 +701,7 @@ absl::StatusOr<std::unique_ptr<store::Store>> OpenStore(const std::string& path,
   o.path = path;
   o.block_cache_bytes = block_cache;
   o.write_buffer_bytes = write_buffer;
-  for (router::Cf cf : {router::Cf::kDedup, router::Cf::kThreads, router::Cf::kMessages,
-                        router::Cf::kQueueIndex, router::Cf::kPartitions}) {
-    store::ColumnFamily family{router::CfName(cf), nullptr};
-    family.point_lookups = router::ReadByKeyOnly(cf);
-    if (cf == router::Cf::kDedup) family.compaction_filter = std::make_shared<DedupFilterFactory>();
-    o.column_families.push_back(std::move(family));
-  }
+  o.column_families = router::ColumnFamilies(std::make_shared<DedupFilterFactory>());
   return store::Store::Open(std::move(o));
 }
 

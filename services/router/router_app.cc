@@ -244,14 +244,8 @@ absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
     rules_ = rules;
   }
 
-  for (Cf cf : {Cf::kDedup, Cf::kThreads, Cf::kMessages, Cf::kQueueIndex, Cf::kPartitions}) {
-    store::ColumnFamily family{CfName(cf), nullptr};
-    family.point_lookups = ReadByKeyOnly(cf);
-    if (cf == Cf::kDedup) {
-      family.compaction_filter = std::make_shared<DedupFilterFactory>(dedup_clock_);
-    }
-    store_options.column_families.push_back(std::move(family));
-  }
+  store_options.column_families =
+      ColumnFamilies(std::make_shared<DedupFilterFactory>(dedup_clock_));
   auto store = store::Store::Open(store_options);
   if (!store.ok()) return store.status();
   store_ = std::move(*store);

@@ -68,7 +68,16 @@ const char* CfName(Cf cf) {
   return "default";
 }
 
-bool ReadByKeyOnly(Cf cf) { return cf != Cf::kQueueIndex; }
+std::vector<store::ColumnFamily> ColumnFamilies(
+    std::shared_ptr<rocksdb::CompactionFilterFactory> dedup_filter) {
+  return {
+      {CfName(Cf::kDedup), std::move(dedup_filter), /*point_lookups=*/true},
+      {CfName(Cf::kThreads), nullptr, /*point_lookups=*/true},
+      {CfName(Cf::kMessages), nullptr, /*point_lookups=*/true},
+      {CfName(Cf::kQueueIndex), nullptr, /*point_lookups=*/false},
+      {CfName(Cf::kPartitions), nullptr, /*point_lookups=*/true},
+  };
+}
 
 std::string PartitionKey(int32_t partition, std::string_view key) {
   std::string out = PartitionPrefix(partition);

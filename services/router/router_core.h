@@ -5,15 +5,18 @@
 // (RouterApp) gives it a view backed by a RocksDB write batch, tests an in-memory map. Stateless:
 // the router's lanes call it concurrently, each on partitions of its own.
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "earshot/v1/event.pb.h"
 #include "earshot/v1/routing.pb.h"
 #include "services/common/store/kv_view.h"
 #include "services/common/store/partition_states.h"
+#include "services/common/store/store.h"
 #include "services/router/rules.h"
 #include "services/router/thread_state.h"
 
@@ -23,9 +26,10 @@ namespace earshot::router {
 // partition's state is one key range.
 enum class Cf { kDedup, kThreads, kMessages, kQueueIndex, kPartitions };
 const char* CfName(Cf cf);
-// Whether a column family is only read by key (store::ColumnFamily::point_lookups): all but the
-// queue index, which ListThreads scans.
-bool ReadByKeyOnly(Cf cf);
+// The router's column families, `dedup` with the given compaction filter. All but the queue
+// index, which ListThreads scans, are read by key only (store::ColumnFamily::point_lookups).
+std::vector<store::ColumnFamily> ColumnFamilies(
+    std::shared_ptr<rocksdb::CompactionFilterFactory> dedup_filter);
 
 using StateView = store::KvView;
 

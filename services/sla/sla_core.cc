@@ -96,13 +96,13 @@ void Schedule(int32_t partition, const SlaClock& c, store::KvView& view, Outcome
 }  // namespace
 
 std::vector<store::ColumnFamily> ColumnFamilies() {
-  std::vector<store::ColumnFamily> families;
-  for (const char* cf : {kClocks, kTimers, kWaits, kFiring, kPartitions}) {
-    families.push_back({cf, nullptr});
-    families.back().point_lookups =
-        std::string_view(cf) == kClocks || std::string_view(cf) == kPartitions;
-  }
-  return families;
+  return {
+      {kClocks, nullptr, /*point_lookups=*/true},
+      {kTimers, nullptr, /*point_lookups=*/false},
+      {kWaits, nullptr, /*point_lookups=*/false},
+      {kFiring, nullptr, /*point_lookups=*/false},
+      {kPartitions, nullptr, /*point_lookups=*/true},
+  };
 }
 
 std::string TimerKey(int32_t partition, absl::Time at, std::string_view thread_key) {

@@ -29,9 +29,8 @@ class StoreTest : public ::testing::Test {
     o.path = path_;
     o.write_buffer_bytes = 64 << 10;  // small: the writes below fill and flush many memtables
     o.block_cache_bytes = 1 << 20;
-    o.column_families.push_back({"by_key", nullptr});
-    o.column_families.back().point_lookups = true;
-    o.column_families.push_back({"ordered", nullptr});
+    o.column_families = {{"by_key", nullptr, /*point_lookups=*/true},
+                         {"ordered", nullptr, /*point_lookups=*/false}};
     auto store = Store::Open(std::move(o));
     EXPECT_TRUE(store.ok()) << store.status();
     return store.ok() ? std::move(*store) : nullptr;
