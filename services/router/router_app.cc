@@ -270,15 +270,15 @@ absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
   stateful.session_timeout_ms = static_cast<int>(config.GetInt("router.session_timeout_ms", 10000));
   kafka::StatefulConsumerHooks hooks;
   hooks.stored_offset = [this](int32_t p) -> absl::StatusOr<std::optional<int64_t>> {
-    // A batch in flight holds the partition's newest record (its state commits with it).
-    absl::StatusOr<std::optional<std::string>> stored;
+    // A batch in flight that consumed from the partition holds its newest record (the state
+    // commits with it); otherwise RocksDB does.
+    std::optional<std::string> pending;
     if (in_flight_) {
-      stored = in_flight_->lanes[p % in_flight_->lanes.size()].view.Written(CfName(Cf::kPartitions),
-                                                                            PartitionPrefix(p));
+      pending = in_flight_->lanes[p % in_flight_->lanes.size()].view.Written(
+          CfName(Cf::kPartitions), PartitionPrefix(p));
     }
-    if (!stored.ok() || !stored->has_value()) {
-      stored = store_->Get(CfName(Cf::kPartitions), PartitionPrefix(p));
-    }
+    absl::StatusOr<std::optional<std::string>> stored =
+        pending ? std::move(pending) : store_->Get(CfName(Cf::kPartitions), PartitionPrefix(p));
     if (!stored.ok()) {
       healthy_ = false;
       return stored.status();
@@ -364,8 +364,9 @@ void RouterApp::Loop() {
       next_metrics = absl::Now() + absl::Seconds(2);
     }
   }
-  // The batch in flight is acknowledged and committed before the consumer leaves the group.
-  if (in_flight_ && !CommitBatch(*in_flight_)) consumer_->Rewind(in_flight_->first_offset);
+  // The batch in flight is acknowledged and committed before the consumer leaves the group (if
+  // that fails, the next start reads it again from RocksDB's offsets).
+  if (in_flight_) CommitBatch(*in_flight_);
   in_flight_.reset();
 }
 
