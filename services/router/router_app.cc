@@ -131,7 +131,7 @@ struct RouterApp::Metrics {
                .Register(r);
     batch = &prometheus::BuildHistogram()
                  .Name("earshot_router_batch_duration_seconds")
-                 .Help("Time from the start of a batch's apply to its commit (batches overlap)")
+                 .Help("Time to apply, produce and commit one batch")
                  .Register(r)
                  .Add({}, LatencyBuckets());
     auto gauge = [&r](const char* name, const char* help) {
@@ -166,35 +166,6 @@ struct RouterApp::Metrics {
   prometheus::Gauge* rules;
   prometheus::Gauge* owned;
   store::StoreMetrics rocksdb;
-};
-
-// The part of a batch on the partitions one thread applies (partition % lanes): its own view
-// over RocksDB, partition records and output. Lanes touch disjoint keys, since every key starts
-// with its partition, and each lane writes its partitions' state and offsets in one RocksDB
-// write, so a partition's state and offset still commit together.
-struct RouterApp::Lane {
-  Lane(store::Store* store, const store::OverlayView* under) : view(store, under) {}
-
-  std::vector<const rd_kafka_message_t*> msgs;
-  store::OverlayView view;
-  PartitionStates partitions;
-  std::vector<kafka::Record> records;
-  std::map<int32_t, absl::Time> newest_received;
-  int duplicates = 0;
-  int invalid = 0;
-  std::vector<std::pair<std::string, earshot::v1::Priority>> queues;
-  absl::Status commit_status;
-};
-
-// One polled batch, from its apply to its commit.
-struct RouterApp::Batch {
-  std::vector<kafka::MessagePtr> msgs;
-  std::vector<Lane> lanes;
-  std::map<int32_t, int64_t> first_offset;  // per partition: where a retry reads again
-  absl::Time started;
-  size_t routed = 0;
-  absl::Notification acked;
-  absl::Status produce_status;
 };
 
 RouterApp::RouterApp() : dedup_clock_(std::make_shared<DedupClock>()) {}
@@ -270,15 +241,7 @@ absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
   stateful.session_timeout_ms = static_cast<int>(config.GetInt("router.session_timeout_ms", 10000));
   kafka::StatefulConsumerHooks hooks;
   hooks.stored_offset = [this](int32_t p) -> absl::StatusOr<std::optional<int64_t>> {
-    // A batch in flight that consumed from the partition holds its newest record (the state
-    // commits with it); otherwise RocksDB does.
-    std::optional<std::string> pending;
-    if (in_flight_) {
-      pending = in_flight_->lanes[p % in_flight_->lanes.size()].view.Written(
-          CfName(Cf::kPartitions), PartitionPrefix(p));
-    }
-    absl::StatusOr<std::optional<std::string>> stored =
-        pending ? std::move(pending) : store_->Get(CfName(Cf::kPartitions), PartitionPrefix(p));
+    auto stored = store_->Get(CfName(Cf::kPartitions), PartitionPrefix(p));
     if (!stored.ok()) {
       healthy_ = false;
       return stored.status();
@@ -364,11 +327,25 @@ void RouterApp::Loop() {
       next_metrics = absl::Now() + absl::Seconds(2);
     }
   }
-  // The batch in flight is acknowledged and committed before the consumer leaves the group (if
-  // that fails, the next start reads it again from RocksDB's offsets).
-  if (in_flight_) CommitBatch(*in_flight_);
-  in_flight_.reset();
 }
+
+// The part of a batch on the partitions one thread applies (partition % lanes): its own view
+// over RocksDB, partition records and output. Lanes touch disjoint keys, since every key starts
+// with its partition, and each lane writes its partitions' state and offsets in one RocksDB
+// write, so a partition's state and offset still commit together.
+struct RouterApp::Lane {
+  explicit Lane(store::Store* store) : view(store) {}
+
+  std::vector<const rd_kafka_message_t*> msgs;
+  store::OverlayView view;
+  PartitionStates partitions;
+  std::vector<kafka::Record> records;
+  std::map<int32_t, absl::Time> newest_received;
+  int duplicates = 0;
+  int invalid = 0;
+  std::vector<std::pair<std::string, earshot::v1::Priority>> queues;
+  absl::Status commit_status;
+};
 
 void RouterApp::ForEachLane(std::vector<Lane>& lanes, absl::FunctionRef<void(Lane&)> body) {
   // Lanes without events have nothing to apply or write (a light load's batch of one event).
@@ -415,88 +392,56 @@ void RouterApp::ApplyLane(Lane& lane, const RuleSet& rules) {
   lane.partitions.Flush(lane.view);
 }
 
-// While batch N waits for Kafka's acknowledgement, batch N+1 is polled (without waiting for
-// records) and applied on top of N's uncommitted state. Then N is committed and N+1 produced, so
-// a thread's RoutedEvents still reach Kafka in order, and a crash still replays from the last
-// commit. Overlapping the apply with the wait gained 2-9% events/s (bench/README.md, session 6).
 bool RouterApp::ProcessBatch() {
-  std::vector<kafka::MessagePtr> msgs =
-      consumer_->PollBatch(in_flight_ ? absl::ZeroDuration() : absl::Milliseconds(100));
-  std::unique_ptr<Batch> next;
-  if (!msgs.empty()) next = Apply(std::move(msgs), in_flight_.get());
-  if (in_flight_) {
-    std::unique_ptr<Batch> done = std::move(in_flight_);
-    if (!CommitBatch(*done)) {
-      // Neither is committed: read both again, from the earlier batch's offsets where both have
-      // a partition (map::insert keeps the first).
-      std::map<int32_t, int64_t> offsets = done->first_offset;
-      if (next) offsets.insert(next->first_offset.begin(), next->first_offset.end());
-      consumer_->Rewind(offsets);
-      return false;
-    }
+  std::vector<kafka::MessagePtr> msgs = consumer_->PollBatch(absl::Milliseconds(100));
+  if (msgs.empty()) return true;
+  const absl::Time started = absl::Now();
+
+  std::shared_ptr<const RuleSet> rules = this->rules();
+  std::vector<Lane> lanes;
+  lanes.reserve(options_.apply_threads);
+  for (int i = 0; i < options_.apply_threads; ++i) lanes.emplace_back(store_.get());
+  std::map<int32_t, int64_t> first_offset;
+  for (const auto& m : msgs) {
+    first_offset.emplace(m->partition, m->offset);
+    lanes[m->partition % lanes.size()].msgs.push_back(m.get());
   }
-  if (!next) return true;
-  for (const Lane& lane : next->lanes) {
+  ForEachLane(lanes, [&](Lane& lane) { ApplyLane(lane, *rules); });
+
+  auto rewind = [&] { consumer_->Rewind(first_offset); };  // nothing of it is committed
+  std::vector<kafka::Record> records;
+  for (Lane& lane : lanes) {
     if (!lane.view.error().ok()) {
       log::Error(kLogger, "state read failed; batch retried",
                  {{"error", lane.view.error().ToString()}});
-      consumer_->Rewind(next->first_offset);  // nothing of it is committed
+      rewind();
       return false;
     }
-  }
-  Produce(*next);
-  in_flight_ = std::move(next);
-  return true;
-}
-
-std::unique_ptr<RouterApp::Batch> RouterApp::Apply(std::vector<kafka::MessagePtr> msgs,
-                                                   Batch* under) {
-  auto batch = std::make_unique<Batch>();
-  batch->started = absl::Now();
-  batch->msgs = std::move(msgs);
-  std::shared_ptr<const RuleSet> rules = this->rules();
-  batch->lanes.reserve(options_.apply_threads);  // views refer to the lanes under them
-  for (int i = 0; i < options_.apply_threads; ++i) {
-    batch->lanes.emplace_back(store_.get(), under != nullptr ? &under->lanes[i].view : nullptr);
-  }
-  for (const auto& m : batch->msgs) {
-    batch->first_offset.emplace(m->partition, m->offset);
-    batch->lanes[m->partition % batch->lanes.size()].msgs.push_back(m.get());
-  }
-  ForEachLane(batch->lanes, [&](Lane& lane) { ApplyLane(lane, *rules); });
-  for (Lane& lane : batch->lanes) lane.view.DetachUnder();  // `under` may now commit and go
-  return batch;
-}
-
-void RouterApp::Produce(Batch& batch) {
-  std::vector<kafka::Record> records;
-  for (Lane& lane : batch.lanes) {
     std::move(lane.records.begin(), lane.records.end(), std::back_inserter(records));
-    lane.records.clear();
   }
-  batch.routed = records.size();
-  // Output first: a crash after this and before the commit replays the batch, giving the same
-  // events again (at-least-once, stable ids) and the same state (exactly-once).
-  producer_->ProduceBatch(std::move(records), [&batch](absl::Status st) {
-    batch.produce_status = std::move(st);
-    batch.acked.Notify();
-  });
-}
+  const size_t routed = records.size();
 
-bool RouterApp::CommitBatch(Batch& batch) {
-  if (!batch.acked.WaitForNotificationWithTimeout(options_.produce_timeout + absl::Seconds(5))) {
-    log::Warn(kLogger, "routed records not acknowledged in time; waiting for the producer");
-    batch.acked.WaitForNotification();  // the producer's own time-out ends it; the callback
-                                        // refers to the batch
+  // Output first: a crash after this and before the commit below replays the batch, giving
+  // the same events again (at-least-once, stable ids) and the same state (exactly-once).
+  absl::Notification acked;
+  absl::Status produce_status;
+  producer_->ProduceBatch(std::move(records), [&](absl::Status st) {
+    produce_status = std::move(st);
+    acked.Notify();
+  });
+  if (!acked.WaitForNotificationWithTimeout(options_.produce_timeout + absl::Seconds(5))) {
+    produce_status = absl::DeadlineExceededError("routed records not acknowledged in time");
+    acked.WaitForNotification();  // the producer's own time-out ends it; the callback refers here
   }
-  if (!batch.produce_status.ok()) {
+  if (!produce_status.ok()) {
     log::Warn(kLogger, "routed records not acknowledged; batch retried",
-              {{"error", batch.produce_status.ToString()}});
+              {{"error", produce_status.ToString()}});
+    rewind();
     return false;
   }
-  // RocksDB groups the lanes' writes into one log write.
-  ForEachLane(batch.lanes, [](Lane& lane) { lane.commit_status = lane.view.Commit(); });
-  for (const Lane& lane : batch.lanes) {
+  // RocksDB groups the lanes' writes into one log write and fills the memtables in parallel.
+  ForEachLane(lanes, [](Lane& lane) { lane.commit_status = lane.view.Commit(); });
+  for (const Lane& lane : lanes) {
     if (!lane.commit_status.ok()) {
       log::Error(kLogger, "state write failed; stopping",
                  {{"error", lane.commit_status.ToString()}});
@@ -507,7 +452,7 @@ bool RouterApp::CommitBatch(Batch& batch) {
   }
   int duplicates = 0;
   int invalid = 0;
-  for (const Lane& lane : batch.lanes) {
+  for (const Lane& lane : lanes) {
     for (const auto& [p, received] : lane.newest_received) dedup_clock_->Advance(p, received);
     duplicates += lane.duplicates;
     invalid += lane.invalid;
@@ -515,8 +460,8 @@ bool RouterApp::CommitBatch(Batch& batch) {
   {
     // Keep the in-memory copy of each partition's counts current for the metrics.
     absl::MutexLock lock(&mu_);
-    for (const auto& [p, _] : batch.first_offset) {
-      const Lane& lane = batch.lanes[p % batch.lanes.size()];
+    for (const auto& [p, _] : first_offset) {
+      const Lane& lane = lanes[p % lanes.size()];
       if (auto value = lane.view.Written(CfName(Cf::kPartitions), PartitionPrefix(p));
           value && owned_.count(p) > 0) {
         owned_[p].ParseFromString(*value);
@@ -525,14 +470,14 @@ bool RouterApp::CommitBatch(Batch& batch) {
   }
   consumer_->CommitAsync();  // only so that lag tools see progress; RocksDB is the truth
 
-  applied_ += static_cast<int64_t>(batch.msgs.size());
-  metrics_->routed->Increment(static_cast<double>(batch.routed));
+  applied_ += static_cast<int64_t>(msgs.size());
+  metrics_->routed->Increment(static_cast<double>(routed));
   metrics_->duplicates->Increment(duplicates);
   metrics_->invalid->Increment(invalid);
-  for (const Lane& lane : batch.lanes) {
+  for (const Lane& lane : lanes) {
     for (const auto& [q, p] : lane.queues) metrics_->Queue(q, p).Increment();
   }
-  metrics_->batch->Observe(absl::ToDoubleSeconds(absl::Now() - batch.started));
+  metrics_->batch->Observe(absl::ToDoubleSeconds(absl::Now() - started));
   return true;
 }
 

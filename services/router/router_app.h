@@ -5,10 +5,8 @@
 // by partition over apply_threads lanes, which apply it with RouterCore, each to a view of its
 // own; it produces the RoutedEvents, waits for Kafka's acknowledgement, then each lane writes
 // its partitions' state and consumed offsets in one RocksDB batch: thread state is exactly-once,
-// output at-least-once with stable ids. While a batch waits for its acknowledgement the next one
-// is polled and applied on top of its uncommitted state, and produced once the first is
-// committed. On every assignment consumption resumes from the offsets in RocksDB (or in the
-// batch in flight). Rules are swapped on Reload() (SIGHUP) between batches.
+// output at-least-once with stable ids. On every assignment consumption resumes
+// from the offsets in RocksDB. Rules are swapped on Reload() (SIGHUP) between batches.
 #include <atomic>
 #include <map>
 #include <memory>
@@ -73,14 +71,8 @@ class RouterApp final : public Service {
 
  private:
   struct Lane;
-  struct Batch;
   void Loop();
   bool ProcessBatch();
-  // Applies `msgs` on top of `under` (the batch in flight, or none).
-  std::unique_ptr<Batch> Apply(std::vector<kafka::MessagePtr> msgs, Batch* under);
-  void Produce(Batch& batch);
-  // Waits for the batch's acknowledgement and commits its state; false when either failed.
-  bool CommitBatch(Batch& batch);
   void ApplyLane(Lane& lane, const RuleSet& rules);
   // body(lane) for every lane with events, the first on the calling thread and the others on
   // lane_pool_; returns when all are done.
@@ -98,8 +90,6 @@ class RouterApp final : public Service {
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<kafka::StatefulConsumer> consumer_;
   std::unique_ptr<boost::asio::thread_pool> lane_pool_;  // apply_threads - 1 threads
-  // Produced, not yet acknowledged and committed (loop thread; the consumer's hooks read it).
-  std::unique_ptr<Batch> in_flight_;
   int partition_count_ = 0;
 
   mutable absl::Mutex mu_;

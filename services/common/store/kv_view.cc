@@ -17,11 +17,7 @@ std::string OverlayView::Key(std::string_view cf, std::string_view key) {
 }
 
 std::optional<std::string> OverlayView::Get(std::string_view cf, std::string_view key) {
-  const std::string k = Key(cf, key);
-  if (auto it = writes_.find(k); it != writes_.end()) return it->second;
-  if (under_ != nullptr) {
-    if (auto it = under_->writes_.find(k); it != under_->writes_.end()) return it->second;
-  }
+  if (auto it = writes_.find(Key(cf, key)); it != writes_.end()) return it->second;
   std::string value;
   rocksdb::Status st = store_->db()->Get(rocksdb::ReadOptions(), store_->cf(cf),
                                          rocksdb::Slice(key.data(), key.size()), &value);

@@ -28,11 +28,7 @@ class KvView {
 
 class OverlayView final : public KvView {
  public:
-  // `under`, when given, is an earlier batch's view not yet committed: reads consult its writes
-  // after this view's and before RocksDB, so this batch sees that one's state (the router
-  // applies a batch while the one before waits for Kafka). Only this view's writes commit.
-  explicit OverlayView(Store* store, const OverlayView* under = nullptr)
-      : store_(store), under_(under) {}
+  explicit OverlayView(Store* store) : store_(store) {}
 
   std::optional<std::string> Get(std::string_view cf, std::string_view key) override;
   void Put(std::string_view cf, std::string_view key, std::string_view value) override {
@@ -48,14 +44,11 @@ class OverlayView final : public KvView {
   // instead, if there was one.
   absl::Status Commit();
   const absl::Status& error() const { return error_; }
-  // Reads no longer consult `under` (before it is committed or dropped).
-  void DetachUnder() { under_ = nullptr; }
 
  private:
   static std::string Key(std::string_view cf, std::string_view key);
 
   Store* store_;
-  const OverlayView* under_;
   // "cf\0key" -> last value (nullopt: deleted).
   std::unordered_map<std::string, std::optional<std::string>> writes_;
   absl::Status error_;
