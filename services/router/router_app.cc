@@ -220,6 +220,7 @@ absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
   auto store = store::Store::Open(store_options);
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
+  if (auto upgraded = UpgradeQueueIndex(*store_); !upgraded.ok()) return upgraded;
 
   auto producer = kafka::Producer::Create(producer_options, &ctx.registry);
   if (!producer.ok()) return producer.status();

@@ -70,7 +70,8 @@ class RouterCore {
 // Key helpers, shared with the gRPC Threads service and tests.
 using store::PartitionPrefix;
 std::string PartitionKey(int32_t partition, std::string_view key);
-// Queue index: partition, queue ("" = every queue), status, sort time, thread key.
+// Queue index: partition, queue, status, sort time, thread key; one entry per thread, under
+// its queue ("" while it has none). ListThreads over every queue reads each queue's range.
 std::string QueueIndexPrefix(int32_t partition, std::string_view queue,
                              earshot::v1::ThreadStatus status);
 std::string QueueIndexKey(int32_t partition, std::string_view queue,
@@ -81,5 +82,11 @@ std::string QueueIndexKey(int32_t partition, std::string_view queue,
 absl::Time ThreadSortTime(const earshot::v1::Thread& thread);
 // Dedup values hold the expiry time; RocksDB drops expired keys during compaction.
 bool DedupExpired(std::string_view value, absl::Time now);
+
+// Until session 7 of bench/README.md every thread had a second queue-index entry, under ""
+// for "all queues". Removes those of threads that have a queue from a store written before, so
+// a listing of every queue shows each thread once; a no-op once done (a marker in the default
+// column family says so). Run at start, before consuming.
+absl::Status UpgradeQueueIndex(store::Store& store);
 
 }  // namespace earshot::router

@@ -70,17 +70,17 @@ grpc::ServerUnaryReactor* RouterApp::ThreadsService::ListThreads(
   if (!request->page_token().empty() && !gateway::Base64Decode(request->page_token(), &after)) {
     return Finish(ctx, absl::InvalidArgumentError("page_token is not one this service gave"));
   }
-  // Merge the owned partitions' index ranges, each already in (time, key) order.
+  // Merge the index ranges of the owned partitions (and, for every queue, of each queue in
+  // them), each already in (time, key) order: the page is among the first page_size + 1 entries
+  // of each range.
   struct Entry {
     std::string suffix;
     int32_t partition;
   };
   std::vector<Entry> entries;
   rocksdb::ColumnFamilyHandle* cf = app_->store_->cf(CfName(Cf::kQueueIndex));
-  for (int32_t p : app_->OwnedPartitions()) {
-    const std::string prefix = QueueIndexPrefix(p, request->queue(), status);
-    std::unique_ptr<rocksdb::Iterator> it(
-        app_->store_->db()->NewIterator(rocksdb::ReadOptions(), cf));
+  auto take_range = [&](rocksdb::Iterator* it, int32_t p, std::string_view queue) {
+    const std::string prefix = QueueIndexPrefix(p, queue, status);
     int taken = 0;
     for (it->Seek(prefix + after); it->Valid() && taken <= page_size; it->Next()) {
       std::string_view key(it->key().data(), it->key().size());
@@ -89,6 +89,26 @@ grpc::ServerUnaryReactor* RouterApp::ThreadsService::ListThreads(
       if (suffix <= after) continue;
       entries.push_back({std::move(suffix), p});
       ++taken;
+    }
+  };
+  for (int32_t p : app_->OwnedPartitions()) {
+    std::unique_ptr<rocksdb::Iterator> it(
+        app_->store_->db()->NewIterator(rocksdb::ReadOptions(), cf));
+    if (!request->queue().empty()) {
+      take_range(it.get(), p, request->queue());
+      continue;
+    }
+    // Every queue of the partition: its keys run from (p, queue, 0) to (p, queue, 1).
+    const std::string partition = PartitionPrefix(p);
+    it->Seek(partition);
+    while (it->Valid()) {
+      std::string_view key(it->key().data(), it->key().size());
+      const size_t end = key.find('\0', partition.size());
+      if (!key.starts_with(partition) || end == std::string_view::npos) break;
+      std::string next(key.substr(0, end));
+      take_range(it.get(), p, next.substr(partition.size()));
+      next.push_back('\1');
+      it->Seek(next);
     }
   }
   std::sort(entries.begin(), entries.end(),

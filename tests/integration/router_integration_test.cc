@@ -2,6 +2,7 @@
 // routed events read back from earshot.routed.v1, thread state through gRPC Threads.
 #include <fstream>
 
+#include "earshot/v1/ingest.grpc.pb.h"
 #include "earshot/v1/routing.pb.h"
 #include "earshot/v1/threads.grpc.pb.h"
 #include "grpcpp/create_channel.h"
@@ -111,6 +112,95 @@ TEST_F(RouterIntegrationTest, DuplicatesDroppedThreadsFollowRepliesAndRoutingApp
   ASSERT_TRUE(stub_->ListThreads(&ctx, req, &resp).ok());
   ASSERT_EQ(resp.threads_size(), 1);
   EXPECT_EQ(resp.threads(0).thread_key(), kWaThread);
+}
+
+// Threads in three queues (the example rules: English desk, German desk by default, escalation
+// for cancellations), waiting since distinct times. A listing of every queue, page by page,
+// shows each waiting thread once, oldest first; a queue's listing shows exactly its threads.
+TEST_F(RouterIntegrationTest, ListThreadsPagesEveryQueueOldestFirst) {
+  auto ingest = earshot::v1::Ingest::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(stack_.process().grpc_port()),
+                          grpc::InsecureChannelCredentials()));
+  constexpr int kThreads = 12;
+  earshot::v1::PublishRequest publish;
+  for (int i = 0; i < kThreads; ++i) {
+    earshot::v1::Event* e = publish.add_events();
+    e->set_event_id("gen:list:" + std::to_string(i));
+    e->set_platform(earshot::v1::PLATFORM_GENERIC);
+    e->set_account_id("list");
+    e->set_thread_key("gen:list:t" + std::to_string(i));
+    e->set_message_id("m" + std::to_string(i));
+    e->set_direction(earshot::v1::DIRECTION_INBOUND);
+    e->set_kind(earshot::v1::KIND_COMMENT);
+    // Published newest first, so that listing order is not publishing order.
+    e->mutable_created_at()->set_seconds(1741170000 + 60 * (kThreads - i));
+    switch (i % 3) {
+      case 0:
+        e->set_lang("en");
+        e->set_text("Lovely colours this season");
+        break;
+      case 1:
+        e->set_text("Ok");
+        break;
+      case 2:
+        e->set_text("I want to cancel my order right now");
+        break;
+    }
+  }
+  grpc::ClientContext publish_ctx;
+  earshot::v1::PublishResponse published;
+  ASSERT_TRUE(ingest->Publish(&publish_ctx, publish, &published).ok());
+  ASSERT_EQ(Routed(kThreads).size(), static_cast<size_t>(kThreads));
+
+  // Where each thread went, and the order a listing must give.
+  std::map<std::string, std::vector<std::string>> by_queue;
+  std::vector<std::pair<int64_t, std::string>> oldest_first;
+  for (int i = 0; i < kThreads; ++i) {
+    const std::string key = "gen:list:t" + std::to_string(i);
+    auto t = WaitThread(
+        key, [](const auto& t) { return t.status() == earshot::v1::THREAD_STATUS_AWAITING_REPLY; });
+    by_queue[t.queue()].push_back(key);
+    oldest_first.emplace_back(t.oldest_unanswered().seconds(), key);
+  }
+  ASSERT_EQ(by_queue.size(), 3u) << "the fixture meant three queues";
+  EXPECT_EQ(by_queue.count("escalation"), 1u);
+  std::sort(oldest_first.begin(), oldest_first.end());
+
+  auto list_all = [&](const std::string& queue, int page_size) {
+    std::vector<std::string> keys;
+    std::string token;
+    for (int pages = 0; pages < 20; ++pages) {
+      grpc::ClientContext ctx;
+      earshot::v1::ListThreadsRequest req;
+      req.set_queue(queue);
+      req.set_page_size(page_size);
+      req.set_page_token(token);
+      earshot::v1::ListThreadsResponse resp;
+      EXPECT_TRUE(stub_->ListThreads(&ctx, req, &resp).ok());
+      EXPECT_LE(resp.threads_size(), page_size);
+      for (const auto& t : resp.threads()) keys.push_back(t.thread_key());
+      token = resp.next_page_token();
+      if (token.empty()) break;
+    }
+    return keys;
+  };
+  std::vector<std::string> want;
+  for (const auto& [at, key] : oldest_first) want.push_back(key);
+  EXPECT_EQ(list_all("", 5), want);
+  EXPECT_EQ(list_all("", 100), want);
+  for (const auto& [queue, keys] : by_queue) {
+    std::vector<std::string> listed = list_all(queue, 2);
+    std::vector<std::string> sorted_listed = listed;
+    std::sort(sorted_listed.begin(), sorted_listed.end());
+    std::vector<std::string> expected = keys;
+    std::sort(expected.begin(), expected.end());
+    EXPECT_EQ(sorted_listed, expected) << "queue " << queue;
+    std::vector<std::string> in_order;
+    for (const auto& key : want) {
+      if (std::find(keys.begin(), keys.end(), key) != keys.end()) in_order.push_back(key);
+    }
+    EXPECT_EQ(listed, in_order) << "queue " << queue;
+  }
 }
 
 TEST_F(RouterIntegrationTest, ResolveThroughGrpcIsAppliedInOrder) {

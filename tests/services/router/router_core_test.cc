@@ -1,8 +1,11 @@
 #include "services/router/router_core.h"
 
+#include <algorithm>
+#include <filesystem>
 #include <map>
 
 #include "gtest/gtest.h"
+#include "rocksdb/db.h"
 #include "services/common/store/memory_view.h"
 
 namespace earshot::router {
@@ -216,7 +219,7 @@ TEST_F(RouterCoreTest, CountsAndQueueIndexFollowTransitions) {
   p = Partition();
   EXPECT_EQ(p.threads_by_status().at(earshot::v1::THREAD_STATUS_AWAITING_REPLY), 1);
   EXPECT_EQ(p.threads_by_status().at(earshot::v1::THREAD_STATUS_ANSWERED), 1);
-  // The index lists exactly the one waiting thread under its queue and under "all".
+  // The index lists exactly the one waiting thread, under its queue, and each thread once.
   int waiting = 0;
   for (const auto& [k, v] : view_.Data(Cf::kQueueIndex)) {
     if (k.rfind(QueueIndexPrefix(3, "care", earshot::v1::THREAD_STATUS_AWAITING_REPLY), 0) == 0) {
@@ -225,7 +228,7 @@ TEST_F(RouterCoreTest, CountsAndQueueIndexFollowTransitions) {
     }
   }
   EXPECT_EQ(waiting, 1);
-  EXPECT_EQ(view_.Data(Cf::kQueueIndex).size(), 4u);
+  EXPECT_EQ(view_.Data(Cf::kQueueIndex).size(), 2u);
 }
 
 TEST_F(RouterCoreTest, DeleteOfBrandReplyFoundThroughMessageIndex) {
@@ -238,6 +241,83 @@ TEST_F(RouterCoreTest, DeleteOfBrandReplyFoundThroughMessageIndex) {
   auto r = Apply(del);
   EXPECT_EQ(r.routed->event().thread_key(), "fb:1:c:9");
   EXPECT_FALSE(view_.Get(Cf::kThreads, PartitionKey(3, "fb:1:c:other")).has_value());
+}
+
+}  // namespace
+}  // namespace earshot::router
+
+namespace earshot::router {
+namespace {
+
+// A data folder written before the queue index had one entry per thread: every thread also had
+// an entry under "" (all queues). The upgrade, on the real RocksDB folder, keeps the entry of a
+// thread without a queue and removes the others, once.
+TEST(QueueIndexUpgradeTest, RemovesTheAllQueuesEntriesOfThreadsWithAQueue) {
+  const std::string path = ::testing::TempDir() + "/queue-index-upgrade";
+  std::filesystem::remove_all(path);
+  auto open = [&] {
+    store::StoreOptions o;
+    o.path = path;
+    o.column_families = ColumnFamilies(nullptr);
+    auto s = store::Store::Open(std::move(o));
+    EXPECT_TRUE(s.ok()) << s.status();
+    return std::move(*s);
+  };
+  const auto waiting = earshot::v1::THREAD_STATUS_AWAITING_REPLY;
+  const absl::Time at = absl::FromUnixSeconds(1741170000);
+  auto index_keys = [](store::Store& s) {
+    std::vector<std::string> keys;
+    std::unique_ptr<rocksdb::Iterator> it(
+        s.db()->NewIterator(rocksdb::ReadOptions(), s.cf(CfName(Cf::kQueueIndex))));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) keys.push_back(it->key().ToString());
+    return keys;
+  };
+  const std::string queued_all = QueueIndexKey(0, "", waiting, at, "fb:1:c:queued");
+  const std::string queued = QueueIndexKey(0, "care-de", waiting, at, "fb:1:c:queued");
+  const std::string no_queue = QueueIndexKey(7, "", waiting, at, "fb:1:c:no-queue");
+  const std::string other_all =
+      QueueIndexKey(7, "", waiting, at + absl::Seconds(1), "fb:1:c:other");
+  const std::string other =
+      QueueIndexKey(7, "sales", waiting, at + absl::Seconds(1), "fb:1:c:other");
+  const std::string gone = QueueIndexKey(9, "", waiting, at, "fb:1:c:gone");  // no thread record
+  {
+    auto s = open();
+    rocksdb::WriteBatch b;
+    auto put_thread = [&](int32_t p, const std::string& key, const std::string& queue) {
+      earshot::v1::Thread t;
+      t.set_thread_key(key);
+      t.set_queue(queue);
+      t.set_status(waiting);
+      b.Put(s->cf(CfName(Cf::kThreads)), PartitionKey(p, key), t.SerializeAsString());
+    };
+    put_thread(0, "fb:1:c:queued", "care-de");
+    put_thread(7, "fb:1:c:no-queue", "");
+    put_thread(7, "fb:1:c:other", "sales");
+    for (const auto& k : {queued_all, queued, no_queue, other_all, other, gone}) {
+      b.Put(s->cf(CfName(Cf::kQueueIndex)), k, "");
+    }
+    ASSERT_TRUE(s->Write(&b).ok());
+  }
+  std::vector<std::string> want = {queued, no_queue, other};
+  std::sort(want.begin(), want.end());
+  {
+    auto s = open();
+    ASSERT_TRUE(UpgradeQueueIndex(*s).ok());
+    EXPECT_EQ(index_keys(*s), want);
+  }
+  {
+    // Once done, never again: an entry under "" written now (a thread without a queue) stays.
+    auto s = open();
+    const std::string later = QueueIndexKey(3, "", waiting, at, "fb:1:c:later");
+    rocksdb::WriteBatch b;
+    b.Put(s->cf(CfName(Cf::kQueueIndex)), later, "");
+    ASSERT_TRUE(s->Write(&b).ok());
+    ASSERT_TRUE(UpgradeQueueIndex(*s).ok());
+    want.push_back(later);
+    std::sort(want.begin(), want.end());
+    EXPECT_EQ(index_keys(*s), want);
+  }
+  std::filesystem::remove_all(path);
 }
 
 }  // namespace
