@@ -440,7 +440,8 @@ bool RouterApp::ProcessBatch() {
     rewind();
     return false;
   }
-  // RocksDB groups the lanes' writes into one log write and fills the memtables in parallel.
+  // RocksDB groups the lanes' writes into one log write (the hash memtables take one writer at a
+  // time, so the memtable inserts are serial).
   ForEachLane(lanes, [](Lane& lane) { lane.commit_status = lane.view.Commit(); });
   for (const Lane& lane : lanes) {
     if (!lane.commit_status.ok()) {

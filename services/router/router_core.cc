@@ -4,7 +4,6 @@
 #include <cstdint>
 #include <vector>
 
-#include "fmt/format.h"
 #include "rocksdb/db.h"
 #include "services/common/base/log.h"
 #include "services/common/store/store.h"
@@ -188,36 +187,32 @@ ApplyResult RouterCore::Apply(int32_t partition, int64_t offset, const Event& ev
 
 absl::Status UpgradeQueueIndex(store::Store& store) {
   constexpr std::string_view kMarker = "router.queue_index.one_entry_per_thread";
-  rocksdb::ColumnFamilyHandle* meta = store.cf(rocksdb::kDefaultColumnFamilyName);
-  auto fail = [](const rocksdb::Status& st) {
-    return absl::InternalError(fmt::format("upgrade of the queue index: {}", st.ToString()));
-  };
-  std::string done;
-  rocksdb::Status st = store.db()->Get(rocksdb::ReadOptions(), meta, kMarker, &done);
-  if (st.ok()) return absl::OkStatus();
-  if (!st.IsNotFound()) return fail(st);
+  auto done = store.Get(rocksdb::kDefaultColumnFamilyName, kMarker);
+  if (!done.ok()) return done.status();
+  if (done->has_value()) return absl::OkStatus();
 
   // Each partition's "" entries come first in its range (the queue name ends with a 0 byte):
   // read them, then seek to the next partition.
-  constexpr size_t kThreadKeyAt = 4 + 1 + 1 + 8;  // partition, "" and its 0, status, sort time
-  std::unique_ptr<rocksdb::Iterator> it(
-      store.db()->NewIterator(rocksdb::ReadOptions(), store.cf(CfName(Cf::kQueueIndex))));
+  const size_t thread_key_at =
+      QueueIndexPrefix(0, "", earshot::v1::THREAD_STATUS_UNSPECIFIED).size() + 8;  // + sort time
+  rocksdb::ColumnFamilyHandle* index = store.cf(CfName(Cf::kQueueIndex));
+  std::unique_ptr<rocksdb::Iterator> it(store.db()->NewIterator(rocksdb::ReadOptions(), index));
   rocksdb::WriteBatch batch;
   uint64_t removed = 0;
   for (it->SeekToFirst(); it->Valid();) {
     const std::string_view key(it->key().data(), it->key().size());
     const int32_t partition = static_cast<int32_t>(store::ReadBigEndian32(key.substr(0, 4)));
-    if (key.size() < kThreadKeyAt || key[4] != '\0') {
+    if (key.size() < thread_key_at || key[4] != '\0') {
       if (partition == INT32_MAX) break;
       it->Seek(PartitionPrefix(partition + 1));
       continue;
     }
-    const std::string_view thread_key = key.substr(kThreadKeyAt);
+    const std::string_view thread_key = key.substr(thread_key_at);
     auto thread = store.Get(CfName(Cf::kThreads), PartitionKey(partition, thread_key));
     if (!thread.ok()) return thread.status();
     Thread t;
     if (!thread->has_value() || !t.ParseFromString(**thread) || !t.queue().empty()) {
-      batch.Delete(store.cf(CfName(Cf::kQueueIndex)), it->key());
+      batch.Delete(index, it->key());
       ++removed;
     }
     if (batch.Count() >= 10000) {
@@ -226,8 +221,10 @@ absl::Status UpgradeQueueIndex(store::Store& store) {
     }
     it->Next();
   }
-  if (!it->status().ok()) return fail(it->status());
-  batch.Put(meta, kMarker, "");
+  if (!it->status().ok()) {
+    return absl::InternalError("upgrade of the queue index: " + it->status().ToString());
+  }
+  batch.Put(store.cf(rocksdb::kDefaultColumnFamilyName), kMarker, "");
   if (auto w = store.Write(&batch); !w.ok()) return w;
   if (removed > 0) {
     log::Info("router", "queue index upgraded: one entry per thread",
