@@ -145,8 +145,8 @@ TEST(EarshotctlTailTest, MutualTls) {
   ASSERT_TRUE(config.ok());
   config->set_env_lookup(earshot::testing::MutualTlsEnv(dir));
   ProcessOptions options;
-  options.data_dir =
-      ::testing::TempDir() + "/earshotctl-tls-" + std::to_string(absl::ToUnixNanos(absl::Now()));
+  const earshot::testing::TestFolder data("earshotctl-tls");
+  options.data_dir = data.path();
   Process process(options, std::move(*config));
   ASSERT_TRUE(process.Start().ok());
   ASSERT_TRUE(WaitFor([&] { return process.Ready(); }, absl::Seconds(20)));

@@ -18,17 +18,13 @@
 #include "gtest/gtest.h"
 #include "services/common/http/client.h"
 #include "services/gateway/signature.h"
+#include "tests/integration/test_folder.h"
 
 namespace earshot {
 namespace {
 
 class ProcessTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = ::testing::TempDir() + "/earshot-proc-" + std::to_string(getpid());
-    std::system(("rm -rf " + dir_ + " && mkdir -p " + dir_).c_str());
-    log_ = dir_ + "/stdout.log";
-  }
   void TearDown() override {
     if (pid_ > 0) {
       kill(pid_, SIGKILL);
@@ -76,8 +72,9 @@ class ProcessTest : public ::testing::Test {
     return "";
   }
 
-  std::string dir_;
-  std::string log_;
+  testing::TestFolder folder_{"earshot-proc"};  // removed after TearDown stopped the process
+  std::string dir_ = folder_.path();
+  std::string log_ = dir_ + "/stdout.log";
   pid_t pid_ = -1;
 };
 
@@ -152,7 +149,9 @@ TEST_F(ProcessTest, HttpThreadsPinnedToTheConfiguredCpus) {
   }
   EXPECT_EQ(allowed["gateway.http-0"], "0");
   EXPECT_EQ(allowed["gateway.http-1"], "0");
-  if (sysconf(_SC_NPROCESSORS_ONLN) > 1) EXPECT_NE(allowed["admin-0"], "0");
+  if (sysconf(_SC_NPROCESSORS_ONLN) > 1) {
+    EXPECT_NE(allowed["admin-0"], "0");
+  }
 }
 
 TEST_F(ProcessTest, BadConfigFailsWithTheReason) {

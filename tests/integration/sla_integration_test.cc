@@ -21,6 +21,7 @@ namespace {
 
 using earshot::testing::ReadFixture;
 using earshot::testing::StackOptions;
+using earshot::testing::TestFolder;
 using earshot::testing::TestStack;
 using earshot::testing::WaitFor;
 using earshot::v1::Alert;
@@ -30,8 +31,8 @@ constexpr char kThread[] = "wa:410000000000222:4915112345678";
 
 std::string PoliciesFile(const std::string& yaml) {
   static int n = 0;
-  const std::string path = ::testing::TempDir() + "/policies-" + std::to_string(getpid()) + "-" +
-                           std::to_string(n++) + ".yaml";
+  // Rewritten by every run: the same few names each time.
+  const std::string path = ::testing::TempDir() + "/sla-policies-" + std::to_string(n++) + ".yaml";
   std::ofstream(path) << yaml;
   return path;
 }
@@ -119,8 +120,8 @@ TEST(SlaIntegrationTest, DeadlinesMissedWhileDownFireOnceAfterRestart) {
   auto broker = kafka::EmbeddedBroker::Start(1, 4, kafka::StandardTopics());
   ASSERT_TRUE(broker.ok()) << broker.status();
   FakeClock clock(absl::FromUnixSeconds(kCustomerWrote + 60));
-  const std::string data = ::testing::TempDir() + "/sla-restart-" + std::to_string(getpid());
-  StackOptions options{SlaConfig(kHourPolicy), &clock, (*broker)->bootstrap(), data};
+  const TestFolder data("sla-restart");
+  StackOptions options{SlaConfig(kHourPolicy), &clock, (*broker)->bootstrap(), data.path()};
   {
     TestStack first(options);
     ASSERT_TRUE(
@@ -150,8 +151,6 @@ TEST(SlaIntegrationTest, DeadlinesMissedWhileDownFireOnceAfterRestart) {
 class Alertmanager {
  public:
   Alertmanager() {
-    dir_ = ::testing::TempDir() + "/alertmanager-" + std::to_string(getpid());
-    std::system(("rm -rf " + dir_ + " && mkdir -p " + dir_).c_str());
     std::ofstream(dir_ + "/am.yml")
         << "route: {receiver: 'null', group_wait: 0s}\nreceivers: [{name: 'null'}]\n";
     port_ = FreePort();
@@ -201,7 +200,8 @@ class Alertmanager {
     close(fd);
     return ntohs(addr.sin_port);
   }
-  std::string dir_;
+  TestFolder folder_{"alertmanager"};  // removed after the destructor stopped Alertmanager
+  std::string dir_ = folder_.path();
   int port_ = 0;
   pid_t pid_ = -1;
 };

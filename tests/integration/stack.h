@@ -20,6 +20,7 @@
 #include "services/earshot/process.h"
 #include "services/gateway/gateway_app.h"
 #include "services/gateway/signature.h"
+#include "tests/integration/test_folder.h"
 
 namespace earshot::testing {
 
@@ -110,9 +111,8 @@ class TestStack {
     ProcessOptions options;
     options.target = "all";
     options.clock = stack.clock;
-    options.data_dir = !stack.data_dir.empty() ? stack.data_dir
-                                               : ::testing::TempDir() + "/earshot-" +
-                                                     std::to_string(absl::ToUnixNanos(absl::Now()));
+    if (stack.data_dir.empty()) own_data_.emplace("earshot-stack");
+    options.data_dir = own_data_ ? own_data_->path() : stack.data_dir;
     process_ = std::make_unique<Process>(options, std::move(*config));
     auto st = process_->Start();
     EXPECT_TRUE(st.ok()) << st;
@@ -211,6 +211,7 @@ class TestStack {
   }
 
  private:
+  std::optional<TestFolder> own_data_;  // declared first: removed after the process stopped
   std::unique_ptr<Process> process_;
   int http_port_ = 0;
 };

@@ -446,7 +446,8 @@ TEST_F(StreamIntegrationTest, AnotherReplicaResumesTheCursorFromKafka) {
   config->set_env_lookup([](const std::string&) { return std::nullopt; });
   ProcessOptions options;
   options.target = "stream";
-  options.data_dir = ::testing::TempDir() + "/stream-replica";
+  const testing::TestFolder data("stream-replica");
+  options.data_dir = data.path();
   Process replica(options, std::move(*config));
   ASSERT_TRUE(replica.Start().ok());
 
@@ -473,7 +474,8 @@ TEST_F(StreamIntegrationTest, MutualTlsRequiresAClientCertificate) {
   config->set_env_lookup(testing::MutualTlsEnv(dir));
   ProcessOptions options;
   options.target = "stream";
-  options.data_dir = ::testing::TempDir() + "/stream-tls-replica";
+  const testing::TestFolder data("stream-tls-replica");
+  options.data_dir = data.path();
   Process replica(options, std::move(*config));
   ASSERT_TRUE(replica.Start().ok());
   const std::string target = "127.0.0.1:" + std::to_string(replica.grpc_port());

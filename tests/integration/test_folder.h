@@ -1,0 +1,41 @@
+#pragma once
+#include <stdlib.h>
+
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <system_error>
+
+#include "gtest/gtest.h"
+
+namespace earshot::testing {
+
+// A new folder under TempDir() for one test's data and logs. Removed with everything in it when
+// the test passed; kept, and named on stderr, when it failed.
+class TestFolder {
+ public:
+  explicit TestFolder(const std::string& prefix) {
+    std::string pattern = ::testing::TempDir() + "/" + prefix + "-XXXXXX";
+    if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
+    EXPECT_FALSE(path_.empty()) << "cannot create a folder under " << ::testing::TempDir();
+  }
+  ~TestFolder() {
+    if (path_.empty()) return;
+    if (::testing::Test::HasFailure()) {
+      std::cerr << "kept for the failed test: " << path_ << "\n";
+      return;
+    }
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TestFolder(const TestFolder&) = delete;
+  TestFolder& operator=(const TestFolder&) = delete;
+
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace earshot::testing
