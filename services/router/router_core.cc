@@ -1,7 +1,8 @@
 #include "services/router/router_core.h"
 
-#include <algorithm>
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "rocksdb/db.h"
@@ -29,24 +30,17 @@ std::string MessageRef(const Event& e, std::string_view message_id) {
 // The thread's queue-index key, under its queue. One key, not a second one for "all queues":
 // a thread whose status or sort time moves then costs a delete and a put in the index's skip
 // list instead of two of each (about 10% of an event's CPU, bench/README.md).
-std::vector<std::string> IndexKeys(int32_t partition, const Thread& t) {
-  return {QueueIndexKey(partition, t.queue(), t.status(), ThreadSortTime(t), t.thread_key())};
+std::string IndexKey(int32_t partition, const Thread& t) {
+  return QueueIndexKey(partition, t.queue(), t.status(), ThreadSortTime(t), t.thread_key());
 }
 
-// Moves the thread's index entries from `before` to `after`. Most events leave them where they
-// were (another message to a thread that already waits keeps its status and sort time): then
-// nothing is written.
-void Reindex(const std::vector<std::string>& before, const std::vector<std::string>& after,
-             StateView& view) {
-  auto contains = [](const std::vector<std::string>& keys, const std::string& k) {
-    return std::find(keys.begin(), keys.end(), k) != keys.end();
-  };
-  for (const auto& k : before) {
-    if (!contains(after, k)) view.Delete(CfName(Cf::kQueueIndex), k);
-  }
-  for (const auto& k : after) {
-    if (!contains(before, k)) view.Put(CfName(Cf::kQueueIndex), k, "");
-  }
+// Moves the thread's index entry from `before` (none for a new thread) to `after`. Most events
+// leave it where it was (another message to a thread that already waits keeps its status and
+// sort time): then nothing is written.
+void Reindex(const std::optional<std::string>& before, const std::string& after, StateView& view) {
+  if (before == after) return;
+  if (before) view.Delete(CfName(Cf::kQueueIndex), *before);
+  view.Put(CfName(Cf::kQueueIndex), after, "");
 }
 
 }  // namespace
@@ -154,10 +148,10 @@ ApplyResult RouterCore::Apply(int32_t partition, int64_t offset, const Event& ev
   const std::string tkey = PartitionKey(partition, thread_key);
 
   Thread thread;
-  std::vector<std::string> indexed_before;
+  std::optional<std::string> indexed_before;
   if (stored) {
     thread.ParseFromString(*stored);
-    indexed_before = IndexKeys(partition, thread);
+    indexed_before = IndexKey(partition, thread);
   }
   result.old_status = thread.status();
 
@@ -165,7 +159,7 @@ ApplyResult RouterCore::Apply(int32_t partition, int64_t offset, const Event& ev
   applied.set_thread_key(thread_key);
   ApplyEvent(applied, decision, options_.limits, &thread);
 
-  Reindex(indexed_before, IndexKeys(partition, thread), view);
+  Reindex(indexed_before, IndexKey(partition, thread), view);
   view.Put(CfName(Cf::kThreads), tkey, thread.SerializeAsString());
   if (IsMessage(event) && !event.message_id().empty()) {
     view.Put(CfName(Cf::kMessages), PartitionKey(partition, MessageRef(event, event.message_id())),
