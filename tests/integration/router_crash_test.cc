@@ -45,6 +45,7 @@
 #include "services/common/store/store.h"
 #include "services/gateway/records.h"
 #include "services/router/router_core.h"
+#include "tests/integration/test_folder.h"
 
 namespace earshot {
 namespace {
@@ -869,9 +870,6 @@ bool Positive(const std::string& n) { return std::stoi(n) > 0; }
 class RouterCrashTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ::testing::TempDir() + "/earshot-router-crash-" + std::to_string(getpid());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
     std::vector<std::string> topics = kafka::StandardTopics();
     topics.push_back(kCleanRoutedTopic);
     auto broker = kafka::EmbeddedBroker::Start(1, kPartitions, topics);
@@ -884,11 +882,6 @@ class RouterCrashTest : public ::testing::Test {
     clean_reader_.reset();
     crash_reader_.reset();
     broker_.reset();
-    if (!HasFailure()) {
-      std::filesystem::remove_all(dir_);
-    } else {
-      std::cout << "router logs and data kept in " << dir_ << "\n";
-    }
   }
 
   std::unique_ptr<RouterChild> NewRouter(const std::string& data_dir, const std::string& group,
@@ -959,7 +952,9 @@ class RouterCrashTest : public ::testing::Test {
     return ends;
   }
 
-  std::string dir_;
+  // Router logs and data: removed once the test passed, kept and named when it failed.
+  earshot::testing::TestFolder folder_{"earshot-router-crash"};
+  std::string dir_ = folder_.path();
   std::unique_ptr<kafka::EmbeddedBroker> broker_;
   std::unique_ptr<RouterChild> child_;
   std::unique_ptr<RoutedReader> clean_reader_;

@@ -32,7 +32,6 @@ class TestFolder {
   TestFolder& operator=(const TestFolder&) = delete;
 
   const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
 
  private:
   std::string path_;
