@@ -523,8 +523,8 @@ absl::StatusOr<Rate> RunPassThrough(const std::string& bootstrap, int partitions
   absl::Time assigned_at = absl::InfinitePast();
   double cpu_at_assign = 0;
   kafka::StatefulConsumerHooks hooks;
-  hooks.stored_offset = [](int32_t) -> absl::StatusOr<std::optional<int64_t>> {
-    return std::optional<int64_t>();  // from the start
+  hooks.stored_position = [](int32_t) -> absl::StatusOr<std::optional<kafka::StoredPosition>> {
+    return std::optional<kafka::StoredPosition>();  // from the start
   };
   hooks.on_assigned = [&](int32_t) {
     if (++assigned == partitions) {

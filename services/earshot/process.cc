@@ -132,7 +132,8 @@ absl::Status Process::Start() {
   ServiceContext ctx{
       config_,           *registry_,
       health_,           bootstrap_,
-      options_.data_dir, options_.clock != nullptr ? *options_.clock : RealClock::Get()};
+      options_.data_dir, options_.clock != nullptr ? *options_.clock : RealClock::Get(),
+      broker_ != nullptr};
   if (target == "all" || target == "gateway") {
     services_.push_back(std::make_unique<gateway::GatewayApp>());
   }

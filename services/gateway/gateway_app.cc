@@ -1,7 +1,12 @@
 #include "services/gateway/gateway_app.h"
 
+#include <map>
+
+#include "prometheus/counter.h"
+#include "prometheus/registry.h"
 #include "services/common/base/log.h"
 #include "services/common/kafka/options.h"
+#include "services/common/kafka/topic_limits.h"
 
 namespace earshot::gateway {
 
@@ -14,8 +19,7 @@ absl::Status GatewayApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& g
   http_options.name = "gateway.http";
   http_options.addr = config.GetString("http.addr", "0.0.0.0:8080");
   http_options.threads = static_cast<int>(config.GetInt("http.threads", 2));
-  http_options.body_limit =
-      static_cast<std::size_t>(config.GetInt("http.body_limit_bytes", 4 << 20));
+  http_options.body_limit = static_cast<std::size_t>(kafka::BodyLimitBytes(config));
   http_options.read_timeout = config.GetDuration("http.read_timeout", http_options.read_timeout);
   http_options.idle_timeout = config.GetDuration("http.idle_timeout", http_options.idle_timeout);
   for (int64_t cpu : config.GetIntList("http.cpu_affinity")) {
@@ -23,6 +27,23 @@ absl::Status GatewayApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& g
   }
   http_options.max_in_flight =
       static_cast<int>(config.GetInt("http.max_in_flight", http_options.max_in_flight));
+  // Requests the HTTP server refuses before they reach the handler (and its
+  // earshot_gateway_requests_total): 413 is the one a platform's large delivery meets.
+  auto& refused = prometheus::BuildCounter()
+                      .Name("earshot_gateway_http_refused_total")
+                      .Help(
+                          "Requests refused before the webhook handler, by HTTP status: 400 "
+                          "malformed, 413 body over http.body_limit_bytes, 431 header too large")
+                      .Register(ctx.registry);
+  std::map<int, prometheus::Counter*> refused_by_code;
+  for (int code : {400, 413, 431}) {
+    refused_by_code[code] = &refused.Add({{"code", std::to_string(code)}});
+  }
+  http_options.on_refused = [refused_by_code = std::move(refused_by_code)](int status) {
+    if (auto it = refused_by_code.find(status); it != refused_by_code.end()) {
+      it->second->Increment();
+    }
+  };
   drain_ = config.GetDuration("gateway.drain_timeout", drain_);
   const auto max_batch = static_cast<std::size_t>(config.GetInt("gateway.ingest_max_batch", 1000));
 
@@ -34,6 +55,16 @@ absl::Status GatewayApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& g
   producer_options.external_delivery = true;
   if (auto st = config.status(); !st.ok()) return st;
 
+  // The embedded broker takes records of any size and answers no DescribeConfigs.
+  if (!ctx.embedded_kafka) {
+    if (auto st = kafka::CheckTopicsTakeRecords(
+            producer_options,
+            {options->topics.events, options->topics.raw, options->topics.deadletter},
+            producer_options.max_message_bytes);
+        !st.ok()) {
+      return st;
+    }
+  }
   auto producer = kafka::Producer::Create(producer_options, &ctx.registry);
   if (!producer.ok()) return producer.status();
   producer_ = std::move(*producer);

@@ -17,6 +17,7 @@
 #include "services/common/kafka/cloud_event.h"
 #include "services/common/kafka/errors.h"
 #include "services/common/kafka/options.h"
+#include "services/common/kafka/topic_limits.h"
 #include "services/common/names/names.h"
 #include "services/common/store/kv_view.h"
 #include "services/common/store/store_metrics.h"
@@ -222,6 +223,14 @@ absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
   store_ = std::move(*store);
   if (auto upgraded = UpgradeQueueIndex(*store_); !upgraded.ok()) return upgraded;
 
+  // The embedded broker takes records of any size and answers no DescribeConfigs.
+  if (!ctx.embedded_kafka) {
+    if (auto st = kafka::CheckTopicsTakeRecords(producer_options, {options_.routed_topic},
+                                                producer_options.max_message_bytes);
+        !st.ok()) {
+      return st;
+    }
+  }
   auto producer = kafka::Producer::Create(producer_options, &ctx.registry);
   if (!producer.ok()) return producer.status();
   producer_ = std::move(*producer);
@@ -240,21 +249,30 @@ absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
   stateful.batch_max = options_.batch_max;
   stateful.batch_wait = options_.batch_wait;
   stateful.session_timeout_ms = static_cast<int>(config.GetInt("router.session_timeout_ms", 10000));
+  stateful.registry = &ctx.registry;
+  stateful.metrics_prefix = "earshot_router";
   kafka::StatefulConsumerHooks hooks;
-  hooks.stored_offset = [this](int32_t p) -> absl::StatusOr<std::optional<int64_t>> {
+  hooks.stored_position =
+      [this](int32_t p) -> absl::StatusOr<std::optional<kafka::StoredPosition>> {
     auto stored = store_->Get(CfName(Cf::kPartitions), PartitionPrefix(p));
     if (!stored.ok()) {
       healthy_ = false;
       return stored.status();
     }
     earshot::v1::RouterPartitionState state;
-    if (stored->has_value()) state.ParseFromString(**stored);
+    if (stored->has_value() && !state.ParseFromString(**stored)) {
+      healthy_ = false;
+      return absl::DataLossError(fmt::format("partition {}: unreadable partition record", p));
+    }
     {
       absl::MutexLock lock(&mu_);
       owned_[p] = state;
     }
-    if (!stored->has_value()) return std::optional<int64_t>();
-    return std::optional<int64_t>(state.next_offset());  // right after the last applied record
+    if (!stored->has_value()) return std::optional<kafka::StoredPosition>();
+    kafka::StoredPosition position;
+    position.next_offset = state.next_offset();  // right after the last applied record
+    if (state.has_last_record()) position.last_record = state.last_record();
+    return std::optional<kafka::StoredPosition>(std::move(position));
   };
   hooks.on_revoked = [this](int32_t p) {
     absl::MutexLock lock(&mu_);
@@ -269,6 +287,7 @@ absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
   grpc.RegisterService(threads_service_.get());
   ctx.health.AddReadinessCheck("router.state", [this] { return healthy_.load(); });
   ctx.health.AddReadinessCheck("router.kafka", [this] { return producer_->reachable(); });
+  ctx.health.AddReadinessCheck("router.partitions", [this] { return consumer_->positioned(); });
   loop_ = std::thread([this] { Loop(); });
   log::Info(kLogger, "started",
             {{"rules", static_cast<int64_t>(rules->rule_count())},
@@ -342,6 +361,7 @@ struct RouterApp::Lane {
   PartitionStates partitions;
   std::vector<kafka::Record> records;
   std::map<int32_t, absl::Time> newest_received;
+  std::map<int32_t, const rd_kafka_message_t*> last;  // per partition, the last record applied
   int duplicates = 0;
   int invalid = 0;
   std::vector<std::pair<std::string, earshot::v1::Priority>> queues;
@@ -372,6 +392,7 @@ void RouterApp::ApplyLane(Lane& lane, const RuleSet& rules) {
     if (!event.ParseFromArray(m->payload, static_cast<int>(m->len)) || event.event_id().empty()) {
       ++lane.invalid;
       lane.partitions.Load(m->partition, lane.view)->set_next_offset(m->offset + 1);  // consumed
+      lane.last[m->partition] = m;
       continue;
     }
     const absl::Time received = absl::FromUnixSeconds(event.received_at().seconds()) +
@@ -382,6 +403,7 @@ void RouterApp::ApplyLane(Lane& lane, const RuleSet& rules) {
     }
     ApplyResult result =
         core_->Apply(m->partition, m->offset, event, rules, lane.view, lane.partitions);
+    lane.last[m->partition] = m;
     if (result.duplicate) {
       ++lane.duplicates;
     } else if (result.routed) {
@@ -389,6 +411,9 @@ void RouterApp::ApplyLane(Lane& lane, const RuleSet& rules) {
                                result.routed->decision().priority());
       lane.records.push_back(RoutedRecord(*result.routed, options_.routed_topic));
     }
+  }
+  for (const auto& [p, m] : lane.last) {
+    *lane.partitions.Load(p, lane.view)->mutable_last_record() = consumer_->Mark(m);
   }
   lane.partitions.Flush(lane.view);
 }

@@ -11,6 +11,7 @@
 #include "services/common/base/log.h"
 #include "services/common/kafka/cloud_event.h"
 #include "services/common/kafka/options.h"
+#include "services/common/kafka/topic_limits.h"
 #include "services/common/names/names.h"
 #include "services/common/store/kv_view.h"
 #include "services/common/store/store_metrics.h"
@@ -154,6 +155,8 @@ absl::Status SlaApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc)
   consumer_options.batch_wait = config.GetDuration("sla.batch_wait", absl::Milliseconds(5));
   consumer_options.session_timeout_ms =
       static_cast<int>(config.GetInt("sla.session_timeout_ms", 10000));
+  consumer_options.registry = &ctx.registry;
+  consumer_options.metrics_prefix = "earshot_sla";
 
   store::StoreOptions store_options;
   store_options.path = config.GetString("sla.state_dir", ctx.data_dir + "/sla");
@@ -204,6 +207,14 @@ absl::Status SlaApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc)
   auto store = store::Store::Open(store_options);
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
+  // The embedded broker takes records of any size and answers no DescribeConfigs.
+  if (!ctx.embedded_kafka) {
+    if (auto st = kafka::CheckTopicsTakeRecords(producer_options, {alerts_topic_},
+                                                producer_options.max_message_bytes);
+        !st.ok()) {
+      return st;
+    }
+  }
   auto producer = kafka::Producer::Create(producer_options, &ctx.registry);
   if (!producer.ok()) return producer.status();
   producer_ = std::move(*producer);
@@ -213,13 +224,19 @@ absl::Status SlaApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc)
   watch_ = std::make_unique<ChannelWatch>(watch);
 
   kafka::StatefulConsumerHooks hooks;
-  hooks.stored_offset = [this](int32_t p) -> absl::StatusOr<std::optional<int64_t>> {
+  hooks.stored_position =
+      [this](int32_t p) -> absl::StatusOr<std::optional<kafka::StoredPosition>> {
     auto v = store_->Get(kPartitions, PartitionPrefix(p));
     if (!v.ok()) return v.status();
-    if (!v->has_value()) return std::optional<int64_t>();
+    if (!v->has_value()) return std::optional<kafka::StoredPosition>();
     earshot::v1::SlaPartitionState state;
-    state.ParseFromString(**v);
-    return std::optional<int64_t>(state.next_offset());
+    if (!state.ParseFromString(**v)) {
+      return absl::DataLossError(fmt::format("partition {}: unreadable partition record", p));
+    }
+    kafka::StoredPosition position;
+    position.next_offset = state.next_offset();
+    if (state.has_last_record()) position.last_record = state.last_record();
+    return std::optional<kafka::StoredPosition>(std::move(position));
   };
   hooks.on_assigned = [this](int32_t p) {
     earshot::v1::SlaPartitionState state;
@@ -261,6 +278,7 @@ absl::Status SlaApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc)
 
   ctx.health.AddReadinessCheck("sla.state", [this] { return healthy_.load(); });
   ctx.health.AddReadinessCheck("sla.kafka", [this] { return producer_->reachable(); });
+  ctx.health.AddReadinessCheck("sla.partitions", [this] { return consumer_->positioned(); });
   alertmanager_->Start();
   loop_ = std::thread([this] { Loop(); });
   log::Info(kLogger, "started",
@@ -363,17 +381,23 @@ bool SlaApp::Step() {
   Outcome out;
   std::map<int32_t, int64_t> first_offset;
   PartitionStates partitions;  // each partition's record written once per batch
+  std::map<int32_t, const rd_kafka_message_t*> last;  // per partition, the last record applied
   absl::Time now = clock_->Now();
   for (const auto& m : msgs) {
     first_offset.emplace(m->partition, m->offset);
+    last[m->partition] = m.get();
     earshot::v1::RoutedEvent routed;
     if (!routed.ParseFromArray(m->payload, static_cast<int>(m->len))) {
       log::Warn(kLogger, "skipping a record that is not a RoutedEvent",
                 {{"partition", m->partition}, {"offset", m->offset}});
+      partitions.Load(m->partition, view)->set_next_offset(m->offset + 1);  // consumed
       continue;
     }
     core_.Apply(m->partition, m->offset, routed, *policies, now, view, &out, partitions);
     watch_->Observe(routed, now);
+  }
+  for (const auto& [p, m] : last) {
+    *partitions.Load(p, view)->mutable_last_record() = consumer_->Mark(m);
   }
   partitions.Flush(view);
   msgs.clear();

@@ -72,13 +72,15 @@ inline Config::EnvLookup MutualTlsEnv(const std::string& dir) {
   };
 }
 
-inline std::string StackConfig(const std::string& extra = "", const std::string& bootstrap = "") {
+inline std::string StackConfig(const std::string& extra = "", const std::string& bootstrap = "",
+                               int64_t body_limit_bytes = 2097152) {
   return std::string(R"(
-http: {addr: "127.0.0.1:0", threads: 2, body_limit_bytes: 2097152}
+http: {addr: "127.0.0.1:0", threads: 2, body_limit_bytes: )") +
+         std::to_string(body_limit_bytes) + R"(}
 grpc: {addr: "127.0.0.1:0"}
 admin: {addr: "127.0.0.1:0"}
 kafka:
-  bootstrap: ")") +
+  bootstrap: ")" +
          bootstrap + R"("
   delivery_timeout: 3s
   embedded: {brokers: 1, partitions: 4}
@@ -98,6 +100,7 @@ struct StackOptions {
   const Clock* clock = nullptr;  // null: the real clock
   std::string bootstrap;         // empty: the process's own embedded broker
   std::string data_dir;          // empty: a new temporary folder
+  int64_t body_limit_bytes = 2097152;
 };
 
 class TestStack {
@@ -105,7 +108,8 @@ class TestStack {
   explicit TestStack(const std::string& extra_config = "")
       : TestStack(StackOptions{extra_config}) {}
   explicit TestStack(const StackOptions& stack) {
-    auto config = Config::FromYaml(StackConfig(stack.extra_config, stack.bootstrap));
+    auto config =
+        Config::FromYaml(StackConfig(stack.extra_config, stack.bootstrap, stack.body_limit_bytes));
     EXPECT_TRUE(config.ok()) << config.status();
     config->set_env_lookup([](const std::string&) { return std::nullopt; });
     ProcessOptions options;

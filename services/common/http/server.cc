@@ -232,6 +232,7 @@ class Server::Impl {
     }
 
     void Fail(int status, const absl::Status& error) {
+      if (opts().on_refused) opts().on_refused(status);
       keep_alive_ = false;
       lingering_ = true;
       version_ = parser_ && parser_->is_header_done() ? parser_->get().version() : 11;

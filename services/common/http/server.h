@@ -8,6 +8,7 @@
 // Stop() are called from the main thread.
 #include <atomic>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -70,6 +71,10 @@ struct ServerOptions {
   // CPUs the I/O threads are pinned to, in turn (thread i on cpu_affinity[i % size]); empty:
   // the scheduler places them. Like nginx's worker_cpu_affinity.
   std::vector<int> cpu_affinity;
+  // Called on the I/O thread with the status of each request the server refuses before it
+  // reaches the handler (400 malformed, 413 body over the limit, 431 header too large), so the
+  // owner can count them. Must not block.
+  std::function<void(int status)> on_refused;
 };
 
 class Server {

@@ -1,5 +1,7 @@
 #include "services/common/kafka/options.h"
 
+#include "services/common/kafka/topic_limits.h"
+
 namespace earshot::kafka {
 namespace {
 
@@ -34,6 +36,7 @@ ProducerOptions ProducerOptionsFromConfig(const Config& config, const std::strin
   o.queue_max_messages =
       static_cast<int>(config.GetInt("kafka.queue_max_messages", o.queue_max_messages));
   o.flush_timeout = config.GetDuration("kafka.flush_timeout", o.flush_timeout);
+  o.max_message_bytes = MaxRecordBytes(config);
   o.extra = ClientSettings(config);
   return o;
 }
@@ -44,6 +47,11 @@ ConsumerOptions ConsumerOptionsFromConfig(const Config& config, const std::strin
   o.bootstrap = bootstrap;
   o.group_id = group_id;
   o.extra = ClientSettings(config);
+  // A partition's fetch returns at least the largest record (what the broker sends past this
+  // limit depends on its version; librdkafka's mock cluster sends nothing).
+  if (!o.extra.contains("max.partition.fetch.bytes")) {
+    o.extra["max.partition.fetch.bytes"] = std::to_string(MaxRecordBytes(config));
+  }
   // How long the broker may hold a fetch that finds nothing new (kafka.properties wins).
   if (config.Has("kafka.fetch_wait") && !o.extra.contains("fetch.wait.max.ms")) {
     o.extra["fetch.wait.max.ms"] = std::to_string(

@@ -129,6 +129,9 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(ProducerOptions optio
       {"socket.connection.setup.timeout.ms", "3000"},
       {"reconnect.backoff.max.ms", "1000"},
   };
+  if (o.max_message_bytes > 0) {
+    settings["message.max.bytes"] = std::to_string(o.max_message_bytes);
+  }
   for (const auto& [k, v] : o.extra) settings[k] = v;
   for (const auto& [k, v] : settings) {
     if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {

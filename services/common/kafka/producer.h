@@ -43,6 +43,9 @@ struct ProducerOptions {
   int queue_max_messages = 100000;                   // beyond it: Unavailable at once
   absl::Duration probe_interval = absl::Seconds(1);  // reachability check
   absl::Duration flush_timeout = absl::Seconds(10);  // on destruction
+  // message.max.bytes: the largest record librdkafka takes (0: its default, 1,000,000).
+  // Services set it from http.body_limit_bytes (topic_limits.h: MaxRecordBytes).
+  int64_t max_message_bytes = 0;
   // Metric names start with it: <prefix>_kafka_delivery_latency_seconds, ...
   std::string metrics_prefix = "earshot";
   // Where delivery reports (and error callbacks) are served. false: on a poll thread of the

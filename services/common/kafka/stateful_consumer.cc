@@ -1,12 +1,79 @@
 #include "services/common/kafka/stateful_consumer.h"
 
+#include <openssl/evp.h>
+
+#include <cstring>
+
 #include "librdkafka/rdkafka.h"
+#include "prometheus/counter.h"
+#include "prometheus/registry.h"
 #include "services/common/base/log.h"
 #include "services/common/kafka/errors.h"
 
 namespace earshot::kafka {
 namespace {
 constexpr char kLogger[] = "kafka.consumer";
+constexpr ResumeReason kResetReasons[] = {ResumeReason::kClusterChanged, ResumeReason::kAheadOfLog,
+                                          ResumeReason::kLogChanged,
+                                          ResumeReason::kDeletedByRetention};
+}  // namespace
+
+std::string_view ResumeReasonName(ResumeReason reason) {
+  switch (reason) {
+    case ResumeReason::kStored:
+      return "stored";
+    case ResumeReason::kClusterChanged:
+      return "cluster_changed";
+    case ResumeReason::kAheadOfLog:
+      return "ahead_of_log";
+    case ResumeReason::kLogChanged:
+      return "log_changed";
+    case ResumeReason::kDeletedByRetention:
+      return "deleted_by_retention";
+  }
+  return "unknown";
+}
+
+Resume DecideResume(const StoredPosition& stored, const LogState& log) {
+  const auto& mark = stored.last_record;
+  if (mark && !mark->cluster_id().empty() && !log.cluster_id.empty() &&
+      mark->cluster_id() != log.cluster_id) {
+    return {log.low, ResumeReason::kClusterChanged};
+  }
+  if (stored.next_offset > log.high) return {log.low, ResumeReason::kAheadOfLog};
+  // The marked record must still be there, unchanged, unless retention has deleted it.
+  if (mark && mark->offset() >= log.low) {
+    const auto& now = log.at_mark;
+    if (!now || now->offset() != mark->offset() || now->timestamp_ms() != mark->timestamp_ms() ||
+        now->fingerprint() != mark->fingerprint()) {
+      return {log.low, ResumeReason::kLogChanged};
+    }
+  }
+  if (stored.next_offset < log.low) return {log.low, ResumeReason::kDeletedByRetention};
+  return {stored.next_offset, ResumeReason::kStored};
+}
+
+earshot::v1::InputMark MarkRecord(std::string_view cluster_id, int64_t offset, int64_t timestamp_ms,
+                                  std::string_view key, std::string_view value) {
+  // The key's length goes first, so that no key and value pair hashes like another split.
+  const uint64_t key_size = key.size();
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_size = 0;
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  EVP_DigestUpdate(ctx, &key_size, sizeof(key_size));
+  EVP_DigestUpdate(ctx, key.data(), key.size());
+  EVP_DigestUpdate(ctx, value.data(), value.size());
+  EVP_DigestFinal_ex(ctx, digest, &digest_size);
+  EVP_MD_CTX_free(ctx);
+  uint64_t fingerprint = 0;
+  std::memcpy(&fingerprint, digest, sizeof(fingerprint));
+  earshot::v1::InputMark mark;
+  mark.set_cluster_id(std::string(cluster_id));
+  mark.set_offset(offset);
+  mark.set_timestamp_ms(timestamp_ms);
+  mark.set_fingerprint(fingerprint);
+  return mark;
 }
 
 void MessageDeleter::operator()(rd_kafka_message_t* m) const { rd_kafka_message_destroy(m); }
@@ -64,6 +131,28 @@ absl::StatusOr<std::unique_ptr<StatefulConsumer>> StatefulConsumer::Create(
   if (c->partition_count_ <= 0) {
     return absl::UnavailableError("no metadata for topic " + c->options_.topic);
   }
+  if (char* id = rd_kafka_clusterid(c->rk_, 5000)) {
+    c->cluster_id_ = id;
+    rd_kafka_mem_free(c->rk_, id);
+  }
+  ConsumerOptions verifier = o;
+  verifier.group_id = o.group_id + ".verify";  // never joins: assign only, nothing committed
+  verifier.client_id = o.client_id + "-verify";
+  verifier.auto_offset_reset = "error";
+  auto made = Consumer::Create(std::move(verifier));
+  if (!made.ok()) return made.status();
+  c->verifier_ = std::move(*made);
+  if (c->options_.registry != nullptr) {
+    auto& family = prometheus::BuildCounter()
+                       .Name(c->options_.metrics_prefix + "_input_resets_total")
+                       .Help(
+                           "Input partitions read from the start of their log because the "
+                           "stored offset belonged to another log, by reason")
+                       .Register(*c->options_.registry);
+    for (ResumeReason r : kResetReasons) {
+      c->resets_[r] = &family.Add({{"reason", std::string(ResumeReasonName(r))}});
+    }
+  }
   rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(topics, c->options_.topic.c_str(), RD_KAFKA_PARTITION_UA);
   rd_kafka_resp_err_t serr = rd_kafka_subscribe(c->rk_, topics);
@@ -107,7 +196,7 @@ void StatefulConsumer::Assign(rd_kafka_topic_partition_list_t* parts, bool incre
   assigned_once_ = true;
   for (int i = 0; i < parts->cnt; ++i) {
     auto& tp = parts->elems[i];
-    auto stored = hooks_.stored_offset(tp.partition);
+    auto stored = hooks_.stored_position(tp.partition);
     if (!stored.ok()) {
       // Without the stored offset the partition cannot be consumed exactly once: leave it.
       log::Error(kLogger, "cannot read the stored offset",
@@ -115,7 +204,8 @@ void StatefulConsumer::Assign(rd_kafka_topic_partition_list_t* parts, bool incre
       tp.offset = RD_KAFKA_OFFSET_INVALID;
       continue;
     }
-    tp.offset = stored->has_value() ? **stored : RD_KAFKA_OFFSET_BEGINNING;
+    tp.offset =
+        stored->has_value() ? ResumeOffset(tp.partition, **stored) : RD_KAFKA_OFFSET_BEGINNING;
     if (hooks_.on_assigned) hooks_.on_assigned(tp.partition);
   }
   if (incremental) {
@@ -126,7 +216,74 @@ void StatefulConsumer::Assign(rd_kafka_topic_partition_list_t* parts, bool incre
   } else if (rd_kafka_resp_err_t err = rd_kafka_assign(rk_, parts)) {
     log::Error(kLogger, "assign failed", {{"error", rd_kafka_err2str(err)}});
   }
+  positioned_ = true;
   log::Info(kLogger, "partitions assigned", {{"topic", options_.topic}, {"count", parts->cnt}});
+}
+
+absl::StatusOr<LogState> StatefulConsumer::ReadLog(int32_t partition,
+                                                   const StoredPosition& stored) {
+  LogState log;
+  log.cluster_id = cluster_id_;
+  auto marks = verifier_->Watermarks(options_.topic, partition, options_.verify_timeout);
+  if (!marks.ok()) return marks.status();
+  std::tie(log.low, log.high) = *marks;
+  const auto& mark = stored.last_record;
+  if (!mark || mark->offset() < log.low || mark->offset() >= log.high) return log;
+  if (auto st = verifier_->Assign({{options_.topic, partition, mark->offset()}}); !st.ok()) {
+    return st;
+  }
+  // The record is in the log, so it arrives within one fetch; a compacted or transactional log
+  // may hand over a later record instead, which DecideResume takes as a changed log.
+  const absl::Time deadline = absl::Now() + options_.verify_timeout;
+  absl::Status status = absl::DeadlineExceededError("the marked record did not arrive in time");
+  while (!log.at_mark && absl::Now() < deadline) {
+    auto got = verifier_->Poll(1, std::min(deadline - absl::Now(), absl::Milliseconds(500)));
+    if (!got.ok()) {
+      status = got.status();
+      break;
+    }
+    for (const Message& m : *got) {
+      if (m.partition != partition) continue;  // left from an earlier check
+      log.at_mark = MarkRecord(cluster_id_, m.offset, m.timestamp_ms, m.key, m.value);
+    }
+  }
+  verifier_->Assign({});
+  if (!log.at_mark) return status;
+  return log;
+}
+
+int64_t StatefulConsumer::ResumeOffset(int32_t partition, const StoredPosition& stored) {
+  auto log = ReadLog(partition, stored);
+  if (!log.ok()) {
+    log::Error(kLogger, "cannot check the stored offset against the log; resuming from it",
+               {{"topic", options_.topic},
+                {"partition", partition},
+                {"stored_offset", stored.next_offset},
+                {"error", log.status().ToString()}});
+    return stored.next_offset;
+  }
+  const Resume resume = DecideResume(stored, *log);
+  if (resume.reason == ResumeReason::kStored) return resume.offset;
+  log::Warn(kLogger,
+            "stored offset does not belong to the partition's log; reading it from the start",
+            {{"topic", options_.topic},
+             {"partition", partition},
+             {"reason", ResumeReasonName(resume.reason)},
+             {"stored_offset", stored.next_offset},
+             {"stored_cluster", stored.last_record ? stored.last_record->cluster_id() : ""},
+             {"cluster", log->cluster_id},
+             {"log_start", log->low},
+             {"log_end", log->high},
+             {"resume_offset", resume.offset}});
+  if (auto it = resets_.find(resume.reason); it != resets_.end()) it->second->Increment();
+  return resume.offset;
+}
+
+earshot::v1::InputMark StatefulConsumer::Mark(const rd_kafka_message_t* m) const {
+  return MarkRecord(
+      cluster_id_, m->offset, rd_kafka_message_timestamp(m, nullptr),
+      std::string_view(static_cast<const char*>(m->key), m->key != nullptr ? m->key_len : 0),
+      std::string_view(static_cast<const char*>(m->payload), m->payload != nullptr ? m->len : 0));
 }
 
 void StatefulConsumer::Revoke(rd_kafka_topic_partition_list_t* parts, bool incremental) {

@@ -4,6 +4,17 @@
 // assignment, starts each partition at the offset the service's store says (so state and
 // offsets move together, exactly once), and hands out batches of records. Polled by one thread;
 // the hooks run on that thread, inside PollBatch().
+//
+// A stored offset counts records of one particular log. Before resuming from it, the consumer
+// checks that the partition's log is still that log: the same cluster id, the stored offset
+// within the log's range, and the record the state ends with (InputMark) still at its offset,
+// unchanged. When any of these fails (a new or rebuilt cluster, the embedded broker started
+// anew, a recreated topic, a mirrored cluster whose offsets differ, retention past the stored
+// offset) the partition is read from the start of its current log, which loses nothing (the
+// router's dedup window absorbs what was already applied), with a warning and a counter
+// `<metrics_prefix>_input_resets_total{reason}`. Kafka's topic ids would name the log more
+// directly, but librdkafka 2.0 (Debian bookworm) does not expose them.
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -14,7 +25,13 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "earshot/v1/input_mark.pb.h"
 #include "services/common/kafka/consumer.h"
+
+namespace prometheus {
+class Counter;
+class Registry;
+}  // namespace prometheus
 
 typedef struct rd_kafka_s rd_kafka_t;
 typedef struct rd_kafka_message_s rd_kafka_message_t;
@@ -28,14 +45,57 @@ struct StatefulConsumerOptions {
   int batch_max = 1000;
   absl::Duration batch_wait = absl::Milliseconds(5);
   int session_timeout_ms = 10000;
+  // How long the check of a stored position may take at an assignment (watermarks and one
+  // fetch per partition); past it the stored offset is used as it is, with an error log.
+  absl::Duration verify_timeout = absl::Seconds(10);
+  prometheus::Registry* registry = nullptr;  // may be null: no metrics
+  std::string metrics_prefix = "earshot";
+};
+
+// Where a service's state stands in one input partition, as its store has it.
+struct StoredPosition {
+  int64_t next_offset = 0;  // the record after the last one applied
+  // The last record applied; unset in state written before marks were kept.
+  std::optional<earshot::v1::InputMark> last_record;
 };
 
 struct StatefulConsumerHooks {
-  // The next offset to read for a partition, from the service's store; nullopt: from the start.
-  std::function<absl::StatusOr<std::optional<int64_t>>(int32_t partition)> stored_offset;
+  // The stored position of a partition; nullopt: no state, read from the start.
+  std::function<absl::StatusOr<std::optional<StoredPosition>>(int32_t partition)> stored_position;
   std::function<void(int32_t partition)> on_assigned;
   std::function<void(int32_t partition)> on_revoked;
 };
+
+// What a partition's log looks like now, as far as the check of a stored position needs it.
+struct LogState {
+  std::string cluster_id;  // "" when the cluster did not say
+  int64_t low = 0;         // the first offset still in the log
+  int64_t high = 0;        // the offset the next record will get
+  // The record now at the stored mark's offset; nullopt when there is none.
+  std::optional<earshot::v1::InputMark> at_mark;
+};
+
+enum class ResumeReason {
+  kStored,             // the stored offset, in the log it was counted in
+  kClusterChanged,     // another cluster id
+  kAheadOfLog,         // the stored offset is past the log's end: a new or truncated log
+  kLogChanged,         // another record (or none) at the stored mark's offset
+  kDeletedByRetention  // records after the stored offset were deleted before they were read
+};
+std::string_view ResumeReasonName(ResumeReason reason);
+
+struct Resume {
+  int64_t offset = 0;
+  ResumeReason reason = ResumeReason::kStored;
+};
+
+// Where to resume a partition: the stored offset when `log` is the log it was counted in, else
+// the start of the log. Pure, for tests; StatefulConsumer gathers `log` from the cluster.
+Resume DecideResume(const StoredPosition& stored, const LogState& log);
+
+// The mark of one record: cluster id, offset, Kafka timestamp and a fingerprint of key and value.
+earshot::v1::InputMark MarkRecord(std::string_view cluster_id, int64_t offset, int64_t timestamp_ms,
+                                  std::string_view key, std::string_view value);
 
 struct MessageDeleter {
   void operator()(rd_kafka_message_t* m) const;
@@ -60,6 +120,12 @@ class StatefulConsumer {
   int partition_count() const { return partition_count_; }
   // Leaves the group (revokes through the hooks). Called by the owner's Stop.
   void Close();
+  // The mark a service stores with the state that includes record `m`.
+  earshot::v1::InputMark Mark(const rd_kafka_message_t* m) const;
+  // True once the group has handed this member its partitions (none is a valid share) and each
+  // was positioned: a readiness check of the stateful services.
+  bool positioned() const { return positioned_.load(); }
+  const std::string& cluster_id() const { return cluster_id_; }
 
  private:
   StatefulConsumer() = default;
@@ -67,6 +133,9 @@ class StatefulConsumer {
                           void* opaque);
   void Assign(rd_kafka_topic_partition_list_t* parts, bool incremental);
   void Revoke(rd_kafka_topic_partition_list_t* parts, bool incremental);
+  // The offset to start `partition` at, from its stored position and its log.
+  int64_t ResumeOffset(int32_t partition, const StoredPosition& stored);
+  absl::StatusOr<LogState> ReadLog(int32_t partition, const StoredPosition& stored);
 
   StatefulConsumerOptions options_;
   StatefulConsumerHooks hooks_;
@@ -74,6 +143,10 @@ class StatefulConsumer {
   int partition_count_ = 0;
   bool closed_ = false;
   bool assigned_once_ = false;
+  std::atomic<bool> positioned_{false};
+  std::string cluster_id_;
+  std::unique_ptr<Consumer> verifier_;  // reads watermarks and marked records; no group
+  std::map<ResumeReason, prometheus::Counter*> resets_;
 };
 
 // The partition librdkafka's default partitioner gives a key (CRC32 modulo the partition
