@@ -69,6 +69,7 @@
 #include "services/common/base/log.h"
 #include "services/common/base/strings.h"
 #include "services/common/http/client.h"
+#include "services/common/kafka/admin.h"
 #include "services/common/kafka/embedded_broker.h"
 #include "services/common/kafka/producer.h"
 #include "services/common/kafka/stateful_consumer.h"
@@ -111,6 +112,9 @@ ABSL_FLAG(std::vector<std::string>, broker, (std::vector<std::string>{"as-is", "
 ABSL_FLAG(std::vector<std::string>, passthrough_kafka, {},
           "extra librdkafka settings name=value of the pass-through's consumer and producer "
           "(experiments; the router's come from its config)");
+ABSL_FLAG(std::string, bootstrap, "",
+          "(a) a real Kafka cluster to run on (its topics are created with --partitions); empty: "
+          "the embedded broker (bench/run_router_bench.sh KAFKA=real starts one)");
 ABSL_FLAG(bool, rocksdb_stats, false,
           "(b) print RocksDB's level layout and compaction statistics after each case");
 ABSL_FLAG(bool, reuse_fill, false,
@@ -1221,17 +1225,38 @@ int Main() {
     const absl::Duration timeout = absl::GetFlag(FLAGS_phase_timeout);
     std::vector<std::string> topics = kafka::StandardTopics();
     topics.push_back(kPassThroughTopic);
-    auto broker = kafka::EmbeddedBroker::Start(1, partitions, topics);
-    if (!broker.ok()) {
-      std::fprintf(stderr, "embedded broker: %s\n", broker.status().ToString().c_str());
-      return 2;
+    std::string bootstrap = absl::GetFlag(FLAGS_bootstrap);
+    const bool real = !bootstrap.empty();
+    std::unique_ptr<kafka::EmbeddedBroker> broker;
+    if (real) {
+      auto admin = kafka::Admin::Create(bootstrap, {});
+      if (!admin.ok()) return 2;
+      if (auto st = (*admin)->DeleteTopics(topics, absl::Seconds(30)); !st.ok()) {
+        std::fprintf(stderr, "delete topics: %s\n", st.ToString().c_str());
+        return 2;
+      }
+      absl::SleepFor(absl::Seconds(2));  // deletion completes in the background
+      std::vector<kafka::NewTopic> news;
+      for (const auto& t : topics) news.push_back({t, partitions, -1, {}});
+      if (auto st = (*admin)->CreateTopics(news, absl::Seconds(30)); !st.ok()) {
+        std::fprintf(stderr, "create topics: %s\n", st.ToString().c_str());
+        return 2;
+      }
+      absl::SleepFor(absl::Seconds(2));  // leaders elected
+    } else {
+      auto started = kafka::EmbeddedBroker::Start(1, partitions, topics);
+      if (!started.ok()) {
+        std::fprintf(stderr, "embedded broker: %s\n", started.status().ToString().c_str());
+        return 2;
+      }
+      broker = std::move(*started);
+      bootstrap = broker->bootstrap();
     }
-    const std::string bootstrap = (*broker)->bootstrap();
     std::printf(
         "\n== (a) routed events/s from a pre-filled earshot.events.v1 (%lld records, %lld "
-        "threads, %d partitions, embedded broker %s), against a pass-through\n",
+        "threads, %d partitions, %s %s), against a pass-through\n",
         static_cast<long long>(n), static_cast<long long>(absl::GetFlag(FLAGS_threads)), partitions,
-        bootstrap.c_str());
+        real ? "Apache Kafka" : "embedded broker", bootstrap.c_str());
     std::fflush(stdout);
     const absl::Time fill_start = absl::Now();
     int64_t dups = 0;
@@ -1261,7 +1286,10 @@ int Main() {
     std::optional<double> verdict_ratio;
     std::string verdict_text;
     bool complete = true;
-    for (const std::string& mode : absl::GetFlag(FLAGS_broker)) {
+    // A real broker sets TCP_NODELAY itself: one run, as it is.
+    const std::vector<std::string> modes =
+        real ? std::vector<std::string>{"as-is"} : absl::GetFlag(FLAGS_broker);
+    for (const std::string& mode : modes) {
       if (mode == "nodelay") {
         nodelay =
             std::make_unique<BrokerNoDelay>(std::stoi(bootstrap.substr(bootstrap.rfind(':') + 1)));
@@ -1269,9 +1297,9 @@ int Main() {
         std::fprintf(stderr, "--broker: unknown mode %s\n", mode.c_str());
         return 2;
       }
-      std::printf("\n  broker %s:\n", mode == "nodelay"
-                                          ? "nodelay (TCP_NODELAY on its sockets, as Kafka)"
-                                          : "as-is (librdkafka's mock broker, Nagle on)");
+      std::printf("\n  broker %s:\n", real                ? "Apache Kafka, one node on loopback"
+                                        : mode == "nodelay" ? "nodelay (TCP_NODELAY on its sockets, as Kafka)"
+                                                            : "as-is (librdkafka's mock broker, Nagle on)");
       const TopicCount passed_before = CountTopic(bootstrap, kPassThroughTopic, partitions);
       const TopicCount routed_before = CountTopic(bootstrap, "earshot.routed.v1", partitions);
       auto ceiling = RunPassThrough(bootstrap, partitions, n, timeout);

@@ -14,8 +14,10 @@
 # 256": (a) runs each; (b)-(d) use the first), CLIENT_THREADS (1), NGINX_WORKERS (1),
 # GATEWAY_HTTP_THREADS (bench/gateway.bench.yaml's), TARGET (all; `gateway` runs the gateway
 # alone against the same embedded broker started in a process of its own, bench/embedded_kafka,
-# so that the other services of `all` do not share the cores), BUILD=0 (do not build), KEEP=1
-# (keep the temporary folder with the logs).
+# so that the other services of `all` do not share the cores), KAFKA (embedded; `real`: a
+# one-node Apache Kafka from scripts/kafka.sh, started for the run, instead of the embedded
+# broker, with either TARGET), BUILD=0 (do not build), KEEP=1 (keep the temporary folder with
+# the logs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,6 +46,8 @@ if [[ $AFFINITY == 1 ]]; then
     cpu_mask "$(nproc)" $((w % $(nproc)))
   done | tr '\n' ' ');"
 fi
+BROKER=${KAFKA:-embedded}  # the setting; KAFKA below is the embedded broker's binary
+[[ $BROKER == embedded || $BROKER == real ]] || { echo "KAFKA must be embedded or real" >&2; exit 2; }
 CONFIG=bench/gateway.bench.yaml
 EARSHOT=build/services/earshot/earshot
 LOAD=build/bench/gateway_load
@@ -72,6 +76,7 @@ cleanup() {
   [[ -n $NGINX_PID ]] && kill -TERM "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
   [[ -n $EARSHOT_PID ]] && kill -TERM "$EARSHOT_PID" 2>/dev/null && wait "$EARSHOT_PID" 2>/dev/null
   [[ -n $KAFKA_PID ]] && kill -TERM "$KAFKA_PID" 2>/dev/null && wait "$KAFKA_PID" 2>/dev/null
+  [[ $BROKER == real ]] && scripts/kafka.sh stop --dir="$WORK/kafka" >/dev/null 2>&1
   if [[ ${KEEP:-0} == 1 ]]; then echo "logs kept in $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -191,7 +196,10 @@ NGINX_PID=$!
 env_extra=()
 [[ -n ${GATEWAY_HTTP_THREADS:-} ]] && env_extra+=(EARSHOT_HTTP_THREADS="$GATEWAY_HTTP_THREADS")
 [[ $AFFINITY == 1 ]] || env_extra+=(EARSHOT_HTTP_CPU_AFFINITY=)
-if [[ $TARGET == gateway ]]; then
+if [[ $BROKER == real ]]; then
+  env_extra+=(EARSHOT_KAFKA_BOOTSTRAP="$(scripts/kafka.sh start --nodes=1 --dir="$WORK/kafka" --owner=$$)")
+  env_extra+=(EARSHOT_KAFKA_FETCH_WAIT=5ms)
+elif [[ $TARGET == gateway ]]; then
   "$KAFKA" --bootstrap_file="$WORK/kafka.bootstrap" >"$WORK/kafka.log" 2>&1 &
   KAFKA_PID=$!
   for _ in $(seq 100); do
@@ -238,6 +246,7 @@ NGINX_PIDS="$NGINX_PID $(pgrep -P "$NGINX_PID" | tr '\n' ' ')"
 http_threads=${GATEWAY_HTTP_THREADS:-$(sed -n 's/^  threads: *\([0-9]*\).*/\1/p' "$CONFIG")}
 broker="embedded broker in-process"
 [[ $TARGET == gateway ]] && broker="embedded broker in its own process"
+[[ $BROKER == real ]] && broker="Apache Kafka $(sed -n 's/.*<version>\(4[^<]*\)<.*/\1/p' scripts/kafka/pom.xml | head -1), one node on loopback"
 echo "  earshot --target=$TARGET: gateway 127.0.0.1:$HTTP_PORT (http.threads=$http_threads, $broker, raw topic on)," \
   "nginx $($NGINX -v 2>&1 | cut -d/ -f2) 127.0.0.1:$NGINX_PORT (worker_processes $NGINX_WORKERS);" \
   "client: $CONNECTIONS connections on $CLIENT_THREADS thread(s); all on the same cores"

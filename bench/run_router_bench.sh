@@ -5,7 +5,8 @@
 #
 #   bench/run_router_bench.sh [router_bench flags...]     e.g. --parts=cost, --events=100000
 # Settings (environment): BUILD=0 (run the binary as it is), WAIT_IDLE=0 (do not wait for the
-# load average to fall below 0.7, at most 10 minutes, before starting).
+# load average to fall below 0.7, at most 10 minutes, before starting), KAFKA=real ((a) on a
+# one-node Apache Kafka from scripts/kafka.sh, started for the run and stopped after it).
 # Prints PASS/FAIL per target; exits 1 when a target is missed, 2 when it could not run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,4 +31,12 @@ fi
 
 echo "command: $BENCH $*"
 echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
-exec "$BENCH" "$@"
+if [[ ${KAFKA:-embedded} == real ]]; then
+  work=$(mktemp -d -t earshot-router-bench.XXXXXX)
+  trap 'scripts/kafka.sh stop --dir="$work/kafka" >/dev/null 2>&1; rm -rf "$work"' EXIT
+  bootstrap=$(scripts/kafka.sh start --nodes=1 --dir="$work/kafka" --owner=$$)
+  echo "kafka: Apache Kafka $(sed -n 's/.*<version>\(4[^<]*\)<.*/\1/p' scripts/kafka/pom.xml | head -1) at $bootstrap"
+  "$BENCH" --bootstrap="$bootstrap" "$@"
+else
+  exec "$BENCH" "$@"
+fi

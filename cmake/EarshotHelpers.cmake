@@ -21,16 +21,24 @@ function(earshot_cc_library)
 endfunction()
 
 # earshot_cc_test(NAME <name> SRCS ... DEPS ... LABELS unit|integration [TIMEOUT s])
+# REAL_KAFKA: also registered as <name>.real_kafka (label real_kafka), which runs the same
+# binary on a real Apache Kafka (EARSHOT_TEST_KAFKA=real, tests/integration/test_kafka.h).
 function(earshot_cc_test)
-  cmake_parse_arguments(A "" "NAME;TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(A "REAL_KAFKA" "NAME;TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
   add_executable(${A_NAME} ${A_SRCS})
   target_link_libraries(${A_NAME} PRIVATE ${A_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
   target_compile_options(${A_NAME} PRIVATE ${EARSHOT_WARNINGS})
   target_compile_definitions(${A_NAME} PRIVATE
-    EARSHOT_FIXTURES_DIR="${PROJECT_SOURCE_DIR}/tests/fixtures")
+    EARSHOT_FIXTURES_DIR="${PROJECT_SOURCE_DIR}/tests/fixtures"
+    EARSHOT_KAFKA_SCRIPT="${PROJECT_SOURCE_DIR}/scripts/kafka.sh")
   if(NOT A_TIMEOUT)
     set(A_TIMEOUT 300)
   endif()
   add_test(NAME ${A_NAME} COMMAND ${A_NAME})
   set_tests_properties(${A_NAME} PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT})
+  if(A_REAL_KAFKA)
+    add_test(NAME ${A_NAME}.real_kafka COMMAND ${A_NAME})
+    set_tests_properties(${A_NAME}.real_kafka PROPERTIES LABELS "${A_LABELS};real_kafka"
+      TIMEOUT ${A_TIMEOUT} ENVIRONMENT EARSHOT_TEST_KAFKA=real)
+  endif()
 endfunction()

@@ -10,6 +10,8 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "services/common/base/log.h"
+#include "services/common/kafka/options.h"
+#include "services/common/kafka/topics.h"
 #include "services/gateway/gateway_app.h"
 #include "services/router/router_app.h"
 #include "services/sla/sla_app.h"
@@ -109,6 +111,15 @@ absl::Status Process::Start() {
     std::fflush(stdout);
   }
 
+  if (broker_ == nullptr) {
+    // The embedded broker has every topic and takes any size; a real cluster is checked.
+    if (auto st = kafka::EnsureTopics(bootstrap_, kafka::ClientSettings(config_),
+                                      kafka::TopicSettingsFromConfig(config_));
+        !st.ok()) {
+      return st;
+    }
+  }
+
   // Not ready until every service has started and registered its own checks.
   health_.AddReadinessCheck("process.started", [this] { return started_.load(); });
   http::ServerOptions admin_options;
@@ -132,8 +143,7 @@ absl::Status Process::Start() {
   ServiceContext ctx{
       config_,           *registry_,
       health_,           bootstrap_,
-      options_.data_dir, options_.clock != nullptr ? *options_.clock : RealClock::Get(),
-      broker_ != nullptr};
+      options_.data_dir, options_.clock != nullptr ? *options_.clock : RealClock::Get()};
   if (target == "all" || target == "gateway") {
     services_.push_back(std::make_unique<gateway::GatewayApp>());
   }

@@ -6,7 +6,7 @@
 #include "prometheus/registry.h"
 #include "services/common/base/log.h"
 #include "services/common/kafka/options.h"
-#include "services/common/kafka/topic_limits.h"
+#include "services/common/kafka/topics.h"
 
 namespace earshot::gateway {
 
@@ -55,16 +55,6 @@ absl::Status GatewayApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& g
   producer_options.external_delivery = true;
   if (auto st = config.status(); !st.ok()) return st;
 
-  // The embedded broker takes records of any size and answers no DescribeConfigs.
-  if (!ctx.embedded_kafka) {
-    if (auto st = kafka::CheckTopicsTakeRecords(
-            producer_options,
-            {options->topics.events, options->topics.raw, options->topics.deadletter},
-            producer_options.max_message_bytes);
-        !st.ok()) {
-      return st;
-    }
-  }
   auto producer = kafka::Producer::Create(producer_options, &ctx.registry);
   if (!producer.ok()) return producer.status();
   producer_ = std::move(*producer);

@@ -17,7 +17,6 @@
 #include "services/common/kafka/cloud_event.h"
 #include "services/common/kafka/errors.h"
 #include "services/common/kafka/options.h"
-#include "services/common/kafka/topic_limits.h"
 #include "services/common/names/names.h"
 #include "services/common/store/kv_view.h"
 #include "services/common/store/store_metrics.h"
@@ -223,14 +222,6 @@ absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
   store_ = std::move(*store);
   if (auto upgraded = UpgradeQueueIndex(*store_); !upgraded.ok()) return upgraded;
 
-  // The embedded broker takes records of any size and answers no DescribeConfigs.
-  if (!ctx.embedded_kafka) {
-    if (auto st = kafka::CheckTopicsTakeRecords(producer_options, {options_.routed_topic},
-                                                producer_options.max_message_bytes);
-        !st.ok()) {
-      return st;
-    }
-  }
   auto producer = kafka::Producer::Create(producer_options, &ctx.registry);
   if (!producer.ok()) return producer.status();
   producer_ = std::move(*producer);

@@ -11,7 +11,6 @@
 #include "services/common/base/log.h"
 #include "services/common/kafka/cloud_event.h"
 #include "services/common/kafka/options.h"
-#include "services/common/kafka/topic_limits.h"
 #include "services/common/names/names.h"
 #include "services/common/store/kv_view.h"
 #include "services/common/store/store_metrics.h"
@@ -207,14 +206,6 @@ absl::Status SlaApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc)
   auto store = store::Store::Open(store_options);
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
-  // The embedded broker takes records of any size and answers no DescribeConfigs.
-  if (!ctx.embedded_kafka) {
-    if (auto st = kafka::CheckTopicsTakeRecords(producer_options, {alerts_topic_},
-                                                producer_options.max_message_bytes);
-        !st.ok()) {
-      return st;
-    }
-  }
   auto producer = kafka::Producer::Create(producer_options, &ctx.registry);
   if (!producer.ok()) return producer.status();
   producer_ = std::move(*producer);

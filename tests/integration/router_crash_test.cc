@@ -39,6 +39,7 @@
 #include "rocksdb/db.h"
 #include "services/common/base/strings.h"
 #include "services/common/http/client.h"
+#include "services/common/kafka/admin.h"
 #include "services/common/kafka/consumer.h"
 #include "services/common/kafka/embedded_broker.h"
 #include "services/common/kafka/producer.h"
@@ -46,6 +47,7 @@
 #include "services/gateway/records.h"
 #include "services/router/router_core.h"
 #include "tests/integration/test_folder.h"
+#include "tests/integration/test_kafka.h"
 
 namespace earshot {
 namespace {
@@ -872,9 +874,22 @@ class RouterCrashTest : public ::testing::Test {
   void SetUp() override {
     std::vector<std::string> topics = kafka::StandardTopics();
     topics.push_back(kCleanRoutedTopic);
+    if (earshot::testing::TestKafka::Real()) {
+      // The cluster has no topics before a test (test_kafka.h); these take a whole webhook.
+      bootstrap_ = earshot::testing::TestKafka::Bootstrap();
+      auto admin = kafka::Admin::Create(bootstrap_, {});
+      ASSERT_TRUE(admin.ok());
+      std::vector<kafka::NewTopic> news;
+      for (const auto& t : topics) {
+        news.push_back({t, kPartitions, -1, {{"max.message.bytes", "4259840"}}});
+      }
+      ASSERT_TRUE((*admin)->CreateTopics(news, absl::Seconds(30)).ok());
+      return;
+    }
     auto broker = kafka::EmbeddedBroker::Start(1, kPartitions, topics);
     ASSERT_TRUE(broker.ok()) << broker.status();
     broker_ = std::move(*broker);
+    bootstrap_ = broker_->bootstrap();
   }
 
   void TearDown() override {
@@ -894,7 +909,7 @@ class RouterCrashTest : public ::testing::Test {
     return std::make_unique<RouterChild>(
         data_dir, dir_ + "/" + log_name, config,
         std::vector<std::string>{
-            "EARSHOT_KAFKA_BOOTSTRAP=" + broker_->bootstrap(),
+            "EARSHOT_KAFKA_BOOTSTRAP=" + bootstrap_,
             "EARSHOT_GRPC_ADDR=127.0.0.1:0",
             "EARSHOT_ADMIN_ADDR=127.0.0.1:0",
             "EARSHOT_ROUTER_SESSION_TIMEOUT_MS=3000",
@@ -910,7 +925,7 @@ class RouterCrashTest : public ::testing::Test {
   // every partition.
   std::map<int32_t, int64_t> Produce(const Stream& stream) {
     kafka::ProducerOptions o;
-    o.bootstrap = broker_->bootstrap();
+    o.bootstrap = bootstrap_;
     o.client_id = "crash-test-producer";
     o.delivery_timeout = absl::Seconds(60);
     // The embedded broker keeps about 5 MB per partition; compressed, the stream fits.
@@ -935,7 +950,7 @@ class RouterCrashTest : public ::testing::Test {
       if (!status.ok()) return {};
     }
     kafka::ConsumerOptions co;
-    co.bootstrap = broker_->bootstrap();
+    co.bootstrap = bootstrap_;
     co.group_id = "crash-test-watermarks";
     auto consumer = kafka::Consumer::Create(co);
     EXPECT_TRUE(consumer.ok()) << consumer.status();
@@ -955,7 +970,8 @@ class RouterCrashTest : public ::testing::Test {
   // Router logs and data: removed once the test passed, kept and named when it failed.
   earshot::testing::TestFolder folder_{"earshot-router-crash"};
   std::string dir_ = folder_.path();
-  std::unique_ptr<kafka::EmbeddedBroker> broker_;
+  std::unique_ptr<kafka::EmbeddedBroker> broker_;  // null on real Kafka
+  std::string bootstrap_;
   std::unique_ptr<RouterChild> child_;
   std::unique_ptr<RoutedReader> clean_reader_;
   std::unique_ptr<RoutedReader> crash_reader_;
@@ -984,7 +1000,7 @@ TEST_F(RouterCrashTest, StateAfterRepeatedKillsEqualsOneCleanRunAndNoEventIsLost
 
   // The reference: one router that is never interrupted.
   const std::string clean_dir = dir_ + "/clean";
-  clean_reader_ = std::make_unique<RoutedReader>(broker_->bootstrap(), kCleanRoutedTopic);
+  clean_reader_ = std::make_unique<RoutedReader>(bootstrap_, kCleanRoutedTopic);
   child_ = NewRouter(clean_dir, "g-clean", kCleanRoutedTopic, "clean.log", /*apply_threads=*/1);
   child_->Start();
   ASSERT_TRUE(child_->WaitForLog(kAssigned, absl::Seconds(60), Positive).has_value())
@@ -1010,7 +1026,7 @@ TEST_F(RouterCrashTest, StateAfterRepeatedKillsEqualsOneCleanRunAndNoEventIsLost
 
   // The crashed router: killed at random points, restarted on the same data folder.
   const std::string crash_dir = dir_ + "/crashed";
-  crash_reader_ = std::make_unique<RoutedReader>(broker_->bootstrap(), kCrashRoutedTopic);
+  crash_reader_ = std::make_unique<RoutedReader>(bootstrap_, kCrashRoutedTopic);
   std::mt19937_64 rng(kSeed + 1);
   std::uniform_real_distribution<double> unit(0, 1);
   int landed = 0;

@@ -117,11 +117,10 @@ TEST(SlaIntegrationTest, AlertsFireAtDeadlinesAndResolveOnAnswer) {
 }
 
 TEST(SlaIntegrationTest, DeadlinesMissedWhileDownFireOnceAfterRestart) {
-  auto broker = kafka::EmbeddedBroker::Start(1, 4, kafka::StandardTopics());
-  ASSERT_TRUE(broker.ok()) << broker.status();
+  const testing::LastingKafka kafka;
   FakeClock clock(absl::FromUnixSeconds(kCustomerWrote + 60));
   const TestFolder data("sla-restart");
-  StackOptions options{SlaConfig(kHourPolicy), &clock, (*broker)->bootstrap(), data.path()};
+  StackOptions options{SlaConfig(kHourPolicy), &clock, kafka.bootstrap, data.path()};
   {
     TestStack first(options);
     ASSERT_TRUE(

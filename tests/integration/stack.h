@@ -5,12 +5,14 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "earshot/v1/event.pb.h"
 #include "gtest/gtest.h"
@@ -21,6 +23,7 @@
 #include "services/gateway/gateway_app.h"
 #include "services/gateway/signature.h"
 #include "tests/integration/test_folder.h"
+#include "tests/integration/test_kafka.h"
 
 namespace earshot::testing {
 
@@ -101,6 +104,8 @@ struct StackOptions {
   std::string bootstrap;         // empty: the process's own embedded broker
   std::string data_dir;          // empty: a new temporary folder
   int64_t body_limit_bytes = 2097152;
+  // EARSHOT_* settings, as the process's environment would give them (they win over the YAML).
+  std::map<std::string, std::string> env;
 };
 
 class TestStack {
@@ -108,20 +113,40 @@ class TestStack {
   explicit TestStack(const std::string& extra_config = "")
       : TestStack(StackOptions{extra_config}) {}
   explicit TestStack(const StackOptions& stack) {
+    std::string bootstrap = stack.bootstrap;
+    std::map<std::string, std::string> env = stack.env;
+    if (TestKafka::Real() && (bootstrap.empty() || bootstrap == TestKafka::Bootstrap())) {
+      bootstrap = TestKafka::Bootstrap();
+      // As many partitions as the embedded broker has; consumer groups of this stack's own, so
+      // that no member of an earlier test's group delays this one's assignment.
+      env["EARSHOT_KAFKA_TOPICS_PARTITIONS"] = "4";
+      env["EARSHOT_ROUTER_GROUP_ID"] = TestKafka::UniqueName("earshot-router");
+      env["EARSHOT_SLA_GROUP_ID"] = TestKafka::UniqueName("earshot-sla");
+    }
     auto config =
-        Config::FromYaml(StackConfig(stack.extra_config, stack.bootstrap, stack.body_limit_bytes));
+        Config::FromYaml(StackConfig(stack.extra_config, bootstrap, stack.body_limit_bytes));
     EXPECT_TRUE(config.ok()) << config.status();
-    config->set_env_lookup([](const std::string&) { return std::nullopt; });
+    config->set_env_lookup([env](const std::string& name) -> std::optional<std::string> {
+      auto it = env.find(name);
+      if (it == env.end()) return std::nullopt;
+      return it->second;
+    });
     ProcessOptions options;
     options.target = "all";
     options.clock = stack.clock;
     if (stack.data_dir.empty()) own_data_.emplace("earshot-stack");
     options.data_dir = own_data_ ? own_data_->path() : stack.data_dir;
+    TestKafka::StackStarted();
     process_ = std::make_unique<Process>(options, std::move(*config));
     auto st = process_->Start();
     EXPECT_TRUE(st.ok()) << st;
     http_port_ = static_cast<gateway::GatewayApp*>(process_->service("gateway"))->http_port();
     EXPECT_TRUE(WaitReady(true, absl::Seconds(10)));
+  }
+
+  ~TestStack() {
+    process_.reset();
+    TestKafka::StackStopped();
   }
 
   Process& process() { return *process_; }
@@ -185,6 +210,7 @@ class TestStack {
     kafka::ConsumerOptions o;
     o.bootstrap = bootstrap();
     o.group_id = "test-reader-" + std::to_string(absl::ToUnixNanos(absl::Now()));
+    o.extra["max.partition.fetch.bytes"] = "8388608";  // records up to a 4 MiB body and more
     auto consumer = kafka::Consumer::Create(o);
     EXPECT_TRUE(consumer.ok()) << consumer.status();
     EXPECT_TRUE((*consumer)->AssignAll(topic).ok());
@@ -219,6 +245,19 @@ class TestStack {
   std::unique_ptr<Process> process_;
   int http_port_ = 0;
 };
+
+// A Messenger message from customer `n` to the page, a conversation of its own; its mid (and
+// event id, MessengerEventId) is told apart from other tests' by `tag`.
+inline std::string MessengerMessage(const std::string& tag, int n) {
+  return absl::StrCat(
+      R"({"object":"page","entry":[{"id":"105550000000001","time":1741171000456,"messaging":[)",
+      R"({"sender":{"id":"7)", n, R"("},"recipient":{"id":"105550000000001"},)",
+      R"("timestamp":1741171000321,"message":{"mid":"m_)", tag, "_", n,
+      R"(","text":"Where is my order?"}}]}]})");
+}
+inline std::string MessengerEventId(const std::string& tag, int n) {
+  return absl::StrCat("fbm:m_", tag, "_", n);
+}
 
 // Waits until `pred` holds, up to `timeout`.
 inline bool WaitFor(const std::function<bool()>& pred, absl::Duration timeout) {

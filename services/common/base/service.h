@@ -21,9 +21,6 @@ struct ServiceContext {
   std::string kafka_bootstrap;
   std::string data_dir;
   const Clock& clock;  // the real clock, or a simulated one in tests
-  // The process's own embedded broker (librdkafka's mock cluster), which answers no admin
-  // requests: topic settings cannot be read or changed there.
-  bool embedded_kafka = false;
 };
 
 class Service {

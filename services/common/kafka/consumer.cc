@@ -1,5 +1,7 @@
 #include "services/common/kafka/consumer.h"
 
+#include <algorithm>
+
 #include "librdkafka/rdkafka.h"
 #include "services/common/kafka/errors.h"
 
@@ -91,11 +93,19 @@ absl::StatusOr<std::pair<int64_t, int64_t>> Consumer::Watermarks(const std::stri
                                                                  absl::Duration timeout) {
   int64_t low = 0;
   int64_t high = 0;
-  rd_kafka_resp_err_t err =
-      rd_kafka_query_watermark_offsets(rk_, topic.c_str(), partition, &low, &high,
-                                       static_cast<int>(absl::ToInt64Milliseconds(timeout)));
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return FromKafkaError(err, "kafka watermarks " + topic);
-  return std::make_pair(low, high);
+  // A partition whose leader is moving, or that was just created, answers "not leader" for a
+  // moment: asked again until the time-out.
+  const absl::Time deadline = absl::Now() + timeout;
+  for (;;) {
+    const int wait_ms =
+        static_cast<int>(std::max<int64_t>(1, absl::ToInt64Milliseconds(deadline - absl::Now())));
+    rd_kafka_resp_err_t err =
+        rd_kafka_query_watermark_offsets(rk_, topic.c_str(), partition, &low, &high, wait_ms);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return std::make_pair(low, high);
+    absl::Status st = FromKafkaError(err, "kafka watermarks " + topic);
+    if (!absl::IsUnavailable(st) || absl::Now() + absl::Milliseconds(100) >= deadline) return st;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
 }
 
 absl::StatusOr<std::vector<int64_t>> Consumer::OffsetsForTime(const std::string& topic,

@@ -1,9 +1,8 @@
 #include "services/common/kafka/options.h"
 
-#include "services/common/kafka/topic_limits.h"
+#include "services/common/kafka/topics.h"
 
 namespace earshot::kafka {
-namespace {
 
 std::map<std::string, std::string> ClientSettings(const Config& config) {
   std::map<std::string, std::string> extra;
@@ -25,8 +24,6 @@ std::map<std::string, std::string> ClientSettings(const Config& config) {
   }
   return extra;
 }
-
-}  // namespace
 
 ProducerOptions ProducerOptionsFromConfig(const Config& config, const std::string& bootstrap) {
   ProducerOptions o;

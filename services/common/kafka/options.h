@@ -12,6 +12,10 @@
 
 namespace earshot::kafka {
 
+// The librdkafka settings every client of the process shares: security and
+// kafka.properties.<name>.
+std::map<std::string, std::string> ClientSettings(const Config& config);
+
 ProducerOptions ProducerOptionsFromConfig(const Config& config, const std::string& bootstrap);
 ConsumerOptions ConsumerOptionsFromConfig(const Config& config, const std::string& bootstrap,
                                           const std::string& group_id);

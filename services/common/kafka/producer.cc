@@ -255,14 +255,20 @@ void Producer::ServeDeliveries() {
 void Producer::ProbeLoop() {
   const int timeout_ms =
       static_cast<int>(std::max<int64_t>(200, absl::ToInt64Milliseconds(options_.probe_interval)));
+  int failures = 0;
   do {
     const struct rd_kafka_metadata* md = nullptr;
     rd_kafka_resp_err_t err = rd_kafka_metadata(rk_, 0, nullptr, &md, timeout_ms);
-    bool ok = err == RD_KAFKA_RESP_ERR_NO_ERROR && md != nullptr && md->broker_cnt > 0;
+    const bool answered = err == RD_KAFKA_RESP_ERR_NO_ERROR && md != nullptr && md->broker_cnt > 0;
     if (md != nullptr) rd_kafka_metadata_destroy(md);
+    // One unanswered probe is not an outage: while a node of a real cluster fails over, a
+    // metadata request sent its way times out though the others take writes. Unreachable is
+    // several probes in a row (a whole cluster down), or never reached since the start.
+    failures = answered ? 0 : failures + 1;
+    const bool ok = answered || (reachable_.load() && failures < options_.probe_failures);
     if (ok != reachable_.exchange(ok)) {
       log::Info(kLogger, ok ? "kafka reachable" : "kafka unreachable",
-                {{"bootstrap", options_.bootstrap}});
+                {{"bootstrap", options_.bootstrap}, {"error", rd_kafka_err2str(err)}});
     }
     if (metrics_) metrics_->reachable.Set(ok ? 1 : 0);
   } while (!stop_probe_.WaitForNotificationWithTimeout(options_.probe_interval));

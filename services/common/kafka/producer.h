@@ -42,6 +42,7 @@ struct ProducerOptions {
   absl::Duration linger = absl::Milliseconds(1);
   int queue_max_messages = 100000;                   // beyond it: Unavailable at once
   absl::Duration probe_interval = absl::Seconds(1);  // reachability check
+  int probe_failures = 3;  // unanswered probes in a row that make Kafka unreachable
   absl::Duration flush_timeout = absl::Seconds(10);  // on destruction
   // message.max.bytes: the largest record librdkafka takes (0: its default, 1,000,000).
   // Services set it from http.body_limit_bytes (topic_limits.h: MaxRecordBytes).

@@ -312,7 +312,16 @@ std::vector<MessagePtr> StatefulConsumer::PollBatch(absl::Duration first_wait) {
     rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, wait_ms);
     if (m == nullptr) break;
     if (m->err) {
-      if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      if (m->err == RD_KAFKA_RESP_ERR_INVALID_SESSION_TIMEOUT) {
+        // Never joins: say which setting, not only librdkafka's words, at every attempt.
+        log::Error(kLogger,
+                   "the brokers refuse the consumer group session time-out: set the service's "
+                   "session_timeout_ms within their group.min.session.timeout.ms (6 s by "
+                   "default) and group.max.session.timeout.ms",
+                   {{"topic", options_.topic},
+                    {"session_timeout_ms", options_.session_timeout_ms},
+                    {"error", rd_kafka_message_errstr(m)}});
+      } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         log::Warn(kLogger, "consume error", {{"error", rd_kafka_message_errstr(m)}});
       }
       rd_kafka_message_destroy(m);

@@ -540,6 +540,14 @@ func CheckObjects(ctx CheckContext, objs []Object) []string {
 			if _, ok := intOf(o.M, "spec", "config", "retention.ms"); !ok {
 				fail(o, "spec.config.retention.ms must be an integer")
 			}
+			// earshot refuses to start on a topic that cannot take a whole webhook body.
+			body := int64(4194304)
+			if n, ok := intOf(ctx.Values, "config", "http", "body_limit_bytes"); ok {
+				body = int64(n)
+			}
+			if n, ok := intOf(o.M, "spec", "config", "max.message.bytes"); !ok || int64(n) < body+65536 {
+				fail(o, "spec.config.max.message.bytes must be at least http.body_limit_bytes + 65536 (%d)", body+65536)
+			}
 		}
 		for tn := range want {
 			fail(nil, "no KafkaTopic for topic %s", tn)
