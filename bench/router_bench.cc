@@ -71,6 +71,7 @@
 #include "services/common/http/client.h"
 #include "services/common/kafka/admin.h"
 #include "services/common/kafka/embedded_broker.h"
+#include "services/common/kafka/topics.h"
 #include "services/common/kafka/producer.h"
 #include "services/common/kafka/stateful_consumer.h"
 #include "services/common/store/kv_view.h"
@@ -1237,7 +1238,11 @@ int Main() {
       }
       absl::SleepFor(absl::Seconds(2));  // deletion completes in the background
       std::vector<kafka::NewTopic> news;
-      for (const auto& t : topics) news.push_back({t, partitions, -1, {}});
+      const std::string record_bytes =
+          std::to_string(kafka::kDefaultBodyLimitBytes + kafka::kRecordEnvelopeBytes);
+      for (const auto& t : topics) {
+        news.push_back({t, partitions, -1, {{"max.message.bytes", record_bytes}}});
+      }
       if (auto st = (*admin)->CreateTopics(news, absl::Seconds(30)); !st.ok()) {
         std::fprintf(stderr, "create topics: %s\n", st.ToString().c_str());
         return 2;
