@@ -17,8 +17,10 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "services/common/http/client.h"
+#include "services/common/kafka/admin.h"
 #include "services/gateway/signature.h"
 #include "tests/integration/test_folder.h"
+#include "tests/integration/test_kafka.h"
 
 namespace earshot {
 namespace {
@@ -33,6 +35,8 @@ class ProcessTest : public ::testing::Test {
   }
 
   void Start(const std::vector<std::pair<std::string, std::string>>& env = {}) {
+    // Asked before the fork: the child must not start a cluster of its own.
+    const std::string bootstrap = testing::TestKafka::Real() ? testing::TestKafka::Bootstrap() : "";
     pid_ = fork();
     ASSERT_GE(pid_, 0);
     if (pid_ == 0) {
@@ -44,7 +48,11 @@ class ProcessTest : public ::testing::Test {
       setenv("EARSHOT_ADMIN_ADDR", "127.0.0.1:0", 1);
       setenv("EARSHOT_GRPC_ADDR", "127.0.0.1:0", 1);
       setenv("EARSHOT_META_APP_SECRET", "proc-secret", 1);
-      unsetenv("EARSHOT_KAFKA_BOOTSTRAP");
+      if (bootstrap.empty()) {
+        unsetenv("EARSHOT_KAFKA_BOOTSTRAP");  // the first run's embedded broker
+      } else {
+        setenv("EARSHOT_KAFKA_BOOTSTRAP", bootstrap.c_str(), 1);
+      }
       std::string data = "--data-dir=" + dir_ + "/data";
       execl(EARSHOT_BINARY, EARSHOT_BINARY, "--target=all", data.c_str(), nullptr);
       _exit(127);
@@ -93,11 +101,13 @@ TEST_F(ProcessTest, StartsServesAndShutsDownCleanlyOnSigterm) {
     EXPECT_TRUE(line.front() == '{' && line.back() == '}') << line;
   }
 
-  std::ifstream bootstrap_file(dir_ + "/data/kafka.bootstrap");
-  std::string bootstrap;
-  std::getline(bootstrap_file, bootstrap);
-  EXPECT_TRUE(std::regex_match(bootstrap, std::regex(R"(127\.0\.0\.1:\d+(,127\.0\.0\.1:\d+)*)")))
-      << bootstrap;
+  if (!testing::TestKafka::Real()) {  // the embedded broker says where it listens
+    std::ifstream bootstrap_file(dir_ + "/data/kafka.bootstrap");
+    std::string bootstrap;
+    std::getline(bootstrap_file, bootstrap);
+    EXPECT_TRUE(std::regex_match(bootstrap, std::regex(R"(127\.0\.0\.1:\d+(,127\.0\.0\.1:\d+)*)")))
+        << bootstrap;
+  }
 
   const std::string body =
       R"({"object":"page","entry":[{"id":"1","time":1741171000456,"messaging":[{"sender":{"id":"7"},"recipient":{"id":"1"},"timestamp":1741171000321,"message":{"mid":"m_1","text":"hi"}}]}]})";
@@ -175,6 +185,35 @@ TEST_F(ProcessTest, BadConfigFailsWithTheReason) {
   EXPECT_TRUE(WIFEXITED(status));
   EXPECT_NE(WEXITSTATUS(status), 0);
   EXPECT_NE(Log().find(R"(http.threads: \"many\" is not an integer)"), std::string::npos) << Log();
+}
+
+// On a real cluster: a topic that cannot take a whole webhook body stops the start, with the
+// topic, its limit and the command that raises it; the missing topics are created.
+TEST_F(ProcessTest, RefusesTopicsTooSmallForTheBodyLimit) {
+  if (!testing::TestKafka::Real()) GTEST_SKIP() << "the embedded broker takes records of any size";
+  auto admin = kafka::Admin::Create(testing::TestKafka::Bootstrap(), {});
+  ASSERT_TRUE(admin.ok());
+  ASSERT_TRUE((*admin)
+                  ->CreateTopics({{"earshot.raw.v1", 4, -1, {{"max.message.bytes", "1048588"}}}},
+                                 absl::Seconds(30))
+                  .ok());
+  Start();
+  int status = 0;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  pid_t done = 0;
+  while (done == 0 && absl::Now() < deadline) {
+    done = waitpid(pid_, &status, WNOHANG);
+    if (done == 0) absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_EQ(done, pid_) << "earshot started on a topic too small:\n" << Log();
+  pid_ = -1;
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_NE(WEXITSTATUS(status), 0);
+  EXPECT_NE(Log().find("earshot.raw.v1 takes records of 1048588 bytes"), std::string::npos)
+      << Log();
+  auto topics = (*admin)->ListTopics(absl::Seconds(10));
+  ASSERT_TRUE(topics.ok());
+  EXPECT_TRUE(topics->contains("earshot.events.v1")) << "the missing topics are created";
 }
 
 }  // namespace
