@@ -56,7 +56,7 @@ def telegram(n, text):
 class Stack:
     """One earshot process on free loopback ports, stopped with SIGTERM."""
 
-    def __init__(self, binary, workdir):
+    def __init__(self, binary, workdir, bootstrap=""):
         self.http = free_port()
         self.grpc = free_port()
         self.admin = free_port()
@@ -75,6 +75,8 @@ stream: {{tokens_file: "{tokens}"}}
 """)
         self.log = open(os.path.join(workdir, "earshot.log"), "w", encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if not k.startswith("EARSHOT_")}
+        if bootstrap:
+            env["EARSHOT_KAFKA_BOOTSTRAP"] = bootstrap
         self.proc = subprocess.Popen(
             [binary, "--target=all", "--config", self.config,
              "--data-dir", os.path.join(workdir, "data")],
@@ -135,10 +137,24 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--earshot", required=True)
     parser.add_argument("--earshotctl", required=True)
+    parser.add_argument("--kafka-script", help="scripts/kafka.sh, for EARSHOT_TEST_KAFKA=real")
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="earshot-python-")
     started = time.time()
-    stack = Stack(args.earshot, workdir)
+    # EARSHOT_TEST_KAFKA=real: the same on a one-node Apache Kafka instead of the embedded broker.
+    kafka_dir = os.path.join(workdir, "kafka")
+    bootstrap = ""
+    if os.environ.get("EARSHOT_TEST_KAFKA") == "real":
+        bootstrap = subprocess.run(
+            [args.kafka_script, "start", "--dir=" + kafka_dir, "--owner=%d" % os.getpid()],
+            check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        print("real Kafka at " + bootstrap)
+    try:
+        stack = Stack(args.earshot, workdir, bootstrap)
+    except Exception:
+        if bootstrap:
+            subprocess.run([args.kafka_script, "stop", "--dir=" + kafka_dir], check=False)
+        raise
     ok = False
     try:
         cursor = os.path.join(workdir, "cursor")
@@ -184,6 +200,8 @@ def main():
         ok = True
     finally:
         code = stack.stop()
+        if bootstrap:
+            subprocess.run([args.kafka_script, "stop", "--dir=" + kafka_dir], check=False)
         if ok and code != 0:
             print("earshot exited with %s on SIGTERM" % code, file=sys.stderr)
             ok = False
