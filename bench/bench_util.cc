@@ -14,6 +14,9 @@
 #include "fmt/format.h"
 #include "services/common/base/strings.h"
 #include "services/common/http/client.h"
+#include "services/common/kafka/admin.h"
+#include "services/common/kafka/embedded_broker.h"
+#include "services/common/kafka/topics.h"
 
 namespace earshot::bench {
 
@@ -202,5 +205,54 @@ bool Turns::Await() { return ReadByte(go_[0]); }
 void Turns::End() { WriteByte(done_[1]); }
 bool Turns::Ready() { return ReadByte(done_[0]); }
 bool Turns::Give() { return WriteByte(go_[1]) && ReadByte(done_[0]); }
+
+std::unique_ptr<BenchKafka> BenchKafka::Start(int partitions,
+                                              const std::vector<std::string>& topics,
+                                              const std::string& real_bootstrap,
+                                              std::string* error) {
+  std::unique_ptr<BenchKafka> k(new BenchKafka());
+  if (real_bootstrap.empty()) {
+    auto started = kafka::EmbeddedBroker::Start(1, partitions, topics);
+    if (!started.ok()) {
+      *error = "embedded broker: " + started.status().ToString();
+      return nullptr;
+    }
+    k->embedded_ = std::move(*started);
+    k->bootstrap_ = k->embedded_->bootstrap();
+    return k;
+  }
+  k->bootstrap_ = real_bootstrap;
+  auto admin = kafka::Admin::Create(real_bootstrap, {});
+  if (!admin.ok()) {
+    *error = admin.status().ToString();
+    return nullptr;
+  }
+  if (auto st = (*admin)->DeleteTopics(topics, absl::Seconds(30)); !st.ok()) {
+    *error = "delete topics: " + st.ToString();
+    return nullptr;
+  }
+  const std::string record_bytes =
+      std::to_string(kafka::kDefaultBodyLimitBytes + kafka::kRecordEnvelopeBytes);
+  std::vector<kafka::NewTopic> news;
+  for (const auto& t : topics)
+    news.push_back({t, partitions, -1, {{"max.message.bytes", record_bytes}}});
+  // Deletion completes in the background; a topic of the same name can be created after it.
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  absl::Status created;
+  do {
+    absl::SleepFor(absl::Milliseconds(500));
+    created = (*admin)->CreateTopics(news, absl::Seconds(30));
+    auto listed = (*admin)->ListTopics(absl::Seconds(10));
+    bool led = created.ok() && listed.ok();
+    for (const auto& t : topics) led = led && listed->contains(t) && listed->at(t).led;
+    if (led) return k;
+  } while (absl::Now() < deadline);
+  *error = "topics not created and led within 30 s: " + created.ToString();
+  return nullptr;
+}
+
+BenchKafka::~BenchKafka() = default;
+
+std::string BenchKafka::name() const { return real() ? "Apache Kafka" : "embedded broker"; }
 
 }  // namespace earshot::bench

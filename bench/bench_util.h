@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -18,7 +19,30 @@
 #include "earshot/v1/event.pb.h"
 #include "google/protobuf/timestamp.pb.h"
 
+namespace earshot::kafka {
+class EmbeddedBroker;
+}
+
 namespace earshot::bench {
+
+// The broker a benchmark runs on: an embedded one of its own (bootstrap empty), or the real
+// cluster at `real_bootstrap` (run_*_bench.sh KAFKA=real starts one with scripts/kafka.sh),
+// where `topics` are deleted and created again, empty, with `partitions` partitions and room for
+// a whole webhook body. A broker on the way out is nothing to measure: Start fails, not waits.
+class BenchKafka {
+ public:
+  static std::unique_ptr<BenchKafka> Start(int partitions, const std::vector<std::string>& topics,
+                                           const std::string& real_bootstrap, std::string* error);
+  ~BenchKafka();
+  const std::string& bootstrap() const { return bootstrap_; }
+  bool real() const { return embedded_ == nullptr; }
+  // "embedded broker" or "Apache Kafka", for the figures' headings.
+  std::string name() const;
+
+ private:
+  std::unique_ptr<kafka::EmbeddedBroker> embedded_;
+  std::string bootstrap_;
+};
 
 // CPU seconds (user + system) of this process so far.
 double CpuSeconds();

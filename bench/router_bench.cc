@@ -55,13 +55,13 @@
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_split.h"
-#include "absl/synchronization/notification.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/bench_util.h"
 #include "earshot/v1/event.pb.h"
 #include "earshot/v1/routing.pb.h"
-#include "bench/bench_util.h"
 #include "fmt/format.h"
 #include "librdkafka/rdkafka.h"
 #include "prometheus/registry.h"
@@ -69,9 +69,7 @@
 #include "services/common/base/log.h"
 #include "services/common/base/strings.h"
 #include "services/common/http/client.h"
-#include "services/common/kafka/admin.h"
 #include "services/common/kafka/embedded_broker.h"
-#include "services/common/kafka/topics.h"
 #include "services/common/kafka/producer.h"
 #include "services/common/kafka/stateful_consumer.h"
 #include "services/common/store/kv_view.h"
@@ -1226,42 +1224,19 @@ int Main() {
     const absl::Duration timeout = absl::GetFlag(FLAGS_phase_timeout);
     std::vector<std::string> topics = kafka::StandardTopics();
     topics.push_back(kPassThroughTopic);
-    std::string bootstrap = absl::GetFlag(FLAGS_bootstrap);
-    const bool real = !bootstrap.empty();
-    std::unique_ptr<kafka::EmbeddedBroker> broker;
-    if (real) {
-      auto admin = kafka::Admin::Create(bootstrap, {});
-      if (!admin.ok()) return 2;
-      if (auto st = (*admin)->DeleteTopics(topics, absl::Seconds(30)); !st.ok()) {
-        std::fprintf(stderr, "delete topics: %s\n", st.ToString().c_str());
-        return 2;
-      }
-      absl::SleepFor(absl::Seconds(2));  // deletion completes in the background
-      std::vector<kafka::NewTopic> news;
-      const std::string record_bytes =
-          std::to_string(kafka::kDefaultBodyLimitBytes + kafka::kRecordEnvelopeBytes);
-      for (const auto& t : topics) {
-        news.push_back({t, partitions, -1, {{"max.message.bytes", record_bytes}}});
-      }
-      if (auto st = (*admin)->CreateTopics(news, absl::Seconds(30)); !st.ok()) {
-        std::fprintf(stderr, "create topics: %s\n", st.ToString().c_str());
-        return 2;
-      }
-      absl::SleepFor(absl::Seconds(2));  // leaders elected
-    } else {
-      auto started = kafka::EmbeddedBroker::Start(1, partitions, topics);
-      if (!started.ok()) {
-        std::fprintf(stderr, "embedded broker: %s\n", started.status().ToString().c_str());
-        return 2;
-      }
-      broker = std::move(*started);
-      bootstrap = broker->bootstrap();
+    std::string error;
+    auto broker = BenchKafka::Start(partitions, topics, absl::GetFlag(FLAGS_bootstrap), &error);
+    if (broker == nullptr) {
+      std::fprintf(stderr, "%s\n", error.c_str());
+      return 2;
     }
+    const bool real = broker->real();
+    const std::string bootstrap = broker->bootstrap();
     std::printf(
         "\n== (a) routed events/s from a pre-filled earshot.events.v1 (%lld records, %lld "
         "threads, %d partitions, %s %s), against a pass-through\n",
         static_cast<long long>(n), static_cast<long long>(absl::GetFlag(FLAGS_threads)), partitions,
-        real ? "Apache Kafka" : "embedded broker", bootstrap.c_str());
+        broker->name().c_str(), bootstrap.c_str());
     std::fflush(stdout);
     const absl::Time fill_start = absl::Now();
     int64_t dups = 0;

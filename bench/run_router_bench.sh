@@ -31,12 +31,5 @@ fi
 
 echo "command: $BENCH $*"
 echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
-if [[ ${KAFKA:-embedded} == real ]]; then
-  work=$(mktemp -d -t earshot-router-bench.XXXXXX)
-  trap 'scripts/kafka.sh stop --dir="$work/kafka" >/dev/null 2>&1; rm -rf "$work"' EXIT
-  bootstrap=$(scripts/kafka.sh start --nodes=1 --dir="$work/kafka" --owner=$$)
-  echo "kafka: Apache Kafka $(sed -n 's/.*<version>\(4[^<]*\)<.*/\1/p' scripts/kafka/pom.xml | head -1) at $bootstrap"
-  "$BENCH" --bootstrap="$bootstrap" "$@"
-else
-  exec "$BENCH" "$@"
-fi
+source bench/real_kafka.sh
+"$BENCH" "${KAFKA_FLAGS[@]}" "$@"

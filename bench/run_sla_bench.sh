@@ -11,7 +11,8 @@
 #
 #   bench/run_sla_bench.sh [extra sla_bench flags]
 # Settings (environment): FULL=1 (10M clocks as well), BUILD=0 (do not build), KEEP=1 (keep the
-# temporary folder). Flags are passed on: --rate, --load_seconds, --sizes, --parts, ...
+# temporary folder), KAFKA=real (on a one-node Apache Kafka from scripts/kafka.sh instead of the
+# embedded broker: the SLA monitor's restart and alert delay, the stream's deliveries). Flags are passed on: --rate, --load_seconds, --sizes, --parts, ...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,4 +37,5 @@ ARGS=(--sizes="$SIZES" --restart_sizes="$RESTART_SIZES")
 echo "+ $BENCH ${ARGS[*]} $*"
 # librdkafka's own warnings (an offset reset on the empty topics of the restart's new broker)
 # go to stderr; the figures go to stdout.
-exec "$BENCH" "${ARGS[@]}" "$@"
+source bench/real_kafka.sh
+"$BENCH" "${KAFKA_FLAGS[@]}" "${ARGS[@]}" "$@"

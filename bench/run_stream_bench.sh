@@ -12,7 +12,8 @@
 #   bench/run_stream_bench.sh [stream_bench flags...]   e.g. --parts=latency, --subscribers=10
 # Settings (environment): BUILD=0 (run the binary as it is), WAIT_IDLE=0 (do not wait for the
 # load average to fall below 0.7, at most 10 minutes, before starting), KEEP=1 (keep the
-# temporary folder).
+# temporary folder), KAFKA=real (on a one-node Apache Kafka from scripts/kafka.sh instead of the
+# embedded broker: the SLA monitor's restart and alert delay, the stream's deliveries).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,4 +43,5 @@ DIRTY=$(git diff --quiet HEAD -- services bench/stream_bench.cc 2>/dev/null ||
 echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$DIRTY"
 # The services' own log lines (JSON, warnings and up) and librdkafka's go to stdout/stderr with
 # the figures; the figures are the lines that do not start with '{'.
-exec "$BENCH" "${ARGS[@]}" "$@"
+source bench/real_kafka.sh
+"$BENCH" "${KAFKA_FLAGS[@]}" "${ARGS[@]}" "$@"

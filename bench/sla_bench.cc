@@ -100,9 +100,18 @@ ABSL_FLAG(absl::Duration, phase_timeout, absl::Minutes(20),
 ABSL_FLAG(std::string, parts, "fill,restart,delay", "which parts to run: fill, restart, delay");
 ABSL_FLAG(std::string, tmp, "", "folder for RocksDB (default: a new folder under $TMPDIR)");
 ABSL_FLAG(bool, keep, false, "keep the temporary folder");
+ABSL_FLAG(std::string, bootstrap, "",
+          "(b, c) a real Kafka cluster to run on (its topics are created anew); empty: the "
+          "embedded broker (bench/run_sla_bench.sh KAFKA=real starts one)");
 
 namespace earshot::bench {
 namespace {
+
+std::string BrokerName() {
+  return absl::GetFlag(FLAGS_bootstrap).empty()
+             ? "embedded broker in the process"
+             : "Apache Kafka at " + absl::GetFlag(FLAGS_bootstrap);
+}
 
 using earshot::v1::Alert;
 using earshot::v1::RoutedEvent;
@@ -476,11 +485,13 @@ RestartResult Restart(const std::string& dir, const std::string& state_dir, int6
     std::filesystem::remove_all(copy, ec);
   }
 
-  auto broker = kafka::EmbeddedBroker::Start(1, partitions, kafka::StandardTopics());
-  if (!broker.ok()) return fail(broker.status());
+  std::string error;
+  auto broker = BenchKafka::Start(partitions, kafka::StandardTopics(),
+                                  absl::GetFlag(FLAGS_bootstrap), &error);
+  if (broker == nullptr) return fail(absl::UnavailableError(error));
   const std::string policies = WriteFile(dir + "/fill-policies.yaml", FillPolicies());
   const absl::Duration horizon = absl::GetFlag(FLAGS_horizon);
-  auto config = MonitorConfig((*broker)->bootstrap(), state_dir, policies, horizon);
+  auto config = MonitorConfig(broker->bootstrap(), state_dir, policies, horizon);
   if (!config.ok()) return fail(config.status());
   // The monitor's clock stands at the fill's anchor, so that the timers it must load are known
   // exactly (none is due yet; the fill counted those within the horizon). RocksDB, Kafka and
@@ -625,9 +636,11 @@ DelayResult AlertDelay(const std::string& dir, int partitions) {
   const int64_t rate = absl::GetFlag(FLAGS_rate);
   const absl::Duration load = absl::GetFlag(FLAGS_load_seconds);
   const absl::Duration target = absl::GetFlag(FLAGS_deadline);
-  auto broker = kafka::EmbeddedBroker::Start(1, partitions, kafka::StandardTopics());
-  if (!broker.ok()) return fail(broker.status());
-  const std::string bootstrap = (*broker)->bootstrap();
+  std::string error;
+  auto broker = BenchKafka::Start(partitions, kafka::StandardTopics(),
+                                  absl::GetFlag(FLAGS_bootstrap), &error);
+  if (broker == nullptr) return fail(absl::UnavailableError(error));
+  const std::string bootstrap = broker->bootstrap();
   const std::string policies_yaml = fmt::format(
       "policies:\n  default: {{first_response: {0}s, next_response: {0}s, "
       "warn_at: 50%}}\n",
@@ -980,9 +993,10 @@ int Main() {
                        "the fill failed");
         } else {
           std::printf(
-              "\n== (b) restart: Process target \"sla\" on the %s-clock folder, embedded broker in "
-              "the process, horizon %s, the monitor's clock at the fill's anchor\n",
-              Count(n).c_str(), absl::FormatDuration(absl::GetFlag(FLAGS_horizon)).c_str());
+              "\n== (b) restart: Process target \"sla\" on the %s-clock folder, %s, "
+              "horizon %s, the monitor's clock at the fill's anchor\n",
+              Count(n).c_str(), BrokerName().c_str(),
+              absl::FormatDuration(absl::GetFlag(FLAGS_horizon)).c_str());
           std::fflush(stdout);
           const RestartResult rs = InChild<RestartResult>(
               [&] { return Restart(dir, state, n, partitions, anchor, fill); });
@@ -1018,10 +1032,10 @@ int Main() {
 
   if (run_delay) {
     std::printf(
-        "\n== (c) alert delay: Process target \"sla\", embedded broker in the process; %lld "
+        "\n== (c) alert delay: Process target \"sla\", %s; %lld "
         "routed events/s for %s, each opening a clock (policy: first_response %s, warning at "
         "50%%); breach alerts read from earshot.alerts.v1 while the load runs\n",
-        static_cast<long long>(absl::GetFlag(FLAGS_rate)),
+        BrokerName().c_str(), static_cast<long long>(absl::GetFlag(FLAGS_rate)),
         absl::FormatDuration(absl::GetFlag(FLAGS_load_seconds)).c_str(),
         absl::FormatDuration(absl::GetFlag(FLAGS_deadline)).c_str());
     std::fflush(stdout);

@@ -95,6 +95,9 @@
 #include "services/sla/sla_app.h"
 #include "services/stream/stream_app.h"
 
+ABSL_FLAG(std::string, bootstrap, "",
+          "(a) a real Kafka cluster to run on (its topics are created anew); empty: the embedded "
+          "broker (bench/run_stream_bench.sh KAFKA=real starts one)");
 ABSL_FLAG(int64_t, records, 110000,
           "(a) routed events in the stream's ring; all must still be in the embedded broker, "
           "which keeps the last 5 MiB of each of the 4 partitions (about 130,000 of these events "
@@ -753,9 +756,11 @@ ThroughputResult Throughput(const std::string& dir) {
     queues.insert(std::string(q));
   }
 
-  auto broker = kafka::EmbeddedBroker::Start(1, kPartitions, kafka::StandardTopics());
-  if (!broker.ok()) return fail(broker.status().ToString());
-  const std::string bootstrap = (*broker)->bootstrap();
+  std::string error;
+  auto broker = BenchKafka::Start(kPartitions, kafka::StandardTopics(),
+                                  absl::GetFlag(FLAGS_bootstrap), &error);
+  if (broker == nullptr) return fail(error);
+  const std::string bootstrap = broker->bootstrap();
   auto config = ConfigUnderTest(
       fmt::format("kafka: {{bootstrap: \"{}\", properties: {}}}\n"
                   "grpc: {{addr: \"127.0.0.1:0\"}}\n"
@@ -1403,9 +1408,12 @@ int Main() {
 
   if (parts.find("throughput") != std::string::npos) {
     std::printf(
-        "\n== (a) deliveries/s: Process target \"stream\" on an embedded broker (4 partitions), "
+        "\n== (a) deliveries/s: Process target \"stream\" on %s (4 partitions), "
         "subscribers from `earliest` with a queue filter; (a') a bare gRPC server replaying the "
         "same bytes to the same clients; %s measured for each, %d times alternately\n",
+        absl::GetFlag(FLAGS_bootstrap).empty()
+            ? "an embedded broker"
+            : ("Apache Kafka at " + absl::GetFlag(FLAGS_bootstrap)).c_str(),
         absl::FormatDuration(absl::GetFlag(FLAGS_window)).c_str(),
         absl::GetFlag(FLAGS_alternations));
     std::fflush(stdout);
