@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <regex>
 #include <set>
 #include <string>
 #include <thread>
@@ -18,6 +19,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "earshot/v1/alert.pb.h"
+#include "earshot/v1/event.pb.h"
 #include "earshot/v1/routing.pb.h"
 #include "gtest/gtest.h"
 #include "services/common/kafka/admin.h"
@@ -111,6 +114,23 @@ class KafkaFailureTest : public ::testing::Test {
         earshot::v1::RoutedEvent r;
         EXPECT_TRUE(r.ParseFromString(value));
         ++ids[r.event().event_id()];
+      } else if (topic == "earshot.raw.v1") {
+        // A raw record holds the request as it came: its event id is the message's mid.
+        earshot::v1::RawWebhook raw;
+        EXPECT_TRUE(raw.ParseFromString(value));
+        std::smatch m;
+        const std::string body = raw.body();
+        if (std::regex_search(body, m, std::regex(R"("mid":"m_fail_(\d+))"))) {
+          ++ids[EventId(std::stoi(m[1]))];
+        }
+      } else if (topic == "earshot.alerts.v1") {
+        earshot::v1::Alert a;
+        EXPECT_TRUE(a.ParseFromString(value));
+        ++ids[a.alert_id()];
+      } else if (topic == "earshot.deadletter.v1") {
+        earshot::v1::DeadLetter d;
+        EXPECT_TRUE(d.ParseFromString(value));
+        ++ids[d.raw().request_id()];
       } else {
         earshot::v1::Event e;
         EXPECT_TRUE(e.ParseFromString(value));
@@ -235,8 +255,16 @@ TEST_F(KafkaFailureTest, WholeClusterDownFor30sRecoversByItself) {
     if (r.status == 200) acked.insert(sent);
   }
   std::printf("outage: refused %d with 503 while down\n", refused);
+  ExpectExactlyOnce("earshot.raw.v1", acked, sent);
   ExpectExactlyOnce("earshot.events.v1", acked, sent);
   ExpectExactlyOnce("earshot.routed.v1", acked, sent);
+  // Every topic decodes with the project's protos, and nothing was dead-lettered. (The
+  // messages are dated 2025, so each waiting conversation is past its deadline and alerted.)
+  const auto alerts = ReadIds("earshot.alerts.v1");
+  const auto deadletters = ReadIds("earshot.deadletter.v1");
+  std::printf("earshot.alerts.v1: %zu alerts; earshot.deadletter.v1: %zu records\n", alerts.size(),
+              deadletters.size());
+  EXPECT_TRUE(deadletters.empty());
 }
 
 }  // namespace
