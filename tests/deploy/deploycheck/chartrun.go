@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"math/big"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -61,6 +62,8 @@ func runChartRun(args []string) int {
 	chartDir := fs.String("chart", "helm/earshot", "chart directory")
 	earshotBin := fs.String("earshot", "build/services/earshot/earshot", "earshot binary")
 	work := fs.String("work", "", "work folder (default: a new temporary folder)")
+	kafkaScript := fs.String("kafka-script", "",
+		"scripts/kafka.sh: run each case on a fresh one-node Apache Kafka instead of the embedded broker")
 	fs.Parse(args)
 
 	chart, err := LoadChart(*chartDir)
@@ -194,11 +197,27 @@ func runChartRun(args []string) int {
 		for i := range ports {
 			ports[i], _ = freePort()
 		}
+		// Each case on a cluster of its own: a case's topics are created with its body limit,
+		// which another case's may exceed (earshot then refuses to start, as it should).
+		bootstrap := ""
+		if *kafkaScript != "" {
+			kdir := filepath.Join(dir, "kafka")
+			out, err := exec.Command(*kafkaScript, "start", "--dir="+kdir,
+				fmt.Sprintf("--owner=%d", os.Getpid())).Output()
+			if err != nil {
+				fail("scripts/kafka.sh start: %v", err)
+				continue
+			}
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			bootstrap = lines[len(lines)-1]
+			defer exec.Command(*kafkaScript, "stop", "--dir="+kdir).Run()
+		}
 		envList := []string{"PATH=" + os.Getenv("PATH"),
 			"EARSHOT_HTTP_ADDR=127.0.0.1:0", "EARSHOT_GRPC_ADDR=127.0.0.1:" + fmt.Sprint(ports[0]),
 			"EARSHOT_ADMIN_ADDR=127.0.0.1:" + fmt.Sprint(ports[1]),
-			// Kafka: the embedded broker instead of the chart's cluster.
-			"EARSHOT_KAFKA_BOOTSTRAP=", "EARSHOT_KAFKA_SECURITY_PROTOCOL=PLAINTEXT",
+			// Kafka: the embedded broker instead of the chart's cluster, or the case's own.
+			"EARSHOT_KAFKA_BOOTSTRAP=" + bootstrap,
+			"EARSHOT_KAFKA_SECURITY_PROTOCOL=PLAINTEXT",
 			"EARSHOT_KAFKA_SASL_MECHANISM=PLAIN", "EARSHOT_KAFKA_EMBEDDED_PARTITIONS=2"}
 		for k, v := range env {
 			if k != "EARSHOT_KAFKA_SASL_PASSWORD_FILE" {

@@ -296,6 +296,10 @@ scrape_configs:
 			env = append(env, e)
 		}
 	}
+	// On a real Kafka when tests/deploy/with_real_kafka.sh started one; else the embedded broker.
+	if b := os.Getenv("EARSHOT_TEST_KAFKA_BOOTSTRAP"); b != "" {
+		env = append(env, "EARSHOT_KAFKA_BOOTSTRAP="+b)
+	}
 	t0 := time.Now()
 	earshot, err := start("earshot", filepath.Join(dir, "earshot.log"), env, *earshotBin,
 		"--target=all", "--config="+filepath.Join(dir, "earshot.yaml"), "--data-dir="+filepath.Join(dir, "data"))
