@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "earshot --target=all|gateway|router|sla|stream [--config FILE] [--data-dir DIR]\n"
       "Receives social-media webhooks and makes sure every customer gets an answer.");
-  // DESIGN.md spells the flags with dashes (--data-dir); Abseil flag names use underscores.
+  // The documented flags have dashes (--data-dir); Abseil flag names use underscores.
   std::vector<std::string> args(argv, argv + argc);
   std::vector<char*> arg_ptrs;
   for (auto& a : args) {

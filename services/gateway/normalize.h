@@ -7,7 +7,7 @@
 // Identity rules (the contract the router's deduplication relies on):
 //   event_id   "<platform prefix>:<native id>[:<variant>]", identical for every redelivery of the
 //              same webhook, different for an edit or a delete of the same message.
-//   thread_key as in DESIGN.md ("Thread keys"); a short table per platform is in
+//   thread_key: the conversation, one rule per platform; the table is in
 //              services/gateway/README.md.
 #include <string>
 #include <string_view>

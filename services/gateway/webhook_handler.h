@@ -2,8 +2,8 @@
 // WebhookHandler: the HTTP side of the gateway. For each request: route, check content type,
 // verify the signature over the exact bytes, normalise, write every record to Kafka, and answer
 // 2xx only once Kafka acknowledged all of them (503 + Retry-After otherwise). Handshakes (X CRC,
-// Meta hub challenge) are answered directly. Bad input is answered per DESIGN.md and produces
-// nothing.
+// Meta hub challenge) are answered directly. Bad input gets the answer services/gateway/README.md
+// lists ("Answers") and produces nothing.
 //
 // Owned by GatewayApp; Handle() runs on the HTTP I/O threads, completions on the Kafka poll
 // thread. Holds no mutable state besides metrics.

@@ -83,7 +83,7 @@ absl::Time ThreadSortTime(const earshot::v1::Thread& thread);
 // Dedup values hold the expiry time; RocksDB drops expired keys during compaction.
 bool DedupExpired(std::string_view value, absl::Time now);
 
-// Until session 7 of bench/README.md every thread had a second queue-index entry, under ""
+// Data folders of earlier versions give every thread a second queue-index entry, under ""
 // for "all queues". Removes those of threads that have a queue from a store written before, so
 // a listing of every queue shows each thread once; a no-op once done (a marker in the default
 // column family says so). Run at start, before consuming.

@@ -1,7 +1,7 @@
 #pragma once
 // The records every service writes: a protobuf value with the CloudEvents headers of binary
-// content mode (ce_specversion, ce_id, ce_source, ce_type, ce_time, content-type), as DESIGN.md
-// specifies for every Earshot topic.
+// content mode (ce_specversion, ce_id, ce_source, ce_type, ce_time, content-type), the same on
+// every Earshot topic (services/gateway/README.md, "Kafka records").
 #include <string>
 #include <string_view>
 

@@ -13,7 +13,7 @@ typedef struct rd_kafka_mock_cluster_s rd_kafka_mock_cluster_t;
 
 namespace earshot::kafka {
 
-// The five topics of DESIGN.md.
+// The five topics (docs/architecture.md).
 inline const std::vector<std::string>& StandardTopics() {
   static const std::vector<std::string> topics = {"earshot.raw.v1", "earshot.events.v1",
                                                   "earshot.routed.v1", "earshot.alerts.v1",

@@ -37,7 +37,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
   // blocks push them out. Once the state outgrows the cache, a data block is rarely read twice
   // while its index and filter partitions are read by every lookup of their key range: with
   // the default half, 1M router threads missed 0.55 index and filter blocks an event, with 90%
-  // 0.07 (bench/README.md, router, session 7). A small database's data blocks still fill
+  // 0.07 (router_bench --parts=cost, 1M threads). A small database's data blocks still fill
   // whatever its index and filters leave.
   rocksdb::LRUCacheOptions cache_options;
   cache_options.capacity = s->options_.block_cache_bytes;

@@ -5,7 +5,9 @@
 namespace earshot::gateway {
 namespace {
 
-// Vectors from shared/platforms.md.
+// Reference vectors, computed apart from this code, e.g. X's signature:
+//   printf '%s' BODY | openssl dgst -sha256 -hmac test-consumer-secret -binary | base64
+// and Meta's: printf '%s' BODY | openssl dgst -sha256 -hmac test-app-secret (hex).
 constexpr char kXBody[] = R"({"for_user_id":"4000000001","tweet_create_events":[]})";
 constexpr char kXSig[] = "sha256=O45Sphcv2mktxKI8Z1pFzfgShgqRbXIiUeBbHCNMv6w=";
 constexpr char kMetaBody[] = R"({"object":"page","entry":[]})";

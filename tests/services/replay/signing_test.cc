@@ -94,7 +94,7 @@ TEST(SigningTest, EveryPlatformPassesTheGatewaysCheck) {
 }
 
 TEST(SigningTest, XSignatureMatchesThePublishedVector) {
-  // shared/platforms.md
+  // printf '%s' BODY | openssl dgst -sha256 -hmac test-consumer-secret -binary | base64
   EXPECT_EQ(gateway::XSignature(R"({"for_user_id":"4000000001","tweet_create_events":[]})",
                                 "test-consumer-secret"),
             "sha256=O45Sphcv2mktxKI8Z1pFzfgShgqRbXIiUeBbHCNMv6w=");
