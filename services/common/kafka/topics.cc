@@ -10,6 +10,10 @@ namespace earshot::kafka {
 namespace {
 constexpr char kLogger[] = "kafka.topics";
 constexpr absl::Duration kAdminTimeout = absl::Seconds(15);
+// The settings check is optional, and a broker answers DescribeConfigs in milliseconds; one that
+// never answers it (librdkafka's mock cluster used as an external broker) would otherwise hold
+// every start for the whole admin time-out.
+constexpr absl::Duration kDescribeTimeout = absl::Seconds(3);
 }  // namespace
 
 int64_t BodyLimitBytes(const Config& config) {
@@ -120,7 +124,7 @@ absl::Status EnsureTopics(const std::string& bootstrap,
       absl::SleepFor(absl::Milliseconds(200));
     }
   }
-  auto described = (*admin)->DescribeTopics(settings.names, kAdminTimeout);
+  auto described = (*admin)->DescribeTopics(settings.names, kDescribeTimeout);
   if (!described.ok()) {
     log::Warn(kLogger, "topic settings not checked",
               {{"topics", absl::StrJoin(settings.names, ",")},
