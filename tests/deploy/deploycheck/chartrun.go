@@ -60,17 +60,14 @@ func selfSigned() ([]byte, []byte, error) {
 func runChartRun(args []string) int {
 	fs := flag.NewFlagSet("chart-run", flag.ExitOnError)
 	chartDir := fs.String("chart", "helm/earshot", "chart directory")
+	helm := Helm{}
+	fs.StringVar(&helm.Bin, "helm", "build/tools/bin/helm", "the helm binary")
 	earshotBin := fs.String("earshot", "build/services/earshot/earshot", "earshot binary")
 	work := fs.String("work", "", "work folder (default: a new temporary folder)")
 	kafkaScript := fs.String("kafka-script", "",
 		"scripts/kafka.sh: run each case on a fresh one-node Apache Kafka instead of the embedded broker")
 	fs.Parse(args)
 
-	chart, err := LoadChart(*chartDir)
-	if err != nil {
-		fmt.Printf("FAIL load chart: %v\n", err)
-		return 1
-	}
 	root := *work
 	if root == "" {
 		root, _ = os.MkdirTemp("", "earshot-chart-run-")
@@ -89,18 +86,12 @@ func runChartRun(args []string) int {
 			failures++
 			fmt.Printf("FAIL  %s: %s\n", name, fmt.Sprintf(format, a...))
 		}
-		raw, _ := os.ReadFile(file)
-		user, err := ReadValues(raw)
+		r, err := helm.Install(*chartDir, Release{Name: "earshot", Namespace: "care"}, "-f", file)
 		if err != nil {
 			fail("%v", err)
 			continue
 		}
-		rendered, _, err := chart.Render(user, Release{Name: "earshot", Namespace: "care", Service: "Helm", IsInstall: true, Revision: 1})
-		if err != nil {
-			fail("%v", err)
-			continue
-		}
-		objs, errs := ParseObjects(rendered)
+		objs, errs := ParseObjects(r.Files)
 		if len(errs) > 0 {
 			fail("%v", errs)
 			continue

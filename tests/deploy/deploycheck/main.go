@@ -1,9 +1,10 @@
-// deploycheck tests Earshot's deployment files (deploy/, helm/earshot) without a helm binary or
-// a container engine. It is built by tests/deploy/CMakeLists.txt from Debian's Go packages
-// (GOPATH mode, offline) and run by ctest:
+// deploycheck tests Earshot's deployment files (deploy/, helm/earshot) with the real parts: the
+// chart is rendered by the real Helm and decoded by Kubernetes' and Strimzi's own types
+// (tests/deploy/kubedecode, tests/deploy/strimzi), the rules by promtool, the metrics by a real
+// Prometheus. It is a Go module built by tests/deploy/CMakeLists.txt and run by ctest:
 //
-//	deploycheck chart   render helm/earshot for every ci/*-values.yaml and check the objects;
-//	                    check that every ci/reject/*-values.yaml is refused
+//	deploycheck chart   helm lint and render helm/earshot for every ci/*-values.yaml, decode
+//	                    and check the objects; every ci/reject/*-values.yaml must be refused
 //	deploycheck chart-run  start the real earshot with the config the chart generates
 //	deploycheck rules   promtool check/test the Prometheus rules; every alert has a unit test
 //	                    and a runbook section; the dashboard is well formed
