@@ -234,8 +234,11 @@ std::unique_ptr<BenchKafka> BenchKafka::Start(int partitions,
   const std::string record_bytes =
       std::to_string(kafka::kDefaultBodyLimitBytes + kafka::kRecordEnvelopeBytes);
   std::vector<kafka::NewTopic> news;
-  for (const auto& t : topics)
+  for (const auto& t : topics) {
     news.push_back({t, partitions, -1, {{"max.message.bytes", record_bytes}}});
+    // State changelogs are compacted (kafka/topics.h); earshot refuses them otherwise.
+    if (t.ends_with(".state.v1")) news.back().configs["cleanup.policy"] = "compact";
+  }
   // Deletion completes in the background; a topic of the same name can be created after it.
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
   absl::Status created;

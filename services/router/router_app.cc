@@ -1,6 +1,7 @@
 #include "services/router/router_app.h"
 
 #include <algorithm>
+#include <fstream>
 #include <iterator>
 
 #include "absl/synchronization/blocking_counter.h"
@@ -17,6 +18,7 @@
 #include "services/common/kafka/cloud_event.h"
 #include "services/common/kafka/errors.h"
 #include "services/common/kafka/options.h"
+#include "services/common/kafka/topics.h"
 #include "services/common/names/names.h"
 #include "services/common/store/kv_view.h"
 #include "services/common/store/store_metrics.h"
@@ -57,6 +59,8 @@ class DedupClock {
 namespace {
 
 constexpr char kLogger[] = "router";
+// The checkpoints of the changelog (kafka/changelog.h); its own writes are not changelogged.
+constexpr char kChangelogCf[] = "changelog";
 
 // Drops deduplication keys whose window has passed, so expiry costs no scans. "Passed" is
 // judged on the receive time the key's partition has reached, as RouterCore::Apply judges a
@@ -168,6 +172,42 @@ struct RouterApp::Metrics {
   store::StoreMetrics rocksdb;
 };
 
+// router.peers: the replicas the Threads API asks for threads of other partitions. With gRPC
+// TLS, peers are called over TLS with this replica's own certificate (it is every replica's),
+// trusting router.peers_ca_file (default grpc.tls.client_ca_file) and expecting the name
+// router.peers_tls_name on the peers' certificates.
+static absl::StatusOr<std::unique_ptr<Peers>> PeersFromConfig(const Config& config) {
+  PeersOptions o;
+  o.targets = config.GetList("router.peers");
+  o.timeout = config.GetDuration("router.peer_timeout", o.timeout);
+  const std::string cert = config.GetString("grpc.tls.cert_file", "");
+  if (!o.targets.empty() && !cert.empty()) {
+    auto read = [](const std::string& path) -> absl::StatusOr<std::string> {
+      std::ifstream in(path);
+      if (!in) return absl::InvalidArgumentError("cannot read " + path);
+      return std::string(std::istreambuf_iterator<char>(in), {});
+    };
+    grpc::SslCredentialsOptions ssl;
+    const std::string ca =
+        config.GetString("router.peers_ca_file", config.GetString("grpc.tls.client_ca_file", ""));
+    if (!ca.empty()) {
+      auto pem = read(ca);
+      if (!pem.ok()) return pem.status();
+      ssl.pem_root_certs = *pem;
+    }
+    auto chain = read(cert);
+    if (!chain.ok()) return chain.status();
+    auto key = read(config.GetString("grpc.tls.key_file", ""));
+    if (!key.ok()) return key.status();
+    ssl.pem_cert_chain = *chain;
+    ssl.pem_private_key = *key;
+    o.credentials = grpc::SslCredentials(ssl);
+    o.tls_target_name = config.GetString("router.peers_tls_name", "");
+  }
+  if (auto st = config.status(); !st.ok()) return st;
+  return std::make_unique<Peers>(std::move(o));
+}
+
 RouterApp::RouterApp() : dedup_clock_(std::make_shared<DedupClock>()) {}
 RouterApp::~RouterApp() { Stop(); }
 
@@ -183,6 +223,9 @@ absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
       static_cast<int>(config.GetInt("router.apply_threads", options_.apply_threads));
   options_.core.dedup_window =
       config.GetDuration("router.dedup_window", options_.core.dedup_window);
+  options_.changelog_topic = kafka::RouterStateTopic(config);
+  options_.revoked_state_ttl =
+      config.GetDuration("router.revoked_state_ttl", options_.revoked_state_ttl);
   store::StoreOptions store_options;
   store_options.path = config.GetString("router.state_dir", ctx.data_dir + "/router");
   store_options.block_cache_bytes =
@@ -217,6 +260,7 @@ absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
 
   store_options.column_families =
       ColumnFamilies(std::make_shared<DedupFilterFactory>(dedup_clock_));
+  store_options.column_families.push_back({kChangelogCf});
   auto store = store::Store::Open(store_options);
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
@@ -240,6 +284,7 @@ absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
   stateful.batch_max = options_.batch_max;
   stateful.batch_wait = options_.batch_wait;
   stateful.session_timeout_ms = static_cast<int>(config.GetInt("router.session_timeout_ms", 10000));
+  stateful.instance_id = config.GetString("router.instance_id", "");
   stateful.registry = &ctx.registry;
   stateful.metrics_prefix = "earshot_router";
   kafka::StatefulConsumerHooks hooks;
@@ -265,7 +310,9 @@ absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
     if (state.has_last_record()) position.last_record = state.last_record();
     return std::optional<kafka::StoredPosition>(std::move(position));
   };
+  hooks.restore = [this](int32_t p) { return changelog_->Restore(p); };
   hooks.on_revoked = [this](int32_t p) {
+    changelog_->Revoked(p);
     absl::MutexLock lock(&mu_);
     owned_.erase(p);
   };
@@ -273,12 +320,30 @@ absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
   if (!consumer.ok()) return consumer.status();
   consumer_ = std::move(*consumer);
   partition_count_ = consumer_->partition_count();
+  // Made before the first poll, where the hooks above first run.
+  kafka::ChangelogOptions changelog;
+  changelog.topic = options_.changelog_topic;
+  changelog.partitions = partition_count_;
+  changelog.consumer = consumer_options;
+  changelog.consumer.client_id = "earshot-router";
+  changelog.checkpoint_cf = kChangelogCf;
+  for (const auto& cf : ColumnFamilies(nullptr)) changelog.state_cfs.push_back(cf.name);
+  changelog.revoked_ttl = options_.revoked_state_ttl;
+  changelog.registry = &ctx.registry;
+  changelog.metrics_prefix = "earshot_router";
+  auto made = kafka::Changelog::Create(std::move(changelog), store_.get(), producer_.get(),
+                                       consumer_->cluster_id());
+  if (!made.ok()) return made.status();
+  changelog_ = std::move(*made);
 
-  threads_service_ = std::make_unique<ThreadsService>(this);
+  auto peers = PeersFromConfig(config);
+  if (!peers.ok()) return peers.status();
+  threads_service_ = std::make_unique<ThreadsService>(this, std::move(*peers));
   grpc.RegisterService(threads_service_.get());
   ctx.health.AddReadinessCheck("router.state", [this] { return healthy_.load(); });
   ctx.health.AddReadinessCheck("router.kafka", [this] { return producer_->reachable(); });
-  ctx.health.AddReadinessCheck("router.partitions", [this] { return consumer_->positioned(); });
+  ctx.health.AddReadinessCheck("router.partitions",
+                               [this] { return consumer_->positioned() && consumer_->healthy(); });
   loop_ = std::thread([this] { Loop(); });
   log::Info(kLogger, "started",
             {{"rules", static_cast<int64_t>(rules->rule_count())},
@@ -294,6 +359,7 @@ void RouterApp::Stop() {
   lane_pool_.reset();                  // idle: every batch waits for its lanes
   if (consumer_) consumer_->Close();   // leaves the group; revokes through the hooks
   consumer_.reset();
+  changelog_.reset();
   producer_.reset();
   threads_service_.reset();
   store_.reset();
@@ -335,6 +401,7 @@ void RouterApp::Loop() {
     if (!ProcessBatch()) absl::SleepFor(absl::Milliseconds(500));  // Kafka away: back off
     if (absl::Now() >= next_metrics) {
       UpdateMetrics();
+      changelog_->DropStale(absl::Now());
       next_metrics = absl::Now() + absl::Seconds(2);
     }
   }
@@ -411,6 +478,12 @@ void RouterApp::ApplyLane(Lane& lane, const RuleSet& rules) {
 
 bool RouterApp::ProcessBatch() {
   std::vector<kafka::MessagePtr> msgs = consumer_->PollBatch(absl::Milliseconds(100));
+  {
+    // A partition revoked during the poll is another replica's now: its records are not ours
+    // to apply.
+    absl::MutexLock lock(&mu_);
+    std::erase_if(msgs, [&](const kafka::MessagePtr& m) { return !owned_.contains(m->partition); });
+  }
   if (msgs.empty()) return true;
   const absl::Time started = absl::Now();
 
@@ -440,22 +513,29 @@ bool RouterApp::ProcessBatch() {
 
   // Output first: a crash after this and before the commit below replays the batch, giving
   // the same events again (at-least-once, stable ids) and the same state (exactly-once).
-  absl::Notification acked;
-  absl::Status produce_status;
-  producer_->ProduceBatch(std::move(records), [&](absl::Status st) {
-    produce_status = std::move(st);
-    acked.Notify();
-  });
-  if (!acked.WaitForNotificationWithTimeout(options_.produce_timeout + absl::Seconds(5))) {
-    produce_status = absl::DeadlineExceededError("routed records not acknowledged in time");
-    acked.WaitForNotification();  // the producer's own time-out ends it; the callback refers here
-  }
+  absl::Status produce_status = kafka::ProduceAndWait(*producer_, std::move(records));
   if (!produce_status.ok()) {
     log::Warn(kLogger, "routed records not acknowledged; batch retried",
               {{"error", produce_status.ToString()}});
     rewind();
     return false;
   }
+  // Then the state's changes to the changelog, and only then the local write with the
+  // checkpoint: the changelog never holds state whose output was not acknowledged.
+  std::vector<std::map<int32_t, int64_t>> changes(lanes.size());
+  std::vector<kafka::Record> changelog_records;
+  for (size_t i = 0; i < lanes.size(); ++i) {
+    auto r = changelog_->Records(lanes[i].view, &changes[i]);
+    std::move(r.begin(), r.end(), std::back_inserter(changelog_records));
+  }
+  if (auto st = kafka::ProduceAndWait(*producer_, std::move(changelog_records)); !st.ok()) {
+    log::Warn(kLogger, "changelog records not acknowledged; batch retried",
+              {{"error", st.ToString()}});
+    for (const auto& c : changes) changelog_->Resync(c);
+    rewind();
+    return false;
+  }
+  for (size_t i = 0; i < lanes.size(); ++i) changelog_->Checkpoint(changes[i], lanes[i].view);
   // RocksDB groups the lanes' writes into one log write (the hash memtables take one writer at a
   // time, so the memtable inserts are serial).
   ForEachLane(lanes, [](Lane& lane) { lane.commit_status = lane.view.Commit(); });

@@ -19,6 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "earshot/v1/threads.grpc.pb.h"
 #include "services/common/base/service.h"
+#include "services/common/kafka/changelog.h"
 #include "services/common/kafka/producer.h"
 #include "services/common/kafka/stateful_consumer.h"
 #include "services/common/store/store.h"
@@ -49,7 +50,10 @@ struct RouterAppOptions {
   // Threads that apply a batch and write its state, each for the partitions p with
   // p % apply_threads equal to its number.
   int apply_threads = 2;
-  absl::Duration produce_timeout = absl::Seconds(30);
+  // Compacted topic holding the state's changes, partitioned like events_topic.
+  std::string changelog_topic = "earshot-router.state.v1";
+  // A revoked partition's local state is kept this long for a return, then dropped.
+  absl::Duration revoked_state_ttl = absl::Minutes(30);
   RouterOptions core;
 };
 
@@ -89,6 +93,7 @@ class RouterApp final : public Service {
   std::unique_ptr<ThreadsService> threads_service_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<kafka::StatefulConsumer> consumer_;
+  std::unique_ptr<kafka::Changelog> changelog_;
   std::unique_ptr<boost::asio::thread_pool> lane_pool_;  // apply_threads - 1 threads
   int partition_count_ = 0;
 

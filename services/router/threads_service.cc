@@ -1,9 +1,12 @@
 #include "services/router/threads_service.h"
 
 #include <algorithm>
+#include <map>
 
 #include "absl/random/random.h"
+#include "boost/asio/post.hpp"
 #include "fmt/format.h"
+#include "grpcpp/client_context.h"
 #include "librdkafka/rdkafka.h"
 #include "rocksdb/iterator.h"
 #include "services/common/base/status.h"
@@ -16,6 +19,11 @@ namespace {
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 1000;
 
+// A peer's answer as an absl::Status (the codes are the same numbers).
+absl::Status FromGrpc(const grpc::Status& st) {
+  return absl::Status(static_cast<absl::StatusCode>(st.error_code()), st.error_message());
+}
+
 grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* ctx, const absl::Status& st) {
   auto* reactor = ctx->DefaultReactor();
   reactor->Finish(ToGrpcStatus(st));
@@ -23,6 +31,15 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* ctx, const absl::S
 }
 
 }  // namespace
+
+RouterApp::ThreadsService::ThreadsService(RouterApp* app, std::unique_ptr<Peers> peers)
+    : app_(app), peers_(std::move(peers)) {
+  if (peers_ && !peers_->empty()) pool_ = std::make_unique<boost::asio::thread_pool>(2);
+}
+
+RouterApp::ThreadsService::~ThreadsService() {
+  if (pool_) pool_->join();
+}
 
 absl::StatusOr<int32_t> RouterApp::ThreadsService::OwnerPartition(
     const std::string& thread_key) const {
@@ -49,17 +66,104 @@ absl::StatusOr<earshot::v1::Thread> RouterApp::ThreadsService::Load(
   return thread;
 }
 
+absl::StatusOr<earshot::v1::Thread> RouterApp::ThreadsService::Find(const std::string& thread_key) {
+  auto local = Load(thread_key);
+  if (!absl::IsFailedPrecondition(local.status()) || !pool_) return local;
+  earshot::v1::GetThreadRequest ask;
+  ask.set_thread_key(thread_key);
+  ask.set_local(true);
+  for (const Peers::Peer& peer : peers_->Current()) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + peers_->timeout()));
+    earshot::v1::Thread thread;
+    const absl::Status st = FromGrpc(peer.stub->GetThread(&ctx, ask, &thread));
+    // The owner answers OK or NOT_FOUND; the others FAILED_PRECONDITION; an unreachable one
+    // is skipped.
+    if (st.ok()) return thread;
+    if (absl::IsNotFound(st)) return st;
+  }
+  return absl::UnavailableError(
+      fmt::format("no router replica owns the partition of thread {} now (partitions moving, "
+                  "or router.peers does not name every replica); try again",
+                  thread_key));
+}
+
 grpc::ServerUnaryReactor* RouterApp::ThreadsService::GetThread(
     grpc::CallbackServerContext* ctx, const earshot::v1::GetThreadRequest* request,
     earshot::v1::Thread* response) {
-  auto thread = Load(request->thread_key());
-  if (thread.ok()) *response = std::move(*thread);
-  return Finish(ctx, thread.status());
+  auto local = Load(request->thread_key());
+  if (request->local() || !absl::IsFailedPrecondition(local.status()) || !pool_) {
+    if (local.ok()) *response = std::move(*local);
+    return Finish(ctx, local.status());
+  }
+  auto* reactor = ctx->DefaultReactor();
+  boost::asio::post(*pool_, [this, request, response, reactor] {
+    auto thread = Find(request->thread_key());
+    if (thread.ok()) *response = std::move(*thread);
+    reactor->Finish(ToGrpcStatus(thread.status()));
+  });
+  return reactor;
+}
+
+absl::Status RouterApp::ThreadsService::ListAll(const earshot::v1::ListThreadsRequest& request,
+                                                earshot::v1::ListThreadsResponse* response) {
+  const int page_size =
+      request.page_size() <= 0 ? kDefaultPageSize : std::min(request.page_size(), kMaxPageSize);
+  earshot::v1::ListThreadsRequest ask = request;
+  ask.set_local(true);
+  struct Entry {
+    std::string order_key;
+    earshot::v1::Thread thread;
+  };
+  std::map<std::string, Entry> merged;  // by thread key: a partition moving mid-call is listed once
+  bool more = false;
+  for (const Peers::Peer& peer : peers_->Current()) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + peers_->timeout()));
+    earshot::v1::ListThreadsResponse page;
+    const absl::Status st = FromGrpc(peer.stub->ListThreads(&ctx, ask, &page));
+    if (!st.ok()) {
+      // A listing that silently left out a replica's partitions would show part of a queue.
+      return absl::UnavailableError(fmt::format("router replica {} did not answer the listing: {}",
+                                                peer.address, st.ToString()));
+    }
+    more = more || !page.next_page_token().empty();
+    for (int i = 0; i < page.threads_size() && i < page.order_keys_size(); ++i) {
+      merged[page.threads(i).thread_key()] = {page.order_keys(i), page.threads(i)};
+    }
+  }
+  std::vector<Entry*> entries;
+  for (auto& [_, e] : merged) entries.push_back(&e);
+  std::sort(entries.begin(), entries.end(),
+            [](const Entry* a, const Entry* b) { return a->order_key < b->order_key; });
+  if (static_cast<int>(entries.size()) > page_size) {
+    entries.resize(page_size);
+    more = true;
+  }
+  for (Entry* e : entries) {
+    *response->add_threads() = std::move(e->thread);
+    response->add_order_keys(e->order_key);
+  }
+  if (more && !entries.empty()) {
+    response->set_next_page_token(gateway::Base64Encode(entries.back()->order_key));
+  }
+  return absl::OkStatus();
 }
 
 grpc::ServerUnaryReactor* RouterApp::ThreadsService::ListThreads(
     grpc::CallbackServerContext* ctx, const earshot::v1::ListThreadsRequest* request,
     earshot::v1::ListThreadsResponse* response) {
+  if (request->local() || !pool_) return Finish(ctx, ListLocal(*request, response));
+  auto* reactor = ctx->DefaultReactor();
+  boost::asio::post(*pool_, [this, request, response, reactor] {
+    reactor->Finish(ToGrpcStatus(ListAll(*request, response)));
+  });
+  return reactor;
+}
+
+absl::Status RouterApp::ThreadsService::ListLocal(
+    const earshot::v1::ListThreadsRequest& req, earshot::v1::ListThreadsResponse* response) const {
+  const earshot::v1::ListThreadsRequest* request = &req;
   const int page_size =
       request->page_size() <= 0 ? kDefaultPageSize : std::min(request->page_size(), kMaxPageSize);
   const auto status = request->status() == earshot::v1::THREAD_STATUS_UNSPECIFIED
@@ -68,7 +172,7 @@ grpc::ServerUnaryReactor* RouterApp::ThreadsService::ListThreads(
   // The page token is the index suffix (sort time + thread key) of the last thread returned.
   std::string after;
   if (!request->page_token().empty() && !gateway::Base64Decode(request->page_token(), &after)) {
-    return Finish(ctx, absl::InvalidArgumentError("page_token is not one this service gave"));
+    return absl::InvalidArgumentError("page_token is not one this service gave");
   }
   // Merge the index ranges of the owned partitions (and, for every queue, of each queue in
   // them), each already in (time, key) order: the page is among the first page_size + 1 entries
@@ -118,31 +222,59 @@ grpc::ServerUnaryReactor* RouterApp::ThreadsService::ListThreads(
   for (const Entry& e : entries) {
     const std::string thread_key = e.suffix.substr(8);
     auto value = app_->store_->Get(CfName(Cf::kThreads), PartitionKey(e.partition, thread_key));
-    if (!value.ok()) return Finish(ctx, value.status());
-    if (value->has_value()) response->add_threads()->ParseFromString(**value);
+    if (!value.ok()) return value.status();
+    if (value->has_value()) {
+      response->add_threads()->ParseFromString(**value);
+      response->add_order_keys(e.suffix);
+    }
   }
   if (more && !entries.empty()) {
     response->set_next_page_token(gateway::Base64Encode(entries.back().suffix));
   }
-  return Finish(ctx, absl::OkStatus());
+  return absl::OkStatus();
 }
 
 grpc::ServerUnaryReactor* RouterApp::ThreadsService::Resolve(
     grpc::CallbackServerContext* ctx, const earshot::v1::ResolveRequest* request,
     earshot::v1::ResolveResponse* response) {
   auto thread = Load(request->thread_key());
-  if (!thread.ok()) return Finish(ctx, thread.status());
+  auto* reactor = ctx->DefaultReactor();
+  if (request->local() || !absl::IsFailedPrecondition(thread.status()) || !pool_) {
+    if (!thread.ok()) {
+      reactor->Finish(ToGrpcStatus(thread.status()));
+    } else {
+      Produce(*thread, *request, response, reactor);
+    }
+    return reactor;
+  }
+  // Another replica owns the thread: learn it from there; the control event goes to the
+  // events topic from here, into the thread's partition, whoever owns it.
+  boost::asio::post(*pool_, [this, request, response, reactor] {
+    auto found = Find(request->thread_key());
+    if (!found.ok()) {
+      reactor->Finish(ToGrpcStatus(found.status()));
+    } else {
+      Produce(*found, *request, response, reactor);
+    }
+  });
+  return reactor;
+}
+
+void RouterApp::ThreadsService::Produce(const earshot::v1::Thread& thread,
+                                        const earshot::v1::ResolveRequest& request,
+                                        earshot::v1::ResolveResponse* response,
+                                        grpc::ServerUnaryReactor* reactor) {
   thread_local absl::BitGen gen;
   earshot::v1::Event event;
   event.set_event_id(fmt::format("ctl:resolve:{:016x}{:016x}", absl::Uniform<uint64_t>(gen),
                                  absl::Uniform<uint64_t>(gen)));
-  event.set_platform(thread->platform());
-  event.set_account_id(thread->account_id());
-  event.set_thread_key(request->thread_key());
+  event.set_platform(thread.platform());
+  event.set_account_id(thread.account_id());
+  event.set_thread_key(request.thread_key());
   event.set_kind(earshot::v1::KIND_CONTROL);
   event.mutable_control()->set_action(earshot::v1::Control::ACTION_RESOLVE);
-  event.mutable_control()->set_reason(request->reason());
-  event.mutable_control()->set_actor(request->actor());
+  event.mutable_control()->set_reason(request.reason());
+  event.mutable_control()->set_actor(request.actor());
   const absl::Time now = absl::Now();
   event.mutable_received_at()->set_seconds(absl::ToUnixSeconds(now));
   event.mutable_received_at()->set_nanos(static_cast<int32_t>(
@@ -151,10 +283,8 @@ grpc::ServerUnaryReactor* RouterApp::ThreadsService::Resolve(
   response->set_event_id(event.event_id());
   std::vector<kafka::Record> records;
   records.push_back(gateway::EventRecord(event, app_->options_.events_topic));
-  auto* reactor = ctx->DefaultReactor();
   app_->producer_->ProduceBatch(std::move(records),
                                 [reactor](absl::Status st) { reactor->Finish(ToGrpcStatus(st)); });
-  return reactor;
 }
 
 }  // namespace earshot::router

@@ -1,15 +1,23 @@
 #pragma once
-// gRPC earshot.v1.Threads over the router's RocksDB state: look up, list and resolve threads of
-// the partitions this instance owns. Resolve publishes a control event to earshot.events.v1, so
-// it is applied in order with the thread's other events. Callback API; reads run inline.
+// gRPC earshot.v1.Threads over the router's RocksDB state: look up, list and resolve threads.
+// Answers for the partitions this replica owns run inline; a thread of another replica's
+// partition, and a listing of every partition, are asked of the peers (router.peers) on a small
+// pool of threads of the service's own, so no gRPC callback thread waits on the network.
+// Resolve publishes a control event to earshot.events.v1, so it is applied in order with the
+// thread's other events.
+#include <memory>
+
+#include "boost/asio/thread_pool.hpp"
 #include "earshot/v1/threads.grpc.pb.h"
+#include "services/router/peers.h"
 #include "services/router/router_app.h"
 
 namespace earshot::router {
 
 class RouterApp::ThreadsService final : public earshot::v1::Threads::CallbackService {
  public:
-  explicit ThreadsService(RouterApp* app) : app_(app) {}
+  ThreadsService(RouterApp* app, std::unique_ptr<Peers> peers);
+  ~ThreadsService() override;
 
   grpc::ServerUnaryReactor* GetThread(grpc::CallbackServerContext* ctx,
                                       const earshot::v1::GetThreadRequest* request,
@@ -25,8 +33,20 @@ class RouterApp::ThreadsService final : public earshot::v1::Threads::CallbackSer
   // The thread's partition, or FailedPrecondition when another instance owns it.
   absl::StatusOr<int32_t> OwnerPartition(const std::string& thread_key) const;
   absl::StatusOr<earshot::v1::Thread> Load(const std::string& thread_key) const;
+  // Load, or when another replica owns the thread, the peer that does (blocking: pool only).
+  absl::StatusOr<earshot::v1::Thread> Find(const std::string& thread_key);
+  // This replica's page of a listing, with each thread's order key.
+  absl::Status ListLocal(const earshot::v1::ListThreadsRequest& request,
+                         earshot::v1::ListThreadsResponse* response) const;
+  // Every peer's page, merged (blocking: pool only).
+  absl::Status ListAll(const earshot::v1::ListThreadsRequest& request,
+                       earshot::v1::ListThreadsResponse* response);
+  void Produce(const earshot::v1::Thread& thread, const earshot::v1::ResolveRequest& request,
+               earshot::v1::ResolveResponse* response, grpc::ServerUnaryReactor* reactor);
 
   RouterApp* app_;
+  std::unique_ptr<Peers> peers_;
+  std::unique_ptr<boost::asio::thread_pool> pool_;  // forwarding calls
 };
 
 }  // namespace earshot::router

@@ -11,6 +11,7 @@
 #include "services/common/base/log.h"
 #include "services/common/kafka/cloud_event.h"
 #include "services/common/kafka/options.h"
+#include "services/common/kafka/topics.h"
 #include "services/common/names/names.h"
 #include "services/common/store/kv_view.h"
 #include "services/common/store/store_metrics.h"
@@ -19,6 +20,8 @@ namespace earshot::sla {
 namespace {
 
 constexpr char kLogger[] = "sla";
+// The checkpoints of the changelog (kafka/changelog.h); its own writes are not changelogged.
+constexpr char kChangelogCf[] = "changelog";
 
 kafka::Record AlertRecord(const earshot::v1::Alert& a, const std::string& topic) {
   const bool firing = a.state() == earshot::v1::ALERT_STATE_FIRING;
@@ -154,6 +157,7 @@ absl::Status SlaApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc)
   consumer_options.batch_wait = config.GetDuration("sla.batch_wait", absl::Milliseconds(5));
   consumer_options.session_timeout_ms =
       static_cast<int>(config.GetInt("sla.session_timeout_ms", 10000));
+  consumer_options.instance_id = config.GetString("sla.instance_id", "");
   consumer_options.registry = &ctx.registry;
   consumer_options.metrics_prefix = "earshot_sla";
 
@@ -164,6 +168,15 @@ absl::Status SlaApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc)
   store_options.write_buffer_bytes =
       static_cast<size_t>(config.GetInt("sla.write_buffer_bytes", 16 << 20));
   store_options.column_families = ColumnFamilies();
+  store_options.column_families.push_back({kChangelogCf});
+  kafka::ChangelogOptions changelog;
+  changelog.topic = kafka::SlaStateTopic(config);
+  changelog.consumer = consumer_options.consumer;
+  changelog.checkpoint_cf = kChangelogCf;
+  for (const auto& cf : ColumnFamilies()) changelog.state_cfs.push_back(cf.name);
+  changelog.revoked_ttl = config.GetDuration("sla.revoked_state_ttl", changelog.revoked_ttl);
+  changelog.registry = &ctx.registry;
+  changelog.metrics_prefix = "earshot_sla";
 
   AlertmanagerOptions am;
   am.url = config.GetString("alertmanager.url", "");
@@ -253,7 +266,9 @@ absl::Status SlaApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc)
     }
     alertmanager_->Restore(firing);
   };
+  hooks.restore = [this](int32_t p) { return changelog_->Restore(p); };
   hooks.on_revoked = [this](int32_t p) {
+    changelog_->Revoked(p);
     {
       absl::MutexLock lock(&mu_);
       owned_.erase(p);
@@ -266,10 +281,17 @@ absl::Status SlaApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc)
   auto consumer = kafka::StatefulConsumer::Create(consumer_options, std::move(hooks));
   if (!consumer.ok()) return consumer.status();
   consumer_ = std::move(*consumer);
+  // Made before the first poll, where the hooks above first run.
+  changelog.partitions = consumer_->partition_count();
+  auto made = kafka::Changelog::Create(std::move(changelog), store_.get(), producer_.get(),
+                                       consumer_->cluster_id());
+  if (!made.ok()) return made.status();
+  changelog_ = std::move(*made);
 
   ctx.health.AddReadinessCheck("sla.state", [this] { return healthy_.load(); });
   ctx.health.AddReadinessCheck("sla.kafka", [this] { return producer_->reachable(); });
-  ctx.health.AddReadinessCheck("sla.partitions", [this] { return consumer_->positioned(); });
+  ctx.health.AddReadinessCheck("sla.partitions",
+                               [this] { return consumer_->positioned() && consumer_->healthy(); });
   alertmanager_->Start();
   loop_ = std::thread([this] { Loop(); });
   log::Info(kLogger, "started",
@@ -285,6 +307,7 @@ void SlaApp::Stop() {
   if (loop_.joinable()) loop_.join();
   if (consumer_) consumer_->Close();
   consumer_.reset();
+  changelog_.reset();
   if (alertmanager_) alertmanager_->Stop();
   producer_.reset();
   store_.reset();
@@ -353,6 +376,7 @@ void SlaApp::Loop() {
     if (now + horizon_ / 2 >= loaded_until_) Refill();
     if (now >= next_metrics) {
       UpdateMetrics();
+      changelog_->DropStale(absl::Now());
       next_metrics = now + absl::Seconds(2);
     }
   }
@@ -365,6 +389,12 @@ bool SlaApp::Step() {
     wait = std::clamp(std::get<0>(*timers_.begin()) - clock_->Now(), absl::ZeroDuration(), wait);
   }
   std::vector<kafka::MessagePtr> msgs = consumer_->PollBatch(wait);
+  {
+    // A partition revoked during the poll is another replica's now: its records are not ours
+    // to apply.
+    absl::MutexLock lock(&mu_);
+    std::erase_if(msgs, [&](const kafka::MessagePtr& m) { return !owned_.contains(m->partition); });
+  }
   const int64_t consumed = static_cast<int64_t>(msgs.size());
   std::shared_ptr<const PolicySet> policies = this->policies();
 
@@ -416,13 +446,7 @@ bool SlaApp::Step() {
   std::vector<kafka::Record> records;
   records.reserve(out.alerts.size());
   for (const auto& a : out.alerts) records.push_back(AlertRecord(a, alerts_topic_));
-  absl::Notification acked;
-  absl::Status produced;
-  producer_->ProduceBatch(std::move(records), [&](absl::Status st) {
-    produced = std::move(st);
-    acked.Notify();
-  });
-  acked.WaitForNotification();  // bounded by the producer's delivery time-out
+  const absl::Status produced = kafka::ProduceAndWait(*producer_, std::move(records));
   if (!produced.ok()) {
     metrics_->kafka_failed->Increment(static_cast<double>(out.alerts.size()));
     log::Warn(kLogger, "alerts not acknowledged by Kafka; retrying",
@@ -430,6 +454,22 @@ bool SlaApp::Step() {
     consumer_->Rewind(first_offset);
     for (auto& t : fired) timers_.insert(std::move(t));
     return false;
+  }
+  // Then the state's changes to the changelog, and only then the local write with the
+  // checkpoint: the changelog never holds state whose alerts were not acknowledged.
+  std::map<int32_t, int64_t> changes;
+  std::vector<kafka::Record> changelog_records = changelog_->Records(view, &changes);
+  if (!changelog_records.empty()) {
+    const absl::Status status = kafka::ProduceAndWait(*producer_, std::move(changelog_records));
+    if (!status.ok()) {
+      log::Warn(kLogger, "changelog records not acknowledged by Kafka; retrying",
+                {{"error", status.ToString()}});
+      changelog_->Resync(changes);
+      consumer_->Rewind(first_offset);
+      for (auto& t : fired) timers_.insert(std::move(t));
+      return false;
+    }
+    changelog_->Checkpoint(changes, view);
   }
   if (auto st = view.Commit(); !st.ok()) {
     log::Error(kLogger, "state write failed; stopping", {{"error", st.ToString()}});

@@ -16,6 +16,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "services/common/base/service.h"
+#include "services/common/kafka/changelog.h"
 #include "services/common/kafka/producer.h"
 #include "services/common/kafka/stateful_consumer.h"
 #include "services/common/store/store.h"
@@ -58,6 +59,7 @@ class SlaApp final : public Service {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<kafka::Producer> producer_;
   std::unique_ptr<kafka::StatefulConsumer> consumer_;
+  std::unique_ptr<kafka::Changelog> changelog_;
   std::unique_ptr<AlertmanagerSink> alertmanager_;
   std::unique_ptr<ChannelWatch> watch_;
   std::unique_ptr<Metrics> metrics_;

@@ -798,6 +798,7 @@ absl::StatusOr<std::unique_ptr<store::Store>> OpenRouterStore(const std::string&
   for (Cf cf : {Cf::kDedup, Cf::kThreads, Cf::kMessages, Cf::kQueueIndex, Cf::kPartitions}) {
     o.column_families.push_back({CfName(cf), nullptr});  // no dedup filter: only reading
   }
+  o.column_families.push_back({"changelog"});  // the changelog's checkpoints
   return store::Store::Open(o);
 }
 
@@ -874,6 +875,9 @@ class RouterCrashTest : public ::testing::Test {
   void SetUp() override {
     std::vector<std::string> topics = kafka::StandardTopics();
     topics.push_back(kCleanRoutedTopic);
+    // The state changelogs of the two routers' groups (kafka::RouterStateTopic).
+    topics.push_back("g-clean.state.v1");
+    topics.push_back("g-crash.state.v1");
     if (earshot::testing::TestKafka::Real()) {
       // The cluster has no topics before a test (test_kafka.h); these take a whole webhook.
       bootstrap_ = earshot::testing::TestKafka::Bootstrap();
@@ -882,6 +886,7 @@ class RouterCrashTest : public ::testing::Test {
       std::vector<kafka::NewTopic> news;
       for (const auto& t : topics) {
         news.push_back({t, kPartitions, -1, {{"max.message.bytes", "4259840"}}});
+        if (t.ends_with(".state.v1")) news.back().configs["cleanup.policy"] = "compact";
       }
       ASSERT_TRUE((*admin)->CreateTopics(news, absl::Seconds(30)).ok());
       return;
@@ -1161,6 +1166,131 @@ TEST_F(RouterCrashTest, StateAfterRepeatedKillsEqualsOneCleanRunAndNoEventIsLost
       crash_threads.size(), clean_dedup.size(), crash_dedup.size());
   for (const auto& [s, n] : by_status) std::cout << " " << s << "=" << n;
   std::cout << "\ntotal time " << absl::FormatDuration(absl::Now() - test_start) << std::endl;
+}
+
+// The records [begin, end) of a stream, to produce it in parts.
+Stream Slice(const Stream& s, size_t begin, size_t end) {
+  Stream part;
+  part.records.assign(s.records.begin() + static_cast<std::ptrdiff_t>(begin),
+                      s.records.begin() + static_cast<std::ptrdiff_t>(end));
+  for (const Event& e : part.records) part.ids.insert(e.event_id());
+  return part;
+}
+
+// Two replicas in one group: the second takes half the partitions from the first, then all of
+// them when the first is killed. Each partition it takes must continue from its last owner's
+// state and position (restored from the changelog; no input read again), and the outcome must
+// equal one replica that read everything alone.
+TEST_F(RouterCrashTest, PartitionsMoveBetweenReplicasWithoutReplayOrLoss) {
+  Stream stream = StreamGenerator(kSeed + 7).Generate(kMinRecords / 5, kThreadCount / 5);
+  const size_t n = stream.records.size();
+  const size_t third = n / 3;
+  crash_reader_ = std::make_unique<RoutedReader>(bootstrap_, kCrashRoutedTopic);
+  auto routed_all = [&](const std::set<std::string>& ids) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(120);
+    while (absl::Now() < deadline) {
+      const auto seen = crash_reader_->seen();
+      bool all = true;
+      for (const auto& id : ids) all = all && seen.count(id) > 0;
+      if (all) return true;
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+    return false;
+  };
+  std::set<std::string> produced;
+  auto produce = [&](size_t begin, size_t end) {
+    Stream part = Slice(stream, begin, end);
+    produced.insert(part.ids.begin(), part.ids.end());
+    Produce(part);
+  };
+
+  // Replica A alone routes the first third.
+  auto a = NewRouter(dir_ + "/a", "g-crash", kCrashRoutedTopic, "a.log", /*apply_threads=*/2);
+  a->Start();
+  ASSERT_TRUE(a->WaitForLog(kAssigned, absl::Seconds(60), Positive).has_value()) << a->LogTail();
+  produce(0, third);
+  ASSERT_TRUE(routed_all(produced)) << "replica A did not route the first third\n" << a->LogTail();
+
+  // Replica B joins: it takes some of A's partitions and restores their state.
+  auto b = NewRouter(dir_ + "/b", "g-crash", kCrashRoutedTopic, "b.log", /*apply_threads=*/2);
+  b->Start();
+  ASSERT_TRUE(b->WaitForLog(kAssigned, absl::Seconds(60), Positive).has_value()) << b->LogTail();
+  produce(third, 2 * third);
+  ASSERT_TRUE(routed_all(produced)) << "the two replicas did not route the second third\nA:\n"
+                                    << a->LogTail() << "\nB:\n"
+                                    << b->LogTail();
+
+  // A dies; B gets every partition and routes the rest.
+  a->Kill(SIGKILL);
+  ASSERT_TRUE(a->Wait(absl::Seconds(10)).has_value());
+  produce(2 * third, n);
+  auto caught_up = b->WaitCaughtUp(absl::Seconds(150));
+  ASSERT_TRUE(caught_up.has_value()) << "B did not take over every partition\n" << b->LogTail();
+  ASSERT_TRUE(routed_all(produced));
+  const std::string b_metrics = b->Metrics();
+  b->Kill(SIGTERM);
+  ASSERT_TRUE(b->Wait(absl::Seconds(30)).has_value());
+
+  // The reference: one replica over the same input.
+  clean_reader_ = std::make_unique<RoutedReader>(bootstrap_, kCleanRoutedTopic);
+  child_ = NewRouter(dir_ + "/clean", "g-clean", kCleanRoutedTopic, "clean.log", 1);
+  child_->Start();
+  ASSERT_TRUE(child_->WaitCaughtUp(absl::Seconds(150)).has_value()) << child_->LogTail();
+  child_->Kill(SIGTERM);
+  ASSERT_TRUE(child_->Wait(absl::Seconds(30)).has_value());
+  child_.reset();
+  ASSERT_TRUE(clean_reader_->WaitCaughtUp(absl::Seconds(30)));
+  ASSERT_TRUE(crash_reader_->WaitCaughtUp(absl::Seconds(30)));
+
+  // Every event routed once, as the single replica routed it: a partition that had started
+  // empty or from offset 0 would route events again, or route them with other thread state.
+  const auto clean_out = clean_reader_->seen();
+  const auto moved_out = crash_reader_->seen();
+  int64_t copies = 0;
+  int differ = 0;
+  std::string first_differ;
+  for (const auto& [id, seen] : moved_out) {
+    copies += seen.copies - 1;
+    auto it = clean_out.find(id);
+    if (it == clean_out.end() || it->second.hash != seen.hash || seen.copies_differ) {
+      if (differ++ == 0) first_differ = id;
+    }
+  }
+  EXPECT_EQ(moved_out.size(), stream.ids.size()) << "events missing from the replicas' output";
+  EXPECT_EQ(clean_out.size(), stream.ids.size());
+  EXPECT_EQ(copies, 0) << "events routed more than once: input read again";
+  EXPECT_EQ(differ, 0) << "routed events that differ from the single replica's, e.g. "
+                       << first_differ;
+
+  // B never read the first third (A had routed it) and read no partition from the start.
+  const double b_consumed = MetricSum(b_metrics, "earshot_router_events_total");
+  EXPECT_LE(b_consumed, static_cast<double>(n - third))
+      << "replica B consumed input its partitions' last owner had applied";
+  EXPECT_EQ(MetricSum(b_metrics, "earshot_router_input_resets_total"), 0);
+  const auto restores = MetricByLabel(b_metrics, "earshot_router_state_restores_total", "reason");
+  EXPECT_GT(restores.count("no_local_copy") ? restores.at("no_local_copy") : 0, 0)
+      << "B restored no partition from the changelog";
+
+  // B's state, restored and continued, equals the single replica's key by key.
+  auto clean_store = OpenRouterStore(dir_ + "/clean/router");
+  ASSERT_TRUE(clean_store.ok()) << clean_store.status();
+  auto b_store = OpenRouterStore(dir_ + "/b/router");
+  ASSERT_TRUE(b_store.ok()) << b_store.status();
+  CompareCf(ReadCf(**clean_store, Cf::kThreads), ReadCf(**b_store, Cf::kThreads), "threads",
+            MessageDiff<Thread>);
+  CompareCf(ReadCf(**clean_store, Cf::kMessages), ReadCf(**b_store, Cf::kMessages), "messages",
+            BytesDiff);
+  CompareCf(ReadCf(**clean_store, Cf::kQueueIndex), ReadCf(**b_store, Cf::kQueueIndex),
+            "queue_index", BytesDiff);
+  CompareCf(ReadCf(**clean_store, Cf::kPartitions), ReadCf(**b_store, Cf::kPartitions),
+            "partitions", MessageDiff<RouterPartitionState>);
+  std::cout << fmt::format(
+      "moved: {} records, {} ids; B consumed {} (A routed the first {}), restores by reason:", n,
+      stream.ids.size(), b_consumed, third);
+  for (const auto& [reason, count] : restores) std::cout << " " << reason << "=" << count;
+  std::cout << fmt::format("; {} restored records\n",
+                           MetricSum(b_metrics, "earshot_router_state_restored_records_total"))
+            << std::flush;
 }
 
 }  // namespace

@@ -150,6 +150,7 @@ absl::StatusOr<std::vector<Message>> Consumer::Poll(int max, absl::Duration time
     msg.offset = m->offset;
     if (m->key) msg.key.assign(static_cast<const char*>(m->key), m->key_len);
     if (m->payload) msg.value.assign(static_cast<const char*>(m->payload), m->len);
+    msg.tombstone = m->payload == nullptr;
     msg.timestamp_ms = rd_kafka_message_timestamp(m, nullptr);
     rd_kafka_headers_t* hdrs = nullptr;
     if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {

@@ -24,6 +24,7 @@ struct Message {
   std::string value;
   std::vector<std::pair<std::string, std::string>> headers;
   int64_t timestamp_ms = 0;
+  bool tombstone = false;  // a record without a value (a deleted key of a compacted topic)
   // The first header with that name, or "".
   std::string header(std::string_view name) const;
 };

@@ -1,5 +1,7 @@
 #include "services/common/kafka/producer.h"
 
+#include "absl/synchronization/notification.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -215,11 +217,12 @@ void Producer::ProduceBatch(std::vector<Record> records, Callback done) {
       rd_kafka_header_add(hdrs, k.data(), static_cast<ssize_t>(k.size()), v.data(),
                           static_cast<ssize_t>(v.size()));
     }
-    rd_kafka_resp_err_t err =
-        rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(r.topic.c_str()),
-                          RD_KAFKA_V_KEY(r.key.empty() ? nullptr : r.key.data(), r.key.size()),
-                          RD_KAFKA_V_VALUE(r.value.data(), r.value.size()), RD_KAFKA_V_MSGFLAGS(0),
-                          RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(batch), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        rk_, RD_KAFKA_V_TOPIC(r.topic.c_str()),
+        RD_KAFKA_V_KEY(r.key.empty() ? nullptr : r.key.data(), r.key.size()),
+        RD_KAFKA_V_VALUE(r.tombstone ? nullptr : r.value.data(), r.tombstone ? 0 : r.value.size()),
+        RD_KAFKA_V_PARTITION(r.partition < 0 ? RD_KAFKA_PARTITION_UA : r.partition),
+        RD_KAFKA_V_MSGFLAGS(0), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(batch), RD_KAFKA_V_END);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       rd_kafka_headers_destroy(hdrs);  // not taken over on failure
       if (metrics_) metrics_->failed.Increment(n - i);
@@ -227,6 +230,17 @@ void Producer::ProduceBatch(std::vector<Record> records, Callback done) {
       return;
     }
   }
+}
+
+absl::Status ProduceAndWait(RecordSink& sink, std::vector<Record> records) {
+  absl::Notification done;
+  absl::Status status;
+  sink.ProduceBatch(std::move(records), [&](absl::Status st) {
+    status = std::move(st);
+    done.Notify();
+  });
+  done.WaitForNotification();  // the callback refers to this frame
+  return status;
 }
 
 absl::Status Producer::Flush(absl::Duration timeout) {

@@ -33,6 +33,8 @@ struct Record {
   std::string key;  // empty: no key (librdkafka's sticky partitioner picks the partition)
   std::string value;
   std::vector<std::pair<std::string, std::string>> headers;
+  int32_t partition = -1;  // -1: the partitioner's choice by key
+  bool tombstone = false;  // no value at all: deletes the key from a compacted topic
 };
 
 struct ProducerOptions {
@@ -67,6 +69,10 @@ class RecordSink {
   virtual void ProduceBatch(std::vector<Record> records, Callback done) = 0;
   virtual bool reachable() const = 0;
 };
+
+// Produces the records and blocks until every one is acknowledged or has failed (bounded by the
+// producer's delivery time-out): OK, or the first error.
+absl::Status ProduceAndWait(RecordSink& sink, std::vector<Record> records);
 
 class Producer final : public RecordSink {
  public:

@@ -103,6 +103,7 @@ absl::StatusOr<std::unique_ptr<StatefulConsumer>> StatefulConsumer::Create(
       {"heartbeat.interval.ms", "1000"},
       {"fetch.wait.max.ms", "50"},
   };
+  if (!c->options_.instance_id.empty()) settings["group.instance.id"] = c->options_.instance_id;
   for (const auto& [k, v] : o.extra) settings[k] = v;
   for (const auto& [k, v] : settings) {
     if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
@@ -194,14 +195,27 @@ void StatefulConsumer::OnRebalance(rd_kafka_t* rk, int err, rd_kafka_topic_parti
 
 void StatefulConsumer::Assign(rd_kafka_topic_partition_list_t* parts, bool incremental) {
   assigned_once_ = true;
+  // Partitions whose state cannot be made current are assigned but paused: reading them from
+  // any offset would apply input to the wrong state. The service reports itself unready.
+  rd_kafka_topic_partition_list_t* held = rd_kafka_topic_partition_list_new(0);
   for (int i = 0; i < parts->cnt; ++i) {
     auto& tp = parts->elems[i];
+    if (hooks_.restore) {
+      if (auto st = hooks_.restore(tp.partition); !st.ok()) {
+        log::Error(kLogger, "cannot restore the partition's state; not reading it",
+                   {{"partition", tp.partition}, {"error", st.ToString()}});
+        rd_kafka_topic_partition_list_add(held, tp.topic, tp.partition);
+        healthy_ = false;
+        continue;
+      }
+    }
     auto stored = hooks_.stored_position(tp.partition);
     if (!stored.ok()) {
       // Without the stored offset the partition cannot be consumed exactly once: leave it.
       log::Error(kLogger, "cannot read the stored offset",
                  {{"partition", tp.partition}, {"error", stored.status().ToString()}});
-      tp.offset = RD_KAFKA_OFFSET_INVALID;
+      rd_kafka_topic_partition_list_add(held, tp.topic, tp.partition);
+      healthy_ = false;
       continue;
     }
     tp.offset =
@@ -216,6 +230,8 @@ void StatefulConsumer::Assign(rd_kafka_topic_partition_list_t* parts, bool incre
   } else if (rd_kafka_resp_err_t err = rd_kafka_assign(rk_, parts)) {
     log::Error(kLogger, "assign failed", {{"error", rd_kafka_err2str(err)}});
   }
+  if (held->cnt > 0) rd_kafka_pause_partitions(rk_, held);
+  rd_kafka_topic_partition_list_destroy(held);
   positioned_ = true;
   log::Info(kLogger, "partitions assigned", {{"topic", options_.topic}, {"count", parts->cnt}});
 }

@@ -45,6 +45,10 @@ struct StatefulConsumerOptions {
   int batch_max = 1000;
   absl::Duration batch_wait = absl::Milliseconds(5);
   int session_timeout_ms = 10000;
+  // Static membership (group.instance.id): a member that restarts within the session time-out
+  // gets its partitions back without a rebalance, so a rolling update moves no partition. Must
+  // be unique in the group and stable across restarts (a StatefulSet pod's name); "": dynamic.
+  std::string instance_id;
   // How long the check of a stored position may take at an assignment (watermarks and one
   // fetch per partition); past it the stored offset is used as it is, with an error log.
   absl::Duration verify_timeout = absl::Seconds(10);
@@ -60,6 +64,9 @@ struct StoredPosition {
 };
 
 struct StatefulConsumerHooks {
+  // Brings the partition's local state up to date (Changelog::Restore) before its stored
+  // position is read; an error leaves the partition unread.
+  std::function<absl::Status(int32_t partition)> restore;
   // The stored position of a partition; nullopt: no state, read from the start.
   std::function<absl::StatusOr<std::optional<StoredPosition>>(int32_t partition)> stored_position;
   std::function<void(int32_t partition)> on_assigned;
@@ -125,6 +132,8 @@ class StatefulConsumer {
   // True once the group has handed this member its partitions (none is a valid share) and each
   // was positioned: a readiness check of the stateful services.
   bool positioned() const { return positioned_.load(); }
+  // False once a partition could not be restored or positioned (it is then held, unread).
+  bool healthy() const { return healthy_.load(); }
   const std::string& cluster_id() const { return cluster_id_; }
 
  private:
@@ -144,6 +153,7 @@ class StatefulConsumer {
   bool closed_ = false;
   bool assigned_once_ = false;
   std::atomic<bool> positioned_{false};
+  std::atomic<bool> healthy_{true};
   std::string cluster_id_;
   std::unique_ptr<Consumer> verifier_;  // reads watermarks and marked records; no group
   std::map<ResumeReason, prometheus::Counter*> resets_;

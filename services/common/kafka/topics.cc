@@ -38,14 +38,37 @@ TopicSettings TopicSettingsFromConfig(const Config& config) {
       static_cast<int>(config.GetInt("kafka.topics.min_insync_replicas", s.min_insync_replicas));
   s.retention = config.GetDuration("kafka.topics.retention", s.retention);
   s.max_message_bytes = MaxRecordBytes(config);
+  s.changelogs = {{RouterStateTopic(config), s.names[1]}, {SlaStateTopic(config), s.names[2]}};
   return s;
+}
+
+std::string RouterStateTopic(const Config& config) {
+  return config.GetString(
+      "kafka.topics.router_state",
+      fmt::format("{}.state.v1", config.GetString("router.group_id", "earshot-router")));
+}
+
+std::string SlaStateTopic(const Config& config) {
+  return config.GetString(
+      "kafka.topics.sla_state",
+      fmt::format("{}.state.v1", config.GetString("sla.group_id", "earshot-sla")));
 }
 
 std::vector<std::string> TopicProblems(
     const std::map<std::string, std::map<std::string, std::string>>& described,
-    int64_t record_bytes) {
+    int64_t record_bytes, const std::set<std::string>& changelogs) {
   std::vector<std::string> problems;
   for (const auto& [topic, configs] : described) {
+    if (changelogs.contains(topic)) {
+      if (auto it = configs.find("cleanup.policy");
+          it != configs.end() && it->second.find("compact") == std::string::npos) {
+        problems.push_back(fmt::format(
+            "{} is a state changelog but not compacted (cleanup.policy={}): its state would "
+            "expire with retention; use cleanup.policy=compact",
+            topic, it->second));
+      }
+      continue;
+    }
     int64_t bytes = 0;
     if (auto it = configs.find("max.message.bytes");
         it != configs.end() && absl::SimpleAtoi(it->second, &bytes) && bytes < record_bytes) {
@@ -91,6 +114,20 @@ absl::Status EnsureTopics(const std::string& bootstrap,
     }
     missing.push_back(std::move(t));
   }
+  for (const auto& [name, input] : settings.changelogs) {
+    if (existing->contains(name)) continue;
+    NewTopic t;
+    t.name = name;
+    // Changelog partition p holds the state of input partition p.
+    t.partitions = existing->contains(input) ? existing->at(input).partitions : settings.partitions;
+    t.replication_factor = settings.replication_factor;
+    t.configs = {{"max.message.bytes", std::to_string(settings.max_message_bytes)},
+                 {"cleanup.policy", "compact"}};
+    if (settings.min_insync_replicas > 0) {
+      t.configs["min.insync.replicas"] = std::to_string(settings.min_insync_replicas);
+    }
+    missing.push_back(std::move(t));
+  }
   if (!missing.empty()) {
     std::vector<std::string> names;
     for (const auto& t : missing) names.push_back(t.name);
@@ -124,14 +161,36 @@ absl::Status EnsureTopics(const std::string& bootstrap,
       absl::SleepFor(absl::Milliseconds(200));
     }
   }
-  auto described = (*admin)->DescribeTopics(settings.names, kDescribeTimeout);
+  std::vector<std::string> problems;
+  if (auto now = (*admin)->ListTopics(kAdminTimeout); now.ok()) {
+    for (const auto& [name, input] : settings.changelogs) {
+      if (now->contains(name) && now->contains(input) &&
+          now->at(name).partitions != now->at(input).partitions) {
+        problems.push_back(fmt::format(
+            "{} has {} partitions and {} has {}: a state changelog needs as many partitions as "
+            "its input (recreate it with {})",
+            name, now->at(name).partitions, input, now->at(input).partitions,
+            now->at(input).partitions));
+      }
+    }
+  }
+  std::vector<std::string> all = settings.names;
+  std::set<std::string> changelog_names;
+  for (const auto& [name, _] : settings.changelogs) {
+    all.push_back(name);
+    changelog_names.insert(name);
+  }
+  auto described = (*admin)->DescribeTopics(all, kDescribeTimeout);
   if (!described.ok()) {
     log::Warn(kLogger, "topic settings not checked",
-              {{"topics", absl::StrJoin(settings.names, ",")},
-               {"reason", described.status().ToString()}});
-    return absl::OkStatus();
+              {{"topics", absl::StrJoin(all, ",")}, {"reason", described.status().ToString()}});
+    if (problems.empty()) return absl::OkStatus();
+    return absl::FailedPreconditionError("Kafka topics with the wrong settings: " +
+                                         absl::StrJoin(problems, "; "));
   }
-  std::vector<std::string> problems = TopicProblems(*described, settings.max_message_bytes);
+  for (auto& p : TopicProblems(*described, settings.max_message_bytes, changelog_names)) {
+    problems.push_back(std::move(p));
+  }
   if (problems.empty()) return absl::OkStatus();
   return absl::FailedPreconditionError("Kafka topics with the wrong settings: " +
                                        absl::StrJoin(problems, "; "));

@@ -14,8 +14,11 @@
 // Retention and cleanup. Event topics are logs (cleanup.policy=delete), kept for
 // kafka.topics.retention (14 days: the dedup window of 7 days and a week to recover); a
 // compacted event topic would keep only the last event of each conversation, so it is an error.
+// The state changelogs are the opposite: compacted (the latest value of every key, kept for as
+// long as the key lives), and one whose records expire by time is an error.
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,14 +47,24 @@ struct TopicSettings {
   int min_insync_replicas = -1;    // kafka.topics.min_insync_replicas; -1: the broker's default
   absl::Duration retention = absl::Hours(14 * 24);  // kafka.topics.retention
   int64_t max_message_bytes = 0;                    // MaxRecordBytes
+  // The state changelogs (kafka.topics.{router_state,sla_state}), each with the input topic
+  // whose partitions it mirrors: compacted, never deleted by time, as many partitions as it.
+  std::vector<std::pair<std::string, std::string>> changelogs;
 };
 TopicSettings TopicSettingsFromConfig(const Config& config);
+
+// The state changelogs, kafka.topics.router_state and kafka.topics.sla_state. By default each
+// is named after its service's consumer group ("<group>.state.v1"), as Kafka Streams names a
+// changelog after its application id: two deployments with groups of their own never share
+// state.
+std::string RouterStateTopic(const Config& config);
+std::string SlaStateTopic(const Config& config);
 
 // What is wrong with topics that exist, one line each, from their settings as the cluster
 // applies them (Admin::DescribeTopics): records smaller than `record_bytes`, compaction.
 std::vector<std::string> TopicProblems(
     const std::map<std::string, std::map<std::string, std::string>>& described,
-    int64_t record_bytes);
+    int64_t record_bytes, const std::set<std::string>& changelogs = {});
 
 // Makes sure every topic exists with what Earshot needs: creates the missing ones when allowed,
 // then checks each one's settings. FailedPrecondition lists every problem and what to change.

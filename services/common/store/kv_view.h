@@ -44,6 +44,10 @@ class OverlayView final : public KvView {
   // instead, if there was one.
   absl::Status Commit();
   const absl::Status& error() const { return error_; }
+  // Every write of the batch: "cf\0key" and the value, nullopt for a delete.
+  const std::unordered_map<std::string, std::optional<std::string>>& writes() const {
+    return writes_;
+  }
 
  private:
   static std::string Key(std::string_view cf, std::string_view key);
