@@ -5,8 +5,10 @@
 // (output at-least-once, with stable ids). The clean run applies on one thread, the crashed one
 // on three lanes (router.apply_threads): splitting a batch by partition changes no state.
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,8 +34,10 @@
 #include "absl/time/clock.h"
 #include "earshot/v1/event.pb.h"
 #include "earshot/v1/routing.pb.h"
+#include "earshot/v1/threads.grpc.pb.h"
 #include "fmt/format.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
 #include "librdkafka/rdkafka.h"
 #include "rocksdb/db.h"
@@ -906,24 +910,30 @@ class RouterCrashTest : public ::testing::Test {
 
   std::unique_ptr<RouterChild> NewRouter(const std::string& data_dir, const std::string& group,
                                          const std::string& routed_topic,
-                                         const std::string& log_name, int apply_threads) {
+                                         const std::string& log_name, int apply_threads,
+                                         std::vector<std::string> extra_env = {}) {
     // Routed records LZ4-compressed, as the input is: the embedded broker keeps about 5 MB per
     // partition, and the readers must not fall that far behind a router at full speed.
     const std::string config = dir_ + "/router.yaml";
     std::ofstream(config) << "kafka:\n  properties:\n    compression.type: lz4\n";
-    return std::make_unique<RouterChild>(
-        data_dir, dir_ + "/" + log_name, config,
-        std::vector<std::string>{
-            "EARSHOT_KAFKA_BOOTSTRAP=" + bootstrap_,
-            "EARSHOT_GRPC_ADDR=127.0.0.1:0",
-            "EARSHOT_ADMIN_ADDR=127.0.0.1:0",
-            "EARSHOT_ROUTER_SESSION_TIMEOUT_MS=3000",
-            "EARSHOT_ROUTER_GROUP_ID=" + group,
-            "EARSHOT_KAFKA_TOPICS_ROUTED=" + routed_topic,
-            "EARSHOT_ROUTER_APPLY_THREADS=" + std::to_string(apply_threads),
-            std::string("EARSHOT_ROUTER_RULES_FILE=") + EARSHOT_FIXTURES_DIR +
-                "/../../config/rules.example.yaml",
-        });
+    std::vector<std::string> env{
+        "EARSHOT_KAFKA_BOOTSTRAP=" + bootstrap_,
+        "EARSHOT_GRPC_ADDR=127.0.0.1:0",
+        "EARSHOT_ADMIN_ADDR=127.0.0.1:0",
+        "EARSHOT_ROUTER_SESSION_TIMEOUT_MS=3000",
+        "EARSHOT_ROUTER_GROUP_ID=" + group,
+        "EARSHOT_KAFKA_TOPICS_ROUTED=" + routed_topic,
+        "EARSHOT_ROUTER_APPLY_THREADS=" + std::to_string(apply_threads),
+        std::string("EARSHOT_ROUTER_RULES_FILE=") + EARSHOT_FIXTURES_DIR +
+            "/../../config/rules.example.yaml",
+    };
+    // The extra settings replace the defaults above.
+    for (const std::string& e : extra_env) {
+      const std::string name = e.substr(0, e.find('=') + 1);
+      std::erase_if(env, [&](const std::string& d) { return d.starts_with(name); });
+      env.push_back(e);
+    }
+    return std::make_unique<RouterChild>(data_dir, dir_ + "/" + log_name, config, std::move(env));
   }
 
   // Writes the stream to earshot.events.v1 as the gateway would; returns the end offset of
@@ -1168,6 +1178,38 @@ TEST_F(RouterCrashTest, StateAfterRepeatedKillsEqualsOneCleanRunAndNoEventIsLost
   std::cout << "\ntotal time " << absl::FormatDuration(absl::Now() - test_start) << std::endl;
 }
 
+// A loopback port nobody listens on now.
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// Every thread key of a listing, page by page, through one replica.
+absl::StatusOr<std::vector<std::string>> ListAll(earshot::v1::Threads::Stub& stub, bool local) {
+  std::vector<std::string> keys;
+  earshot::v1::ListThreadsRequest req;
+  req.set_page_size(97);  // pages end inside every replica's share
+  req.set_local(local);
+  for (int pages = 0; pages < 10000; ++pages) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    earshot::v1::ListThreadsResponse resp;
+    grpc::Status st = stub.ListThreads(&ctx, req, &resp);
+    if (!st.ok()) return absl::UnavailableError(st.error_message());
+    for (const auto& t : resp.threads()) keys.push_back(t.thread_key());
+    if (resp.next_page_token().empty()) return keys;
+    req.set_page_token(resp.next_page_token());
+  }
+  return absl::InternalError("listing did not end");
+}
+
 // The records [begin, end) of a stream, to produce it in parts.
 Stream Slice(const Stream& s, size_t begin, size_t end) {
   Stream part;
@@ -1204,21 +1246,79 @@ TEST_F(RouterCrashTest, PartitionsMoveBetweenReplicasWithoutReplayOrLoss) {
     Produce(part);
   };
 
+  // Each replica knows both (router.peers), so either answers the Threads API for every thread.
+  const int port_a = FreePort();
+  const int port_b = FreePort();
+  const std::string peers =
+      fmt::format("EARSHOT_ROUTER_PEERS=127.0.0.1:{},127.0.0.1:{}", port_a, port_b);
+
   // Replica A alone routes the first third.
-  auto a = NewRouter(dir_ + "/a", "g-crash", kCrashRoutedTopic, "a.log", /*apply_threads=*/2);
+  auto a = NewRouter(dir_ + "/a", "g-crash", kCrashRoutedTopic, "a.log", /*apply_threads=*/2,
+                     {fmt::format("EARSHOT_GRPC_ADDR=127.0.0.1:{}", port_a), peers});
   a->Start();
   ASSERT_TRUE(a->WaitForLog(kAssigned, absl::Seconds(60), Positive).has_value()) << a->LogTail();
   produce(0, third);
   ASSERT_TRUE(routed_all(produced)) << "replica A did not route the first third\n" << a->LogTail();
 
   // Replica B joins: it takes some of A's partitions and restores their state.
-  auto b = NewRouter(dir_ + "/b", "g-crash", kCrashRoutedTopic, "b.log", /*apply_threads=*/2);
+  auto b = NewRouter(dir_ + "/b", "g-crash", kCrashRoutedTopic, "b.log", /*apply_threads=*/2,
+                     {fmt::format("EARSHOT_GRPC_ADDR=127.0.0.1:{}", port_b), peers});
   b->Start();
   ASSERT_TRUE(b->WaitForLog(kAssigned, absl::Seconds(60), Positive).has_value()) << b->LogTail();
   produce(third, 2 * third);
   ASSERT_TRUE(routed_all(produced)) << "the two replicas did not route the second third\nA:\n"
                                     << a->LogTail() << "\nB:\n"
                                     << b->LogTail();
+
+  // Both replicas own partitions now. Each answers for every thread, and a listing through
+  // either is the whole queue: each replica's own share, merged, with no thread twice.
+  {
+    auto stub_a = earshot::v1::Threads::NewStub(grpc::CreateChannel(
+        fmt::format("127.0.0.1:{}", port_a), grpc::InsecureChannelCredentials()));
+    auto stub_b = earshot::v1::Threads::NewStub(grpc::CreateChannel(
+        fmt::format("127.0.0.1:{}", port_b), grpc::InsecureChannelCredentials()));
+    std::set<std::string> thread_keys;
+    for (size_t i = 0; i < 2 * third; ++i) thread_keys.insert(stream.records[i].thread_key());
+    int answered = 0;
+    int unequal = 0;
+    std::string failed;
+    for (const std::string& key : thread_keys) {
+      earshot::v1::GetThreadRequest req;
+      req.set_thread_key(key);
+      earshot::v1::Thread via_a;
+      earshot::v1::Thread via_b;
+      grpc::ClientContext ca;
+      grpc::ClientContext cb;
+      const grpc::Status sa = stub_a->GetThread(&ca, req, &via_a);
+      const grpc::Status sb = stub_b->GetThread(&cb, req, &via_b);
+      if (!sa.ok() || !sb.ok()) {
+        if (failed.empty()) failed = key + ": " + sa.error_message() + " / " + sb.error_message();
+        continue;
+      }
+      ++answered;
+      if (via_a.SerializeAsString() != via_b.SerializeAsString()) ++unequal;
+    }
+    EXPECT_EQ(answered, static_cast<int>(thread_keys.size()))
+        << "threads one replica could not answer, e.g. " << failed;
+    EXPECT_EQ(unequal, 0) << "the two replicas answered differently for the same thread";
+    auto local_a = ListAll(*stub_a, /*local=*/true);
+    auto local_b = ListAll(*stub_b, /*local=*/true);
+    auto all_a = ListAll(*stub_a, /*local=*/false);
+    auto all_b = ListAll(*stub_b, /*local=*/false);
+    ASSERT_TRUE(local_a.ok() && local_b.ok() && all_a.ok() && all_b.ok());
+    EXPECT_FALSE(local_a->empty());
+    EXPECT_FALSE(local_b->empty()) << "B owns no waiting thread: the listing proves nothing";
+    std::set<std::string> shares(local_a->begin(), local_a->end());
+    shares.insert(local_b->begin(), local_b->end());
+    EXPECT_EQ(all_a->size(), shares.size()) << "a listing through A is not the whole queue";
+    EXPECT_EQ(std::set<std::string>(all_a->begin(), all_a->end()), shares);
+    EXPECT_EQ(*all_a, *all_b) << "the two replicas list the queue differently";
+    std::cout << fmt::format(
+                     "threads API: {} threads answered by both replicas; waiting threads: A owns "
+                     "{}, B owns {}, either lists {}\n",
+                     answered, local_a->size(), local_b->size(), all_a->size())
+              << std::flush;
+  }
 
   // A dies; B gets every partition and routes the rest.
   a->Kill(SIGKILL);
