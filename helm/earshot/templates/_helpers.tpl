@@ -110,6 +110,8 @@ environment (EARSHOT_*_ADDR, see earshot.podTemplate); secrets from EARSHOT_*_FI
 {{- range $key, $t := $k.topics -}}
 {{- $_ := set $topics $key $t.name -}}
 {{- end -}}
+{{- $_ := set $topics "router_state" $k.changelogs.router.name -}}
+{{- $_ := set $topics "sla_state" $k.changelogs.sla.name -}}
 {{- $_ := set $kafka "topics" $topics -}}
 {{- with $k.properties -}}
 {{- $_ := set $kafka "properties" . -}}
@@ -125,12 +127,21 @@ environment (EARSHOT_*_ADDR, see earshot.podTemplate); secrets from EARSHOT_*_FI
 {{- end -}}
 {{- $_ := set $c "generic" (dict "sources" $sources) -}}
 {{- end -}}
+{{- /* Static membership (the pod's name, EARSHOT_*_INSTANCE_ID) with a session that outlasts a
+       restart: a rolling update or a config change moves no partition. */ -}}
+{{- $router := dict "session_timeout_ms" 60000 -}}
 {{- if $v.router.rules -}}
-{{- $_ := set $c "router" (dict "rules_file" (printf "%s/rules.yaml" (include "earshot.configDir" .))) -}}
+{{- $_ := set $router "rules_file" (printf "%s/rules.yaml" (include "earshot.configDir" .)) -}}
 {{- end -}}
+{{- /* Every ready router replica, through the headless Service: any answers the Threads API. */ -}}
+{{- $routerCtx := dict "root" . "component" "router" "values" $v.router -}}
+{{- $_ := set $router "peers" (printf "%s.%s.svc:%d" (include "earshot.componentName" $routerCtx) .Release.Namespace (int $v.ports.grpc)) -}}
+{{- $_ := set $c "router" $router -}}
+{{- $sla := dict "session_timeout_ms" 60000 -}}
 {{- if $v.sla.policies -}}
-{{- $_ := set $c "sla" (dict "policies_file" (printf "%s/sla.yaml" (include "earshot.configDir" .))) -}}
+{{- $_ := set $sla "policies_file" (printf "%s/sla.yaml" (include "earshot.configDir" .)) -}}
 {{- end -}}
+{{- $_ := set $c "sla" $sla -}}
 {{- if $v.alertmanager.url -}}
 {{- $_ := set $c "alertmanager" (dict "url" $v.alertmanager.url "generator_url" $v.alertmanager.generatorUrl) -}}
 {{- end -}}
@@ -206,6 +217,13 @@ spec:
           value: "0.0.0.0:{{ int $v.ports.grpc }}"
         - name: EARSHOT_ADMIN_ADDR
           value: "0.0.0.0:{{ int $v.ports.admin }}"
+        {{- if or (eq $component "router") (eq $component "sla") }}
+        # Static group membership: the pod's name is unique and survives a restart.
+        - name: EARSHOT_{{ upper $component }}_INSTANCE_ID
+          valueFrom:
+            fieldRef:
+              fieldPath: metadata.name
+        {{- end }}
         {{- if include "earshot.kafkaUsesSasl" $root }}
         - name: EARSHOT_KAFKA_SASL_PASSWORD_FILE
           value: {{ include "earshot.kafkaDir" $root }}/sasl/{{ $v.kafka.sasl.passwordSecret.key }}

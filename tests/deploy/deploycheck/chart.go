@@ -515,19 +515,37 @@ func CheckObjects(ctx CheckContext, objs []Object) []string {
 			fail(o, "rules %v differ from deploy/prometheus/earshot-rules.yaml %v", names, want)
 		}
 	}
-	// Strimzi topics: the five, named as the config names them.
+	// Strimzi topics: the five, named as the config names them, and the two state changelogs,
+	// compacted, with their inputs' partitions.
 	if topics := byKind["KafkaTopic"]; len(topics) > 0 {
 		want := map[string]bool{}
 		for _, t := range mapOf(ctx.Values, "kafka", "topics") {
 			want[str(t, "name")] = true
 		}
+		changelogInput := map[string]string{
+			str(ctx.Values, "kafka", "changelogs", "router", "name"): "events",
+			str(ctx.Values, "kafka", "changelogs", "sla", "name"):    "routed",
+		}
+		for n := range changelogInput {
+			want[n] = true
+		}
 		cluster := str(ctx.Values, "kafka", "strimzi", "clusterName")
 		for _, o := range topics {
 			tn := str(o.M, "spec", "topicName")
 			if !want[tn] {
-				fail(o, "topicName %q is not one of kafka.topics", tn)
+				fail(o, "topicName %q is not one of kafka.topics or kafka.changelogs", tn)
 			}
 			delete(want, tn)
+			input, isChangelog := changelogInput[tn]
+			if isChangelog {
+				if str(o.M, "spec", "config", "cleanup.policy") != "compact" {
+					fail(o, "a state changelog must be compacted (cleanup.policy=compact)")
+				}
+				pin, _ := intOf(ctx.Values, "kafka", "topics", input, "partitions")
+				if n, _ := intOf(o.M, "spec", "partitions"); n != pin {
+					fail(o, "a state changelog needs the partitions of kafka.topics.%s (%d), has %d", input, pin, n)
+				}
+			}
 			if labels(o.M, "metadata", "labels")["strimzi.io/cluster"] != cluster {
 				fail(o, "label strimzi.io/cluster is not %q", cluster)
 			}
@@ -536,7 +554,7 @@ func CheckObjects(ctx CheckContext, objs []Object) []string {
 					fail(o, "spec.%s must be a positive integer", f)
 				}
 			}
-			if _, ok := intOf(o.M, "spec", "config", "retention.ms"); !ok {
+			if _, ok := intOf(o.M, "spec", "config", "retention.ms"); !ok && !isChangelog {
 				fail(o, "spec.config.retention.ms must be an integer")
 			}
 			// earshot refuses to start on a topic that cannot take a whole webhook body.
@@ -550,6 +568,20 @@ func CheckObjects(ctx CheckContext, objs []Object) []string {
 		}
 		for tn := range want {
 			fail(nil, "no KafkaTopic for topic %s", tn)
+		}
+	}
+	// Static group membership: every router and SLA pod joins under its own stable name, so a
+	// restart within the session moves no partition.
+	for _, o := range byKind["StatefulSet"] {
+		for _, c := range listOf(o.M, "spec", "template", "spec", "containers") {
+			found := false
+			for _, e := range listOf(c, "env") {
+				found = found || (strings.HasSuffix(str(e, "name"), "_INSTANCE_ID") &&
+					str(e, "valueFrom", "fieldRef", "fieldPath") == "metadata.name")
+			}
+			if !found {
+				fail(o, "container %s: no EARSHOT_*_INSTANCE_ID from the pod's name (static membership)", str(c, "name"))
+			}
 		}
 	}
 	for _, o := range byKind["ConfigMap"] {
