@@ -69,6 +69,7 @@
 #include "services/common/base/log.h"
 #include "services/common/base/strings.h"
 #include "services/common/http/client.h"
+#include "services/common/kafka/changelog.h"
 #include "services/common/kafka/embedded_broker.h"
 #include "services/common/kafka/producer.h"
 #include "services/common/kafka/stateful_consumer.h"
@@ -100,7 +101,11 @@ ABSL_FLAG(std::string, rules, EARSHOT_SOURCE_DIR "/config/rules.example.yaml",
           "routing rules of the router and of part (b)");
 ABSL_FLAG(absl::Duration, phase_timeout, absl::Seconds(180),
           "upper bound of each phase; a phase that reaches it reports what it measured and fails");
-ABSL_FLAG(std::string, parts, "kafka,cost", "which parts to run: kafka (a), cost (b and c)");
+ABSL_FLAG(std::string, parts, "kafka,cost,restore",
+          "which parts to run: kafka (a), cost (b and c), restore (d)");
+ABSL_FLAG(int64_t, restore_threads, 0,
+          "(d) threads in the restored state; 0: 1M on a real Kafka, 100k on the embedded broker "
+          "(which keeps only a few MB a partition)");
 ABSL_FLAG(std::string, tmp, "", "folder for RocksDB (default: a new folder under $TMPDIR)");
 ABSL_FLAG(bool, keep, false, "keep the temporary folder");
 ABSL_FLAG(std::vector<std::string>, broker, (std::vector<std::string>{"as-is", "nodelay"}),
@@ -126,6 +131,7 @@ namespace {
 using earshot::v1::Event;
 
 constexpr char kPassThroughTopic[] = "bench.passthrough.v1";
+constexpr char kRestoreTopic[] = "bench-router.state.v1";  // compacted (BenchKafka: *.state.v1)
 constexpr int kBatchMax = 1000;            // RouterAppOptions::batch_max
 constexpr int kCostTurns = 10;             // (b): turns per case, taken in alternation
 constexpr int kColumnFamilies = 6;         // default + the router's five
@@ -1117,6 +1123,124 @@ void PrintBatches(const Rate& r, const char* work) {
       r.work_seconds * 1e3 / static_cast<double>(r.batches), work);
 }
 
+// (d) A replica that has none of the state rebuilds every partition from the changelog: the
+// router's state of N threads (filled through RouterCore, as in (b)) is written to a
+// changelog topic whole (Changelog's seeding, the path of a first start on a new cluster), then
+// restored into an empty RocksDB folder partition by partition, as assignments do. Prints
+// records/s both ways and the time until every partition is ready, and checks that the
+// restored state equals the original key by key.
+int RunRestore(const std::string& dir, int partitions, Verdicts& verdicts) {
+  std::string error;
+  auto broker =
+      BenchKafka::Start(partitions, {kRestoreTopic}, absl::GetFlag(FLAGS_bootstrap), &error);
+  if (broker == nullptr) {
+    std::fprintf(stderr, "%s\n", error.c_str());
+    return 2;
+  }
+  int64_t threads = absl::GetFlag(FLAGS_restore_threads);
+  if (threads <= 0) threads = broker->real() ? 1000000 : 100000;
+  std::printf("\n== (d) restore from the changelog: %lld threads, %d partitions, %s %s\n",
+              static_cast<long long>(threads), partitions, broker->name().c_str(),
+              broker->bootstrap().c_str());
+  std::fflush(stdout);
+  auto rules = router::RuleSet::LoadFile(absl::GetFlag(FLAGS_rules));
+  if (!rules.ok()) {
+    std::fprintf(stderr, "rules: %s\n", rules.status().ToString().c_str());
+    return 2;
+  }
+  const std::string src_path = dir + "/restore-src";
+  absl::Time t0 = absl::Now();
+  if (auto st = Fill(src_path, threads, partitions, **rules); !st.ok()) {
+    std::fprintf(stderr, "fill: %s\n", st.ToString().c_str());
+    return 2;
+  }
+  std::printf("  filled in %.1f s\n", absl::ToDoubleSeconds(absl::Now() - t0));
+  auto open = [](const std::string& path) {
+    store::StoreOptions o;
+    o.path = path;
+    o.column_families = router::ColumnFamilies(std::make_shared<DedupFilterFactory>());
+    o.column_families.push_back({"changelog"});
+    return store::Store::Open(std::move(o));
+  };
+  kafka::ProducerOptions po;
+  po.bootstrap = broker->bootstrap();
+  po.client_id = "bench-restore";
+  po.delivery_timeout = absl::Seconds(120);
+  auto producer = kafka::Producer::Create(po, nullptr);
+  auto src = open(src_path);
+  auto dst = open(dir + "/restore-dst");
+  if (!producer.ok() || !src.ok() || !dst.ok()) {
+    std::fprintf(stderr, "restore: cannot open the producer or the stores\n");
+    return 2;
+  }
+  auto changelog = [&](store::Store* s) {
+    kafka::ChangelogOptions o;
+    o.topic = kRestoreTopic;
+    o.partitions = partitions;
+    o.consumer.bootstrap = broker->bootstrap();
+    o.consumer.group_id = "bench-restore";
+    for (const auto& cf : router::ColumnFamilies(nullptr)) o.state_cfs.push_back(cf.name);
+    o.read_timeout = absl::Seconds(60);
+    return kafka::Changelog::Create(o, s, producer->get(), "bench");
+  };
+  auto seeder = changelog(src->get());
+  auto restorer = changelog(dst->get());
+  if (!seeder.ok() || !restorer.ok()) {
+    std::fprintf(stderr, "restore: %s\n",
+                 (seeder.ok() ? restorer.status() : seeder.status()).ToString().c_str());
+    return 2;
+  }
+  auto timed = [&](kafka::Changelog& c) -> absl::StatusOr<double> {
+    const absl::Time start = absl::Now();
+    for (int p = 0; p < partitions; ++p) {
+      if (auto st = c.Restore(p); !st.ok()) return st;
+    }
+    return absl::ToDoubleSeconds(absl::Now() - start);
+  };
+  auto seeded = timed(**seeder);
+  if (!seeded.ok()) {
+    std::fprintf(stderr, "seed: %s\n", seeded.status().ToString().c_str());
+    return 2;
+  }
+  const TopicCount written = CountTopic(broker->bootstrap(), kRestoreTopic, partitions);
+  const double records = static_cast<double>(written.written);
+  std::printf("  written: %.0f changelog records in %.1f s, %.0f records/s\n", records, *seeded,
+              records / *seeded);
+  std::fflush(stdout);
+  auto restored = timed(**restorer);
+  if (!restored.ok()) {
+    std::fprintf(stderr, "restore: %s\n", restored.status().ToString().c_str());
+    return 2;
+  }
+  std::printf(
+      "  restored: %.0f records in %.1f s, %.0f records/s; every partition ready after %.1f s "
+      "(a replica taking all %d partitions with no copy of its own)\n",
+      records, *restored, records / *restored, *restored, partitions);
+  // The restored state, key by key.
+  int64_t differ = 0;
+  int64_t keys = 0;
+  for (const auto& cf : router::ColumnFamilies(nullptr)) {
+    rocksdb::ReadOptions ro;
+    ro.total_order_seek = true;
+    std::unique_ptr<rocksdb::Iterator> a((*src)->db()->NewIterator(ro, (*src)->cf(cf.name)));
+    std::unique_ptr<rocksdb::Iterator> b((*dst)->db()->NewIterator(ro, (*dst)->cf(cf.name)));
+    for (a->SeekToFirst(), b->SeekToFirst(); a->Valid() || b->Valid(); a->Next(), b->Next()) {
+      if (!a->Valid() || !b->Valid() || a->key() != b->key() || a->value() != b->value()) {
+        ++differ;
+        break;
+      }
+      ++keys;
+    }
+  }
+  std::printf("  check: %lld keys compared, %s\n", static_cast<long long>(keys),
+              differ == 0 ? "the restored state equals the original" : "STATE DIFFERS");
+  verdicts.Add("restored state equals the original", differ == 0,
+               fmt::format("{} threads: {:.0f} records restored at {:.0f} records/s, ready "
+                           "after {:.1f} s",
+                           threads, records, records / *restored, *restored));
+  return 0;
+}
+
 int Main() {
   const int partitions = absl::GetFlag(FLAGS_partitions);
   const std::string parts = absl::GetFlag(FLAGS_parts);
@@ -1330,6 +1454,10 @@ int Main() {
     if (verdict_ratio) {
       verdicts.Add("router / pass-through >= 0.5", *verdict_ratio >= 0.5 && complete, verdict_text);
     }
+  }
+
+  if (parts.find("restore") != std::string::npos) {
+    if (int code = RunRestore(dir, partitions, verdicts); code != 0) return code;
   }
 
   verdicts.PrintSummary();

@@ -146,6 +146,62 @@ TEST(SlaIntegrationTest, DeadlinesMissedWhileDownFireOnceAfterRestart) {
   }
 }
 
+// A replica with no copy of the state (another pod, an empty volume) takes over: it restores the
+// clocks from the changelog instead of reading the routed events again, fires the missed
+// deadline once, and a third replica fires nothing again.
+TEST(SlaIntegrationTest, AReplicaWithoutACopyTakesOverTheClocksFromTheChangelog) {
+  const testing::LastingKafka kafka;
+  FakeClock clock(absl::FromUnixSeconds(kCustomerWrote + 60));
+  const TestFolder first_data("sla-first");
+  const TestFolder second_data("sla-second");
+  const TestFolder third_data("sla-third");
+  // The three stacks are replicas of one deployment: the same consumer groups, hence the same
+  // changelogs (on the embedded broker, the default groups already are).
+  std::map<std::string, std::string> groups;
+  if (testing::TestKafka::Real()) {
+    groups = {{"EARSHOT_ROUTER_GROUP_ID", testing::TestKafka::UniqueName("earshot-router")},
+              {"EARSHOT_SLA_GROUP_ID", testing::TestKafka::UniqueName("earshot-sla")}};
+  }
+  auto options = [&](const TestFolder& data) {
+    StackOptions o{SlaConfig(kHourPolicy), &clock, kafka.bootstrap, data.path()};
+    o.env = groups;
+    return o;
+  };
+  {
+    TestStack first(options(first_data));
+    ASSERT_TRUE(
+        WaitFor([&] { return Sla(first)->OwnedPartitions().size() == 4; }, absl::Seconds(30)));
+    ASSERT_EQ(first.PostMeta(ReadFixture("meta/wa_text.json")).status, 200);
+    ASSERT_TRUE(WaitFor([&] { return Sla(first)->events_applied() >= 1; }, absl::Seconds(20)));
+  }  // gone, with the clock open
+
+  clock.Set(absl::FromUnixSeconds(kCustomerWrote) + absl::Hours(2));  // past every level
+  {
+    TestStack second(options(second_data));
+    auto alerts = Alerts(second, 1);
+    ASSERT_EQ(alerts.size(), 1u) << "exactly one alert for the missed deadlines";
+    EXPECT_EQ(alerts[0].name(), "ResponseTimeEscalated");
+    EXPECT_EQ(alerts[0].thread_key(), kThread);
+    const std::string metrics = second.Metrics();
+    EXPECT_EQ(Sla(second)->events_applied(), 0)
+        << "the new replica read routed events its predecessor had applied";
+    EXPECT_NE(metrics.find("earshot_sla_state_restores_total{reason=\"no_local_copy\"}"),
+              std::string::npos)
+        << metrics;
+    EXPECT_EQ(metrics.find("earshot_sla_first_response_seconds_count{queue=\"general\"} 1"),
+              std::string::npos)
+        << "a response counted again";
+  }
+  {
+    TestStack third(options(third_data));
+    ASSERT_TRUE(
+        WaitFor([&] { return Sla(third)->OwnedPartitions().size() == 4; }, absl::Seconds(30)));
+    absl::SleepFor(absl::Seconds(1));
+    EXPECT_EQ(third.ReadTopic("earshot.alerts.v1", 2, absl::Seconds(2)).size(), 1u)
+        << "an alert fired twice";
+  }
+}
+
 // A real Alertmanager (Debian's prometheus-alertmanager) on a loopback port.
 class Alertmanager {
  public:

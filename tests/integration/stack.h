@@ -118,10 +118,11 @@ class TestStack {
     if (TestKafka::Real() && (bootstrap.empty() || bootstrap == TestKafka::Bootstrap())) {
       bootstrap = TestKafka::Bootstrap();
       // As many partitions as the embedded broker has; consumer groups of this stack's own, so
-      // that no member of an earlier test's group delays this one's assignment.
+      // that no member of an earlier test's group delays this one's assignment (unless the
+      // test names the groups: stacks that take over each other's state share them).
       env["EARSHOT_KAFKA_TOPICS_PARTITIONS"] = "4";
-      env["EARSHOT_ROUTER_GROUP_ID"] = TestKafka::UniqueName("earshot-router");
-      env["EARSHOT_SLA_GROUP_ID"] = TestKafka::UniqueName("earshot-sla");
+      env.emplace("EARSHOT_ROUTER_GROUP_ID", TestKafka::UniqueName("earshot-router"));
+      env.emplace("EARSHOT_SLA_GROUP_ID", TestKafka::UniqueName("earshot-sla"));
     }
     auto config =
         Config::FromYaml(StackConfig(stack.extra_config, bootstrap, stack.body_limit_bytes));
