@@ -597,14 +597,20 @@ absl::StatusOr<Rate> RunPassThrough(const std::string& bootstrap, int partitions
 }
 
 // The router as `earshot --target=router` runs it, on the pre-filled topic.
-absl::StatusOr<Rate> RunRouter(const std::string& bootstrap, const std::string& dir, int partitions,
-                               int64_t n, absl::Duration timeout) {
+// The router's consumer group in a run of part (a): each run a group, and so a state changelog
+// (<group>.state.v1), of its own; a later run of the same group would restore the earlier one's
+// state and positions from the changelog and find nothing left to route.
+std::string BenchRouterGroup(const std::string& mode) { return "bench-router-" + mode; }
+
+absl::StatusOr<Rate> RunRouter(const std::string& bootstrap, const std::string& dir,
+                               const std::string& group, int partitions, int64_t n,
+                               absl::Duration timeout) {
   const std::string yaml = fmt::format(
       "kafka: {{bootstrap: \"{}\"}}\n"
       "grpc: {{addr: \"127.0.0.1:0\"}}\n"
       "admin: {{addr: \"127.0.0.1:0\"}}\n"
-      "router: {{state_dir: \"{}/router-state\", rules_file: \"{}\"}}\n",
-      bootstrap, dir, absl::GetFlag(FLAGS_rules));
+      "router: {{state_dir: \"{}/router-state\", rules_file: \"{}\", group_id: \"{}\"}}\n",
+      bootstrap, dir, absl::GetFlag(FLAGS_rules), group);
   auto config = Config::FromYaml(yaml);
   if (!config.ok()) return config.status();
   // Only this file: no EARSHOT_* variable of the caller's shell changes what is measured.
@@ -1179,6 +1185,9 @@ int RunRestore(const std::string& dir, int partitions, Verdicts& verdicts) {
     o.partitions = partitions;
     o.consumer.bootstrap = broker->bootstrap();
     o.consumer.group_id = "bench-restore";
+    // As earshot sets it on the embedded broker (kafka.fetch_wait): the mock holds every fetch
+    // that finds nothing new for the whole wait.
+    if (!broker->real()) o.consumer.extra["fetch.wait.max.ms"] = "5";
     for (const auto& cf : router::ColumnFamilies(nullptr)) o.state_cfs.push_back(cf.name);
     o.read_timeout = absl::Seconds(60);
     return kafka::Changelog::Create(o, s, producer->get(), "bench");
@@ -1348,6 +1357,9 @@ int Main() {
     const absl::Duration timeout = absl::GetFlag(FLAGS_phase_timeout);
     std::vector<std::string> topics = kafka::StandardTopics();
     topics.push_back(kPassThroughTopic);
+    for (const char* mode : {"as-is", "nodelay"}) {
+      topics.push_back(BenchRouterGroup(mode) + ".state.v1");
+    }
     std::string error;
     auto broker = BenchKafka::Start(partitions, topics, absl::GetFlag(FLAGS_bootstrap), &error);
     if (broker == nullptr) {
@@ -1420,7 +1432,8 @@ int Main() {
       PrintBatches(*ceiling, "produce and acknowledgements");
       std::fflush(stdout);
 
-      auto routed = RunRouter(bootstrap, dir + "/" + mode, partitions, n, timeout);
+      auto routed =
+          RunRouter(bootstrap, dir + "/" + mode, BenchRouterGroup(mode), partitions, n, timeout);
       if (!routed.ok()) {
         std::fprintf(stderr, "router: %s\n", routed.status().ToString().c_str());
         return 2;
