@@ -101,7 +101,14 @@ start() {
     bootstrap+="${bootstrap:+,}127.0.0.1:${bport[$n]}"
   done
   local cluster_id
-  cluster_id="$(python3 -c 'import base64,uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')"
+  # Base64 of a random UUID, as kafka-storage random-uuid makes it, and, like Kafka's own, never
+  # starting with "-": the format command would take such an id for an option (1 in 64 starts
+  # failed that way).
+  cluster_id="$(python3 -c 'import base64,uuid
+while True:
+    i = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    if not i.startswith("-"): break
+print(i)')"
   for n in $(seq 1 "$nodes"); do
     local nd="$dir/node$n"
     mkdir -p "$nd/data"

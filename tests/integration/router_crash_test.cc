@@ -1178,19 +1178,6 @@ TEST_F(RouterCrashTest, StateAfterRepeatedKillsEqualsOneCleanRunAndNoEventIsLost
   std::cout << "\ntotal time " << absl::FormatDuration(absl::Now() - test_start) << std::endl;
 }
 
-// A loopback port nobody listens on now.
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 // Every thread key of a listing, page by page, through one replica.
 absl::StatusOr<std::vector<std::string>> ListAll(earshot::v1::Threads::Stub& stub, bool local) {
   std::vector<std::string> keys;
@@ -1247,8 +1234,8 @@ TEST_F(RouterCrashTest, PartitionsMoveBetweenReplicasWithoutReplayOrLoss) {
   };
 
   // Each replica knows both (router.peers), so either answers the Threads API for every thread.
-  const int port_a = FreePort();
-  const int port_b = FreePort();
+  const int port_a = testing::FreeLoopbackPort();
+  const int port_b = testing::FreeLoopbackPort();
   const std::string peers =
       fmt::format("EARSHOT_ROUTER_PEERS=127.0.0.1:{},127.0.0.1:{}", port_a, port_b);
 

@@ -208,7 +208,7 @@ class Alertmanager {
   Alertmanager() {
     std::ofstream(dir_ + "/am.yml")
         << "route: {receiver: 'null', group_wait: 0s}\nreceivers: [{name: 'null'}]\n";
-    port_ = FreePort();
+    port_ = testing::FreeLoopbackPort();
     pid_ = fork();
     if (pid_ == 0) {
       freopen((dir_ + "/log").c_str(), "w", stdout);
@@ -244,17 +244,6 @@ class Alertmanager {
   int port() const { return port_; }
 
  private:
-  static int FreePort() {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    socklen_t len = sizeof(addr);
-    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    close(fd);
-    return ntohs(addr.sin_port);
-  }
   TestFolder folder_{"alertmanager"};  // removed after the destructor stopped Alertmanager
   std::string dir_ = folder_.path();
   int port_ = 0;

@@ -135,7 +135,12 @@ environment (EARSHOT_*_ADDR, see earshot.podTemplate); secrets from EARSHOT_*_FI
 {{- end -}}
 {{- /* Every ready router replica, through the headless Service: any answers the Threads API. */ -}}
 {{- $routerCtx := dict "root" . "component" "router" "values" $v.router -}}
-{{- $_ := set $router "peers" (printf "%s.%s.svc:%d" (include "earshot.componentName" $routerCtx) .Release.Namespace (int $v.ports.grpc)) -}}
+{{- $routerHost := printf "%s.%s.svc" (include "earshot.componentName" $routerCtx) .Release.Namespace -}}
+{{- $_ := set $router "peers" (printf "%s:%d" $routerHost (int $v.ports.grpc)) -}}
+{{- if $v.grpcTls.enabled -}}
+{{- $_ := set $router "peers_tls_name" $routerHost -}}
+{{- $_ := set $router "peers_ca_file" (printf "%s/ca.crt" (include "earshot.grpcTlsDir" .)) -}}
+{{- end -}}
 {{- $_ := set $c "router" $router -}}
 {{- $sla := dict "session_timeout_ms" 60000 -}}
 {{- if $v.sla.policies -}}
