@@ -882,6 +882,7 @@ class RouterCrashTest : public ::testing::Test {
     // The state changelogs of the two routers' groups (kafka::RouterStateTopic).
     topics.push_back("g-clean.state.v1");
     topics.push_back("g-crash.state.v1");
+    topics.push_back("g-static.state.v1");
     if (earshot::testing::TestKafka::Real()) {
       // The cluster has no topics before a test (test_kafka.h); these take a whole webhook.
       bootstrap_ = earshot::testing::TestKafka::Bootstrap();
@@ -1378,6 +1379,54 @@ TEST_F(RouterCrashTest, PartitionsMoveBetweenReplicasWithoutReplayOrLoss) {
   std::cout << fmt::format("; {} restored records\n",
                            MetricSum(b_metrics, "earshot_router_state_restored_records_total"))
             << std::flush;
+}
+
+// Static membership (router.instance_id, the pod's name in the chart): a replica that restarts
+// within its session gets its partitions back, and the other replica is not rebalanced at all.
+TEST_F(RouterCrashTest, AStaticMemberRestartsWithoutMovingPartitions) {
+  if (!earshot::testing::TestKafka::Real()) {
+    // Its group coordinator treats a returning static member as a new one (a rebalance of every
+    // member), so this runs in the real_kafka variant only.
+    GTEST_SKIP() << "librdkafka's mock broker does not implement static membership (KIP-345)";
+  }
+  constexpr char kRevoked[] = R"re("msg":"partitions revoked","topic":"[^"]*","count":(\d+))re";
+  auto count = [](const RouterChild& r, const char* pattern) {
+    const std::string log = r.Log();
+    const std::regex re(pattern);
+    return std::distance(std::sregex_iterator(log.begin(), log.end(), re), std::sregex_iterator());
+  };
+  auto replica = [&](const std::string& name, const std::string& log) {
+    return NewRouter(
+        dir_ + "/" + name, "g-static", kCrashRoutedTopic, log, 1,
+        {"EARSHOT_ROUTER_INSTANCE_ID=" + name, "EARSHOT_ROUTER_SESSION_TIMEOUT_MS=30000"});
+  };
+  auto a = replica("a", "a.log");
+  a->Start();
+  ASSERT_TRUE(a->WaitForLog(kAssigned, absl::Seconds(60), Positive).has_value()) << a->LogTail();
+  auto b = replica("b", "b.log");
+  b->Start();
+  ASSERT_TRUE(b->WaitForLog(kAssigned, absl::Seconds(90), Positive).has_value()) << b->LogTail();
+  absl::SleepFor(absl::Seconds(3));  // the assignment settled
+  const auto b_assigned = count(*b, kAssigned);
+  const auto b_revoked = count(*b, kRevoked);
+
+  // A stops (a static member does not leave the group) and comes back under its name.
+  a->Kill(SIGTERM);
+  ASSERT_TRUE(a->Wait(absl::Seconds(30)).has_value());
+  a = replica("a", "a-again.log");
+  a->Start();
+  ASSERT_TRUE(a->WaitForLog(kAssigned, absl::Seconds(60), Positive).has_value()) << a->LogTail();
+  Stream stream = StreamGenerator(kSeed + 11).Generate(2000, 200);
+  crash_reader_ = std::make_unique<RoutedReader>(bootstrap_, kCrashRoutedTopic);
+  Produce(stream);
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (crash_reader_->seen().size() < stream.ids.size() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  EXPECT_EQ(crash_reader_->seen().size(), stream.ids.size()) << "the two replicas stopped routing";
+  EXPECT_EQ(count(*b, kAssigned), b_assigned) << "B was rebalanced by A's restart\n"
+                                              << b->LogTail();
+  EXPECT_EQ(count(*b, kRevoked), b_revoked) << "B lost partitions to A's restart\n" << b->LogTail();
 }
 
 }  // namespace
