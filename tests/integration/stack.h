@@ -49,7 +49,10 @@ inline std::string ReadFixture(const std::string& name) {
 // ({server,client}.{crt,key}) in TempDir()/<name>, made with the openssl command line
 // (elliptic-curve keys: quick). Returns the folder.
 inline std::string MakeCertificates(const std::string& name) {
-  const std::string dir = ::testing::TempDir() + "/" + name;
+  // A folder of this call's own: a test and its real_kafka variant run at the same time under
+  // ctest -j2, and one rewriting the other's CA mid-test failed its TLS handshakes.
+  std::string dir = ::testing::TempDir() + "/" + name + "-XXXXXX";
+  EXPECT_NE(mkdtemp(dir.data()), nullptr) << "cannot create " << dir;
   const std::string script =
       "set -e; mkdir -p " + dir + "; cd " + dir +
       "; k='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes'"
