@@ -142,7 +142,6 @@ struct RouterApp::Metrics {
       return &prometheus::BuildGauge().Name(name).Help(help).Register(r).Add({});
     };
     rules = gauge("earshot_router_rules", "Rules in the loaded rule set");
-    owned = gauge("earshot_router_owned_partitions", "Input partitions this instance owns");
   }
 
   prometheus::Counter& Queue(const std::string& queue, earshot::v1::Priority p) {
@@ -168,7 +167,6 @@ struct RouterApp::Metrics {
   std::map<int32_t, prometheus::Gauge*> lag_by_partition;
   prometheus::Histogram* batch;
   prometheus::Gauge* rules;
-  prometheus::Gauge* owned;
   store::StoreMetrics rocksdb;
 };
 
@@ -266,7 +264,10 @@ absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
   store_ = std::move(*store);
   if (auto upgraded = UpgradeQueueIndex(*store_); !upgraded.ok()) return upgraded;
 
-  auto producer = kafka::Producer::Create(producer_options, &ctx.registry);
+  kafka::ProducerOptions control = producer_options;
+  control.client_id = "earshot-router-control";
+  control.metrics_prefix = "earshot_router_control";
+  auto producer = kafka::Producer::Create(control, &ctx.registry);
   if (!producer.ok()) return producer.status();
   producer_ = std::move(*producer);
   core_ = std::make_unique<RouterCore>(options_.core);
@@ -276,75 +277,52 @@ absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
   metrics_ = std::make_unique<Metrics>(ctx.registry);
   metrics_->rules->Set(static_cast<double>(rules->rule_count()));
 
-  // The consumer: cooperative-sticky, offsets from RocksDB on every assignment.
-  kafka::StatefulConsumerOptions stateful;
-  stateful.consumer = consumer_options;
-  stateful.consumer.client_id = "earshot-router";
-  stateful.topic = options_.events_topic;
-  stateful.batch_max = options_.batch_max;
-  stateful.batch_wait = options_.batch_wait;
-  stateful.session_timeout_ms = static_cast<int>(config.GetInt("router.session_timeout_ms", 10000));
-  stateful.instance_id = config.GetString("router.instance_id", "");
-  stateful.registry = &ctx.registry;
-  stateful.metrics_prefix = "earshot_router";
-  kafka::StatefulConsumerHooks hooks;
-  hooks.stored_position =
-      [this](int32_t p) -> absl::StatusOr<std::optional<kafka::StoredPosition>> {
-    auto stored = store_->Get(CfName(Cf::kPartitions), PartitionPrefix(p));
-    if (!stored.ok()) {
-      healthy_ = false;
-      return stored.status();
-    }
-    earshot::v1::RouterPartitionState state;
-    if (stored->has_value() && !state.ParseFromString(**stored)) {
-      healthy_ = false;
-      return absl::DataLossError(fmt::format("partition {}: unreadable partition record", p));
-    }
-    {
-      absl::MutexLock lock(&mu_);
-      owned_[p] = state;
-    }
-    if (!stored->has_value()) return std::optional<kafka::StoredPosition>();
-    kafka::StoredPosition position;
-    position.next_offset = state.next_offset();  // right after the last applied record
-    if (state.has_last_record()) position.last_record = state.last_record();
-    return std::optional<kafka::StoredPosition>(std::move(position));
-  };
-  hooks.restore = [this](int32_t p) { return changelog_->Restore(p); };
-  hooks.on_revoked = [this](int32_t p) {
-    changelog_->Revoked(p);
-    absl::MutexLock lock(&mu_);
-    owned_.erase(p);
-  };
-  auto consumer = kafka::StatefulConsumer::Create(stateful, std::move(hooks));
-  if (!consumer.ok()) return consumer.status();
-  consumer_ = std::move(*consumer);
-  partition_count_ = consumer_->partition_count();
-  // Made before the first poll, where the hooks above first run.
-  kafka::ChangelogOptions changelog;
-  changelog.topic = options_.changelog_topic;
-  changelog.partitions = partition_count_;
-  changelog.consumer = consumer_options;
-  changelog.consumer.client_id = "earshot-router";
-  changelog.checkpoint_cf = kChangelogCf;
-  for (const auto& cf : ColumnFamilies(nullptr)) changelog.state_cfs.push_back(cf.name);
-  changelog.revoked_ttl = options_.revoked_state_ttl;
-  changelog.registry = &ctx.registry;
-  changelog.metrics_prefix = "earshot_router";
-  auto made = kafka::Changelog::Create(std::move(changelog), store_.get(), producer_.get(),
-                                       consumer_->cluster_id());
+  // The stateful loop: cooperative-sticky, state restored from the changelog and offsets read
+  // from RocksDB on every assignment.
+  kafka::StatefulRuntimeOptions runtime;
+  runtime.consumer.consumer = consumer_options;
+  runtime.consumer.consumer.client_id = "earshot-router";
+  runtime.consumer.topic = options_.events_topic;
+  runtime.consumer.batch_max = options_.batch_max;
+  runtime.consumer.batch_wait = options_.batch_wait;
+  runtime.consumer.session_timeout_ms =
+      static_cast<int>(config.GetInt("router.session_timeout_ms", 10000));
+  runtime.consumer.instance_id = config.GetString("router.instance_id", "");
+  runtime.consumer.registry = &ctx.registry;
+  runtime.consumer.metrics_prefix = "earshot_router";
+  runtime.changelog.topic = options_.changelog_topic;
+  runtime.changelog.checkpoint_cf = kChangelogCf;
+  for (const auto& cf : ColumnFamilies(nullptr)) runtime.changelog.state_cfs.push_back(cf.name);
+  runtime.changelog.revoked_ttl = options_.revoked_state_ttl;
+  runtime.changelog.registry = &ctx.registry;
+  runtime.changelog.metrics_prefix = "earshot_router";
+  runtime.producer = producer_options;
+  runtime.producer.client_id = "earshot-router";
+  runtime.producer.metrics_prefix = "earshot_router";
+  runtime.producer.transaction_timeout =
+      config.GetDuration("kafka.transaction_timeout", runtime.producer.transaction_timeout);
+  auto exactly_once = kafka::ExactlyOnceSetting(config.GetString("kafka.exactly_once", "auto"));
+  if (!exactly_once.ok()) return exactly_once.status();
+  runtime.exactly_once = *exactly_once;
+  runtime.standby_replicas = static_cast<int>(config.GetInt("router.standby_replicas", 0));
+  runtime.standby_interval =
+      config.GetDuration("router.standby_interval", runtime.standby_interval);
+  runtime.logger = kLogger;
+  runtime.registry = &ctx.registry;
+  runtime.metrics_prefix = "earshot_router";
+  auto made = kafka::StatefulRuntime::Create(std::move(runtime), store_.get(), this);
   if (!made.ok()) return made.status();
-  changelog_ = std::move(*made);
+  runtime_ = std::move(*made);
+  partition_count_ = runtime_->partition_count();
 
   auto peers = PeersFromConfig(config);
   if (!peers.ok()) return peers.status();
   threads_service_ = std::make_unique<ThreadsService>(this, std::move(*peers));
   grpc.RegisterService(threads_service_.get());
-  ctx.health.AddReadinessCheck("router.state", [this] { return healthy_.load(); });
-  ctx.health.AddReadinessCheck("router.kafka", [this] { return producer_->reachable(); });
-  ctx.health.AddReadinessCheck("router.partitions",
-                               [this] { return consumer_->positioned() && consumer_->healthy(); });
-  loop_ = std::thread([this] { Loop(); });
+  ctx.health.AddReadinessCheck("router.state", [this] { return runtime_->healthy(); });
+  ctx.health.AddReadinessCheck("router.kafka", [this] { return runtime_->producer().reachable(); });
+  ctx.health.AddReadinessCheck("router.partitions", [this] { return runtime_->ready(); });
+  runtime_->Start();
   log::Info(kLogger, "started",
             {{"rules", static_cast<int64_t>(rules->rule_count())},
              {"state_dir", store_options.path},
@@ -354,12 +332,11 @@ absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
 
 void RouterApp::Stop() {
   if (!store_) return;
-  stop_ = true;
-  if (loop_.joinable()) loop_.join();  // finishes the batch in hand: produced and committed
-  lane_pool_.reset();                  // idle: every batch waits for its lanes
-  if (consumer_) consumer_->Close();   // leaves the group; revokes through the hooks
-  consumer_.reset();
-  changelog_.reset();
+  // Finishes the batch in hand (committed), then leaves the group (revokes through OnRevoked).
+  if (runtime_) runtime_->Stop();
+  runtime_.reset();
+  lane_pool_.reset();  // idle: every batch waits for its lanes
+  lanes_.clear();
   producer_.reset();
   threads_service_.reset();
   store_.reset();
@@ -395,16 +372,27 @@ std::set<int32_t> RouterApp::OwnedPartitions() const {
   return out;
 }
 
-void RouterApp::Loop() {
-  absl::Time next_metrics = absl::Now();
-  while (!stop_.load()) {
-    if (!ProcessBatch()) absl::SleepFor(absl::Milliseconds(500));  // Kafka away: back off
-    if (absl::Now() >= next_metrics) {
-      UpdateMetrics();
-      changelog_->DropStale(absl::Now());
-      next_metrics = absl::Now() + absl::Seconds(2);
-    }
+absl::StatusOr<std::optional<kafka::StoredPosition>> RouterApp::Position(int32_t p) {
+  auto stored = store_->Get(CfName(Cf::kPartitions), PartitionPrefix(p));
+  if (!stored.ok()) return stored.status();
+  earshot::v1::RouterPartitionState state;
+  if (stored->has_value() && !state.ParseFromString(**stored)) {
+    return absl::DataLossError(fmt::format("partition {}: unreadable partition record", p));
   }
+  {
+    absl::MutexLock lock(&mu_);
+    owned_[p] = state;
+  }
+  if (!stored->has_value()) return std::optional<kafka::StoredPosition>();
+  kafka::StoredPosition position;
+  position.next_offset = state.next_offset();  // right after the last applied record
+  if (state.has_last_record()) position.last_record = state.last_record();
+  return std::optional<kafka::StoredPosition>(std::move(position));
+}
+
+void RouterApp::OnRevoked(int32_t p) {
+  absl::MutexLock lock(&mu_);
+  owned_.erase(p);
 }
 
 // The part of a batch on the partitions one thread applies (partition % lanes): its own view
@@ -471,131 +459,95 @@ void RouterApp::ApplyLane(Lane& lane, const RuleSet& rules) {
     }
   }
   for (const auto& [p, m] : lane.last) {
-    *lane.partitions.Load(p, lane.view)->mutable_last_record() = consumer_->Mark(m);
+    *lane.partitions.Load(p, lane.view)->mutable_last_record() = runtime_->Mark(m);
   }
   lane.partitions.Flush(lane.view);
 }
 
-bool RouterApp::ProcessBatch() {
-  std::vector<kafka::MessagePtr> msgs = consumer_->PollBatch(absl::Milliseconds(100));
-  {
-    // A partition revoked during the poll is another replica's now: its records are not ours
-    // to apply.
-    absl::MutexLock lock(&mu_);
-    std::erase_if(msgs, [&](const kafka::MessagePtr& m) { return !owned_.contains(m->partition); });
-  }
-  if (msgs.empty()) return true;
-  const absl::Time started = absl::Now();
-
+absl::Status RouterApp::Apply(kafka::StatefulBatch& batch) {
+  lanes_.clear();
+  if (batch.records.empty()) return absl::OkStatus();
+  batch_started_ = absl::Now();
   std::shared_ptr<const RuleSet> rules = this->rules();
-  std::vector<Lane> lanes;
-  lanes.reserve(options_.apply_threads);
-  for (int i = 0; i < options_.apply_threads; ++i) lanes.emplace_back(store_.get());
-  std::map<int32_t, int64_t> first_offset;
-  for (const auto& m : msgs) {
-    first_offset.emplace(m->partition, m->offset);
-    lanes[m->partition % lanes.size()].msgs.push_back(m.get());
+  lanes_.reserve(options_.apply_threads);
+  for (int i = 0; i < options_.apply_threads; ++i) lanes_.emplace_back(store_.get());
+  for (const auto& m : batch.records) lanes_[m->partition % lanes_.size()].msgs.push_back(m.get());
+  ForEachLane(lanes_, [&](Lane& lane) { ApplyLane(lane, *rules); });
+  for (Lane& lane : lanes_) {
+    if (!lane.view.error().ok()) return lane.view.error();
+    std::move(lane.records.begin(), lane.records.end(), std::back_inserter(batch.output));
+    if (!lane.msgs.empty()) batch.views.push_back(&lane.view);
   }
-  ForEachLane(lanes, [&](Lane& lane) { ApplyLane(lane, *rules); });
+  return absl::OkStatus();
+}
 
-  auto rewind = [&] { consumer_->Rewind(first_offset); };  // nothing of it is committed
-  std::vector<kafka::Record> records;
-  for (Lane& lane : lanes) {
-    if (!lane.view.error().ok()) {
-      log::Error(kLogger, "state read failed; batch retried",
-                 {{"error", lane.view.error().ToString()}});
-      rewind();
-      return false;
-    }
-    std::move(lane.records.begin(), lane.records.end(), std::back_inserter(records));
-  }
-  const size_t routed = records.size();
-
-  // Output first: a crash after this and before the commit below replays the batch, giving
-  // the same events again (at-least-once, stable ids) and the same state (exactly-once).
-  absl::Status produce_status = kafka::ProduceAndWait(*producer_, std::move(records));
-  if (!produce_status.ok()) {
-    log::Warn(kLogger, "routed records not acknowledged; batch retried",
-              {{"error", produce_status.ToString()}});
-    rewind();
-    return false;
-  }
-  // Then the state's changes to the changelog, and only then the local write with the
-  // checkpoint: the changelog never holds state whose output was not acknowledged.
-  std::vector<std::map<int32_t, int64_t>> changes(lanes.size());
-  std::vector<kafka::Record> changelog_records;
-  for (size_t i = 0; i < lanes.size(); ++i) {
-    auto r = changelog_->Records(lanes[i].view, &changes[i]);
-    std::move(r.begin(), r.end(), std::back_inserter(changelog_records));
-  }
-  if (auto st = kafka::ProduceAndWait(*producer_, std::move(changelog_records)); !st.ok()) {
-    log::Warn(kLogger, "changelog records not acknowledged; batch retried",
-              {{"error", st.ToString()}});
-    for (const auto& c : changes) changelog_->Resync(c);
-    rewind();
-    return false;
-  }
-  for (size_t i = 0; i < lanes.size(); ++i) changelog_->Checkpoint(changes[i], lanes[i].view);
+absl::Status RouterApp::WriteViews(kafka::StatefulBatch&) {
   // RocksDB groups the lanes' writes into one log write (the hash memtables take one writer at a
   // time, so the memtable inserts are serial).
-  ForEachLane(lanes, [](Lane& lane) { lane.commit_status = lane.view.Commit(); });
-  for (const Lane& lane : lanes) {
-    if (!lane.commit_status.ok()) {
-      log::Error(kLogger, "state write failed; stopping",
-                 {{"error", lane.commit_status.ToString()}});
-      healthy_ = false;
-      stop_ = true;
-      return false;
-    }
+  ForEachLane(lanes_, [](Lane& lane) { lane.commit_status = lane.view.Commit(); });
+  for (const Lane& lane : lanes_) {
+    if (!lane.commit_status.ok()) return lane.commit_status;
   }
+  return absl::OkStatus();
+}
+
+void RouterApp::Committed(const kafka::StatefulBatch& batch) {
   int duplicates = 0;
   int invalid = 0;
-  for (const Lane& lane : lanes) {
+  size_t routed = 0;
+  for (const Lane& lane : lanes_) {
     for (const auto& [p, received] : lane.newest_received) dedup_clock_->Advance(p, received);
     duplicates += lane.duplicates;
     invalid += lane.invalid;
+    routed += lane.queues.size();
   }
   {
     // Keep the in-memory copy of each partition's counts current for the metrics.
     absl::MutexLock lock(&mu_);
-    for (const auto& [p, _] : first_offset) {
-      const Lane& lane = lanes[p % lanes.size()];
+    for (const auto& [p, _] : batch.first_offset) {
+      const Lane& lane = lanes_[p % lanes_.size()];
       if (auto value = lane.view.Written(CfName(Cf::kPartitions), PartitionPrefix(p));
           value && owned_.count(p) > 0) {
         owned_[p].ParseFromString(*value);
       }
     }
   }
-  consumer_->CommitAsync();  // only so that lag tools see progress; RocksDB is the truth
-
-  applied_ += static_cast<int64_t>(msgs.size());
+  applied_ += static_cast<int64_t>(batch.records.size());
   metrics_->routed->Increment(static_cast<double>(routed));
   metrics_->duplicates->Increment(duplicates);
   metrics_->invalid->Increment(invalid);
-  for (const Lane& lane : lanes) {
+  for (const Lane& lane : lanes_) {
     for (const auto& [q, p] : lane.queues) metrics_->Queue(q, p).Increment();
   }
-  metrics_->batch->Observe(absl::ToDoubleSeconds(absl::Now() - started));
-  return true;
+  metrics_->batch->Observe(absl::ToDoubleSeconds(absl::Now() - batch_started_));
+  lanes_.clear();
 }
 
-void RouterApp::UpdateMetrics() {
+void RouterApp::Periodic() {
   std::map<int32_t, earshot::v1::RouterPartitionState> owned;
   {
     absl::MutexLock lock(&mu_);
     owned = owned_;
   }
+  // A partition that moved away is another replica's to report.
+  for (auto it = metrics_->lag_by_partition.begin(); it != metrics_->lag_by_partition.end();) {
+    if (owned.contains(it->first)) {
+      ++it;
+    } else {
+      metrics_->lag->Remove(it->second);
+      it = metrics_->lag_by_partition.erase(it);
+    }
+  }
   std::map<int, int64_t> totals;
   for (const auto& [p, state] : owned) {
     for (const auto& [status, count] : state.threads_by_status()) totals[status] += count;
-    if (const int64_t high = consumer_->HighWatermark(p); high >= 0) {
+    if (const int64_t lag = runtime_->Lag(p, state.next_offset()); lag >= 0) {
       auto& g = metrics_->lag_by_partition[p];
       if (g == nullptr) g = &metrics_->lag->Add({{"partition", std::to_string(p)}});
-      g->Set(static_cast<double>(std::max<int64_t>(0, high - state.next_offset())));
+      g->Set(static_cast<double>(lag));
     }
   }
   for (auto& [status, gauge] : metrics_->threads) gauge->Set(static_cast<double>(totals[status]));
-  metrics_->owned->Set(static_cast<double>(owned.size()));
   metrics_->rocksdb.Update(store_->Stats());
 }
 

@@ -1,15 +1,16 @@
 #pragma once
 // RouterApp: the router's Kafka loop and gRPC Threads service.
 //
-// One consumer thread polls earshot.events.v1 (cooperative-sticky group) and splits each batch
-// by partition over apply_threads lanes, which apply it with RouterCore, each to a view of its
-// own; it produces the RoutedEvents, waits for Kafka's acknowledgement, then each lane writes
-// its partitions' state and consumed offsets in one RocksDB batch: thread state is exactly-once,
-// output at-least-once with stable ids. On every assignment consumption resumes
-// from the offsets in RocksDB. Rules are swapped on Reload() (SIGHUP) between batches.
+// The router is a processor of the stateful runtime (kafka/stateful_runtime.h), which polls
+// earshot.events.v1 (cooperative-sticky group) and commits each batch: RoutedEvents, changelog
+// records and input offsets in one Kafka transaction, then the local RocksDB write. The router
+// splits each batch by partition over apply_threads lanes, which apply it with RouterCore, each
+// to a view of its own, and write their partitions' state and positions in one RocksDB batch
+// each. Rules are swapped on Reload() (SIGHUP) between batches.
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -22,6 +23,7 @@
 #include "services/common/kafka/changelog.h"
 #include "services/common/kafka/producer.h"
 #include "services/common/kafka/stateful_consumer.h"
+#include "services/common/kafka/stateful_runtime.h"
 #include "services/common/store/store.h"
 #include "services/router/router_core.h"
 #include "services/router/rules.h"
@@ -57,7 +59,7 @@ struct RouterAppOptions {
   RouterOptions core;
 };
 
-class RouterApp final : public Service {
+class RouterApp final : public Service, private kafka::StatefulProcessor {
  public:
   RouterApp();
   ~RouterApp() override;
@@ -75,36 +77,41 @@ class RouterApp final : public Service {
 
  private:
   struct Lane;
-  void Loop();
-  bool ProcessBatch();
+  // kafka::StatefulProcessor: the router's part of the stateful loop.
+  absl::StatusOr<std::optional<kafka::StoredPosition>> Position(int32_t partition) override;
+  void OnRevoked(int32_t partition) override;
+  absl::Status Apply(kafka::StatefulBatch& batch) override;
+  absl::Status WriteViews(kafka::StatefulBatch& batch) override;
+  void Committed(const kafka::StatefulBatch& batch) override;
+  void Periodic() override;
+
   void ApplyLane(Lane& lane, const RuleSet& rules);
   // body(lane) for every lane with events, the first on the calling thread and the others on
   // lane_pool_; returns when all are done.
   void ForEachLane(std::vector<Lane>& lanes, absl::FunctionRef<void(Lane&)> body);
-  void UpdateMetrics();
   std::shared_ptr<const RuleSet> rules() const;
 
   RouterAppOptions options_;
   std::string rules_path_;
   std::shared_ptr<DedupClock> dedup_clock_;  // shared with the dedup compaction filter
   std::unique_ptr<store::Store> store_;
+  // Writes the Threads API's control events to the input topic (the runtime's producer is
+  // transactional and belongs to the loop).
   std::unique_ptr<kafka::Producer> producer_;
   std::unique_ptr<RouterCore> core_;
   std::unique_ptr<ThreadsService> threads_service_;
   std::unique_ptr<Metrics> metrics_;
-  std::unique_ptr<kafka::StatefulConsumer> consumer_;
-  std::unique_ptr<kafka::Changelog> changelog_;
+  std::unique_ptr<kafka::StatefulRuntime> runtime_;
   std::unique_ptr<boost::asio::thread_pool> lane_pool_;  // apply_threads - 1 threads
+  std::vector<Lane> lanes_;                              // the batch in hand (loop thread)
+  absl::Time batch_started_;
   int partition_count_ = 0;
 
   mutable absl::Mutex mu_;
   std::shared_ptr<const RuleSet> rules_ ABSL_GUARDED_BY(mu_);
   std::map<int32_t, earshot::v1::RouterPartitionState> owned_ ABSL_GUARDED_BY(mu_);
 
-  std::atomic<bool> stop_{false};
-  std::atomic<bool> healthy_{true};
   std::atomic<int64_t> applied_{0};
-  std::thread loop_;
 };
 
 }  // namespace earshot::router

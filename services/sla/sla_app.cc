@@ -148,18 +148,18 @@ absl::Status SlaApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc)
   alerts_topic_ = config.GetString("kafka.topics.alerts", alerts_topic_);
   horizon_ = config.GetDuration("sla.horizon", horizon_);
 
-  kafka::StatefulConsumerOptions consumer_options;
-  consumer_options.consumer = kafka::ConsumerOptionsFromConfig(
+  kafka::StatefulRuntimeOptions runtime;
+  runtime.consumer.consumer = kafka::ConsumerOptionsFromConfig(
       config, ctx.kafka_bootstrap, config.GetString("sla.group_id", "earshot-sla"));
-  consumer_options.consumer.client_id = "earshot-sla";
-  consumer_options.topic = config.GetString("kafka.topics.routed", "earshot.routed.v1");
-  consumer_options.batch_max = static_cast<int>(config.GetInt("sla.batch_max", 1000));
-  consumer_options.batch_wait = config.GetDuration("sla.batch_wait", absl::Milliseconds(5));
-  consumer_options.session_timeout_ms =
+  runtime.consumer.consumer.client_id = "earshot-sla";
+  runtime.consumer.topic = config.GetString("kafka.topics.routed", "earshot.routed.v1");
+  runtime.consumer.batch_max = static_cast<int>(config.GetInt("sla.batch_max", 1000));
+  runtime.consumer.batch_wait = config.GetDuration("sla.batch_wait", absl::Milliseconds(5));
+  runtime.consumer.session_timeout_ms =
       static_cast<int>(config.GetInt("sla.session_timeout_ms", 10000));
-  consumer_options.instance_id = config.GetString("sla.instance_id", "");
-  consumer_options.registry = &ctx.registry;
-  consumer_options.metrics_prefix = "earshot_sla";
+  runtime.consumer.instance_id = config.GetString("sla.instance_id", "");
+  runtime.consumer.registry = &ctx.registry;
+  runtime.consumer.metrics_prefix = "earshot_sla";
 
   store::StoreOptions store_options;
   store_options.path = config.GetString("sla.state_dir", ctx.data_dir + "/sla");
@@ -169,14 +169,21 @@ absl::Status SlaApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc)
       static_cast<size_t>(config.GetInt("sla.write_buffer_bytes", 16 << 20));
   store_options.column_families = ColumnFamilies();
   store_options.column_families.push_back({kChangelogCf});
-  kafka::ChangelogOptions changelog;
-  changelog.topic = kafka::SlaStateTopic(config);
-  changelog.consumer = consumer_options.consumer;
-  changelog.checkpoint_cf = kChangelogCf;
-  for (const auto& cf : ColumnFamilies()) changelog.state_cfs.push_back(cf.name);
-  changelog.revoked_ttl = config.GetDuration("sla.revoked_state_ttl", changelog.revoked_ttl);
-  changelog.registry = &ctx.registry;
-  changelog.metrics_prefix = "earshot_sla";
+  runtime.changelog.topic = kafka::SlaStateTopic(config);
+  runtime.changelog.checkpoint_cf = kChangelogCf;
+  for (const auto& cf : ColumnFamilies()) runtime.changelog.state_cfs.push_back(cf.name);
+  runtime.changelog.revoked_ttl =
+      config.GetDuration("sla.revoked_state_ttl", runtime.changelog.revoked_ttl);
+  runtime.changelog.registry = &ctx.registry;
+  runtime.changelog.metrics_prefix = "earshot_sla";
+  auto exactly_once = kafka::ExactlyOnceSetting(config.GetString("kafka.exactly_once", "auto"));
+  if (!exactly_once.ok()) return exactly_once.status();
+  runtime.exactly_once = *exactly_once;
+  runtime.standby_replicas = static_cast<int>(config.GetInt("sla.standby_replicas", 0));
+  runtime.standby_interval = config.GetDuration("sla.standby_interval", runtime.standby_interval);
+  runtime.logger = kLogger;
+  runtime.registry = &ctx.registry;
+  runtime.metrics_prefix = "earshot_sla";
 
   AlertmanagerOptions am;
   am.url = config.GetString("alertmanager.url", "");
@@ -199,6 +206,8 @@ absl::Status SlaApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc)
       kafka::ProducerOptionsFromConfig(config, ctx.kafka_bootstrap);
   producer_options.client_id = "earshot-sla";
   producer_options.metrics_prefix = "earshot_sla";
+  producer_options.transaction_timeout =
+      config.GetDuration("kafka.transaction_timeout", producer_options.transaction_timeout);
   // A batch's alerts must fit in the producer's queue with room to spare.
   fire_max_ = static_cast<size_t>(std::clamp(producer_options.queue_max_messages / 4, 1, 10000));
   if (auto st = config.status(); !st.ok()) return st;
@@ -219,81 +228,22 @@ absl::Status SlaApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc)
   auto store = store::Store::Open(store_options);
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
-  auto producer = kafka::Producer::Create(producer_options, &ctx.registry);
-  if (!producer.ok()) return producer.status();
-  producer_ = std::move(*producer);
   metrics_ = std::make_unique<Metrics>(ctx.registry);
   metrics_->policies->Set(static_cast<double>(policies->size()));
   alertmanager_ = std::make_unique<AlertmanagerSink>(am, ctx.registry, *clock_);
   watch_ = std::make_unique<ChannelWatch>(watch);
 
-  kafka::StatefulConsumerHooks hooks;
-  hooks.stored_position =
-      [this](int32_t p) -> absl::StatusOr<std::optional<kafka::StoredPosition>> {
-    auto v = store_->Get(kPartitions, PartitionPrefix(p));
-    if (!v.ok()) return v.status();
-    if (!v->has_value()) return std::optional<kafka::StoredPosition>();
-    earshot::v1::SlaPartitionState state;
-    if (!state.ParseFromString(**v)) {
-      return absl::DataLossError(fmt::format("partition {}: unreadable partition record", p));
-    }
-    kafka::StoredPosition position;
-    position.next_offset = state.next_offset();
-    if (state.has_last_record()) position.last_record = state.last_record();
-    return std::optional<kafka::StoredPosition>(std::move(position));
-  };
-  hooks.on_assigned = [this](int32_t p) {
-    earshot::v1::SlaPartitionState state;
-    if (auto v = store_->Get(kPartitions, PartitionPrefix(p)); v.ok() && v->has_value()) {
-      state.ParseFromString(**v);
-    }
-    {
-      absl::MutexLock lock(&mu_);
-      owned_[p] = state;
-    }
-    // Deadlines that passed while nobody owned the partition fire at once.
-    LoadTimers(p, clock_->Now() + horizon_);
-    // Alerts still firing are re-sent to Alertmanager by their new owner.
-    std::vector<earshot::v1::Alert> firing;
-    std::unique_ptr<rocksdb::Iterator> it(
-        store_->db()->NewIterator(rocksdb::ReadOptions(), store_->cf(kFiring)));
-    const std::string prefix = PartitionPrefix(p);
-    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-      earshot::v1::Alert a;
-      if (a.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-        firing.push_back(std::move(a));
-      }
-    }
-    alertmanager_->Restore(firing);
-  };
-  hooks.restore = [this](int32_t p) { return changelog_->Restore(p); };
-  hooks.on_revoked = [this](int32_t p) {
-    changelog_->Revoked(p);
-    {
-      absl::MutexLock lock(&mu_);
-      owned_.erase(p);
-    }
-    for (auto it = timers_.begin(); it != timers_.end();) {
-      it = std::get<1>(*it) == p ? timers_.erase(it) : std::next(it);
-    }
-  };
   loaded_until_ = clock_->Now() + horizon_;
-  auto consumer = kafka::StatefulConsumer::Create(consumer_options, std::move(hooks));
-  if (!consumer.ok()) return consumer.status();
-  consumer_ = std::move(*consumer);
-  // Made before the first poll, where the hooks above first run.
-  changelog.partitions = consumer_->partition_count();
-  auto made = kafka::Changelog::Create(std::move(changelog), store_.get(), producer_.get(),
-                                       consumer_->cluster_id());
+  runtime.producer = producer_options;
+  auto made = kafka::StatefulRuntime::Create(std::move(runtime), store_.get(), this);
   if (!made.ok()) return made.status();
-  changelog_ = std::move(*made);
+  runtime_ = std::move(*made);
 
-  ctx.health.AddReadinessCheck("sla.state", [this] { return healthy_.load(); });
-  ctx.health.AddReadinessCheck("sla.kafka", [this] { return producer_->reachable(); });
-  ctx.health.AddReadinessCheck("sla.partitions",
-                               [this] { return consumer_->positioned() && consumer_->healthy(); });
+  ctx.health.AddReadinessCheck("sla.state", [this] { return runtime_->healthy(); });
+  ctx.health.AddReadinessCheck("sla.kafka", [this] { return runtime_->producer().reachable(); });
+  ctx.health.AddReadinessCheck("sla.partitions", [this] { return runtime_->ready(); });
   alertmanager_->Start();
-  loop_ = std::thread([this] { Loop(); });
+  runtime_->Start();
   log::Info(kLogger, "started",
             {{"policies", static_cast<int64_t>(policies->size())},
              {"state_dir", store_options.path},
@@ -303,13 +253,10 @@ absl::Status SlaApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc)
 
 void SlaApp::Stop() {
   if (!store_) return;
-  stop_ = true;
-  if (loop_.joinable()) loop_.join();
-  if (consumer_) consumer_->Close();
-  consumer_.reset();
-  changelog_.reset();
+  // Finishes the batch in hand (committed), then leaves the group (revokes through OnRevoked).
+  if (runtime_) runtime_->Stop();
+  runtime_.reset();
   if (alertmanager_) alertmanager_->Stop();
-  producer_.reset();
   store_.reset();
   log::Info(kLogger, "stopped", {{"applied", applied_.load()}});
 }
@@ -367,45 +314,77 @@ void SlaApp::Refill() {
   loaded_until_ = until;
 }
 
-void SlaApp::Loop() {
-  absl::Time next_metrics = absl::InfinitePast();
-  while (!stop_.load()) {
-    if (!Step()) absl::SleepFor(absl::Milliseconds(500));
-    const absl::Time now = clock_->Now();
-    // The far future moves into memory as it becomes near.
-    if (now + horizon_ / 2 >= loaded_until_) Refill();
-    if (now >= next_metrics) {
-      UpdateMetrics();
-      changelog_->DropStale(absl::Now());
-      next_metrics = now + absl::Seconds(2);
-    }
+absl::StatusOr<std::optional<kafka::StoredPosition>> SlaApp::Position(int32_t p) {
+  auto v = store_->Get(kPartitions, PartitionPrefix(p));
+  if (!v.ok()) return v.status();
+  if (!v->has_value()) return std::optional<kafka::StoredPosition>();
+  earshot::v1::SlaPartitionState state;
+  if (!state.ParseFromString(**v)) {
+    return absl::DataLossError(fmt::format("partition {}: unreadable partition record", p));
   }
+  kafka::StoredPosition position;
+  position.next_offset = state.next_offset();
+  if (state.has_last_record()) position.last_record = state.last_record();
+  return std::optional<kafka::StoredPosition>(std::move(position));
 }
 
-bool SlaApp::Step() {
+void SlaApp::OnAssigned(int32_t p) {
+  earshot::v1::SlaPartitionState state;
+  if (auto v = store_->Get(kPartitions, PartitionPrefix(p)); v.ok() && v->has_value()) {
+    state.ParseFromString(**v);
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    owned_[p] = state;
+  }
+  // Deadlines that passed while nobody owned the partition fire at once.
+  LoadTimers(p, clock_->Now() + horizon_);
+  // Alerts still firing are re-sent to Alertmanager by their new owner.
+  std::vector<earshot::v1::Alert> firing;
+  std::unique_ptr<rocksdb::Iterator> it(
+      store_->db()->NewIterator(rocksdb::ReadOptions(), store_->cf(kFiring)));
+  const std::string prefix = PartitionPrefix(p);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    earshot::v1::Alert a;
+    if (a.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      firing.push_back(std::move(a));
+    }
+  }
+  alertmanager_->Restore(firing);
+}
+
+void SlaApp::OnRevoked(int32_t p) {
+  {
+    absl::MutexLock lock(&mu_);
+    owned_.erase(p);
+  }
+  for (auto it = timers_.begin(); it != timers_.end();) {
+    it = std::get<1>(*it) == p ? timers_.erase(it) : std::next(it);
+  }
+  timers_size_ = timers_.size();
+}
+
+absl::Duration SlaApp::PollWait() {
+  // The far future moves into memory as it becomes near.
+  if (clock_->Now() + horizon_ / 2 >= loaded_until_) Refill();
   // Sleep in the consumer until the next timer is due (at most 100 ms).
   absl::Duration wait = absl::Milliseconds(100);
   if (!timers_.empty()) {
     wait = std::clamp(std::get<0>(*timers_.begin()) - clock_->Now(), absl::ZeroDuration(), wait);
   }
-  std::vector<kafka::MessagePtr> msgs = consumer_->PollBatch(wait);
-  {
-    // A partition revoked during the poll is another replica's now: its records are not ours
-    // to apply.
-    absl::MutexLock lock(&mu_);
-    std::erase_if(msgs, [&](const kafka::MessagePtr& m) { return !owned_.contains(m->partition); });
-  }
-  const int64_t consumed = static_cast<int64_t>(msgs.size());
-  std::shared_ptr<const PolicySet> policies = this->policies();
+  return wait;
+}
 
-  store::OverlayView view(store_.get());
-  Outcome out;
-  std::map<int32_t, int64_t> first_offset;
+absl::Status SlaApp::Apply(kafka::StatefulBatch& batch) {
+  std::shared_ptr<const PolicySet> policies = this->policies();
+  view_.emplace(store_.get());
+  store::OverlayView& view = *view_;
+  out_ = Outcome();
+  fired_.clear();
   PartitionStates partitions;  // each partition's record written once per batch
   std::map<int32_t, const rd_kafka_message_t*> last;  // per partition, the last record applied
   absl::Time now = clock_->Now();
-  for (const auto& m : msgs) {
-    first_offset.emplace(m->partition, m->offset);
+  for (const auto& m : batch.records) {
     last[m->partition] = m.get();
     earshot::v1::RoutedEvent routed;
     if (!routed.ParseFromArray(m->payload, static_cast<int>(m->len))) {
@@ -414,95 +393,67 @@ bool SlaApp::Step() {
       partitions.Load(m->partition, view)->set_next_offset(m->offset + 1);  // consumed
       continue;
     }
-    core_.Apply(m->partition, m->offset, routed, *policies, now, view, &out, partitions);
+    core_.Apply(m->partition, m->offset, routed, *policies, now, view, &out_, partitions);
     watch_->Observe(routed, now);
   }
   for (const auto& [p, m] : last) {
-    *partitions.Load(p, view)->mutable_last_record() = consumer_->Mark(m);
+    *partitions.Load(p, view)->mutable_last_record() = runtime_->Mark(m);
   }
   partitions.Flush(view);
-  msgs.clear();
 
   // Fire what is due, at most fire_max_ timers a batch; the rest fire in the next batches, in
   // order. After an outage many deadlines are due at once, and a batch of alerts larger than the
   // producer's queue fails as a whole, every time it is retried (bench/README.md, SLA).
   now = clock_->Now();
-  std::vector<std::tuple<absl::Time, int32_t, std::string>> fired;
-  while (!timers_.empty() && std::get<0>(*timers_.begin()) <= now && fired.size() < fire_max_) {
+  while (!timers_.empty() && std::get<0>(*timers_.begin()) <= now && fired_.size() < fire_max_) {
     auto node = timers_.extract(timers_.begin());
-    core_.Fire(std::get<1>(node.value()), std::get<2>(node.value()), now, view, &out);
-    fired.push_back(std::move(node.value()));
+    core_.Fire(std::get<1>(node.value()), std::get<2>(node.value()), now, view, &out_);
+    fired_.push_back(std::move(node.value()));
   }
-  for (auto& a : watch_->Check(now)) out.alerts.push_back(std::move(a));
-  if (first_offset.empty() && fired.empty() && out.alerts.empty()) return true;
+  for (auto& a : watch_->Check(now)) out_.alerts.push_back(std::move(a));
+  if (!view.error().ok()) return view.error();
+  // Alerts go out with (exactly once) or before (at least once) the state that records them.
+  batch.output.reserve(out_.alerts.size());
+  for (const auto& a : out_.alerts) batch.output.push_back(AlertRecord(a, alerts_topic_));
+  batch.views.push_back(&view);
+  return absl::OkStatus();
+}
 
-  if (!view.error().ok()) {
-    log::Error(kLogger, "state read failed; retrying", {{"error", view.error().ToString()}});
-    consumer_->Rewind(first_offset);
-    for (auto& t : fired) timers_.insert(std::move(t));
-    return false;
-  }
-  // Alerts go out before the state that records them is committed.
-  std::vector<kafka::Record> records;
-  records.reserve(out.alerts.size());
-  for (const auto& a : out.alerts) records.push_back(AlertRecord(a, alerts_topic_));
-  const absl::Status produced = kafka::ProduceAndWait(*producer_, std::move(records));
-  if (!produced.ok()) {
-    metrics_->kafka_failed->Increment(static_cast<double>(out.alerts.size()));
-    log::Warn(kLogger, "alerts not acknowledged by Kafka; retrying",
-              {{"error", produced.ToString()}});
-    consumer_->Rewind(first_offset);
-    for (auto& t : fired) timers_.insert(std::move(t));
-    return false;
-  }
-  // Then the state's changes to the changelog, and only then the local write with the
-  // checkpoint: the changelog never holds state whose alerts were not acknowledged.
-  std::map<int32_t, int64_t> changes;
-  std::vector<kafka::Record> changelog_records = changelog_->Records(view, &changes);
-  if (!changelog_records.empty()) {
-    const absl::Status status = kafka::ProduceAndWait(*producer_, std::move(changelog_records));
-    if (!status.ok()) {
-      log::Warn(kLogger, "changelog records not acknowledged by Kafka; retrying",
-                {{"error", status.ToString()}});
-      changelog_->Resync(changes);
-      consumer_->Rewind(first_offset);
-      for (auto& t : fired) timers_.insert(std::move(t));
-      return false;
-    }
-    changelog_->Checkpoint(changes, view);
-  }
-  if (auto st = view.Commit(); !st.ok()) {
-    log::Error(kLogger, "state write failed; stopping", {{"error", st.ToString()}});
-    healthy_ = false;
-    stop_ = true;
-    return false;
-  }
-  for (auto& t : out.scheduled) {
+void SlaApp::Failed(kafka::StatefulBatch& batch) {
+  if (!batch.output.empty())
+    metrics_->kafka_failed->Increment(static_cast<double>(batch.output.size()));
+  for (auto& t : fired_) timers_.insert(std::move(t));
+  fired_.clear();
+  timers_size_ = timers_.size();
+}
+
+void SlaApp::Committed(const kafka::StatefulBatch& batch) {
+  for (auto& t : out_.scheduled) {
     // Later ones come in with Refill() when they are near.
     if (std::get<0>(t) <= loaded_until_) timers_.insert(std::move(t));
   }
   timers_size_ = timers_.size();
-  if (!first_offset.empty()) {
+  fired_.clear();
+  if (!batch.first_offset.empty()) {
     absl::MutexLock lock(&mu_);
-    for (const auto& [p, _] : first_offset) {
-      if (auto value = view.Written(kPartitions, PartitionPrefix(p));
+    for (const auto& [p, _] : batch.first_offset) {
+      if (auto value = view_->Written(kPartitions, PartitionPrefix(p));
           value && owned_.count(p) > 0) {
         owned_[p].ParseFromString(*value);
       }
     }
   }
-  if (!first_offset.empty()) consumer_->CommitAsync();
-  applied_ += consumed;
+  applied_ += static_cast<int64_t>(batch.records.size());
 
-  metrics_->kafka_sent->Increment(static_cast<double>(out.alerts.size()));
-  for (const auto& a : out.alerts) {
+  metrics_->kafka_sent->Increment(static_cast<double>(out_.alerts.size()));
+  for (const auto& a : out_.alerts) {
     const std::string state = a.state() == earshot::v1::ALERT_STATE_FIRING ? "firing" : "resolved";
     Metrics::Cached(metrics_->alerts_by, *metrics_->alerts, {{"name", a.name()}, {"state", state}},
                     a.name() + state)
         .Increment();
   }
-  for (absl::Duration d : out.delays) metrics_->delay->Observe(absl::ToDoubleSeconds(d));
-  for (const auto& ans : out.answered) {
+  for (absl::Duration d : out_.delays) metrics_->delay->Observe(absl::ToDoubleSeconds(d));
+  for (const auto& ans : out_.answered) {
     auto& family = ans.first_response ? metrics_->first_response : metrics_->next_response;
     auto& cache = ans.first_response ? metrics_->first_by_queue : metrics_->next_by_queue;
     Metrics::Cached(cache, *family, {{"queue", ans.queue}}, ans.queue, ResponseBuckets())
@@ -512,17 +463,25 @@ bool SlaApp::Step() {
                     {{"queue", ans.queue}, {"result", result}}, ans.queue + "|" + result)
         .Increment();
   }
-  alertmanager_->Submit(out.alerts);
-  return true;
+  alertmanager_->Submit(out_.alerts);
 }
 
-void SlaApp::UpdateMetrics() {
+void SlaApp::Periodic() {
   metrics_->rocksdb.Update(store_->Stats());
 
   std::map<int32_t, earshot::v1::SlaPartitionState> owned;
   {
     absl::MutexLock lock(&mu_);
     owned = owned_;
+  }
+  // A partition that moved away is another replica's to report.
+  for (auto it = metrics_->lag_by.begin(); it != metrics_->lag_by.end();) {
+    if (owned.contains(std::stoi(it->first))) {
+      ++it;
+    } else {
+      metrics_->lag->Remove(it->second);
+      it = metrics_->lag_by.erase(it);
+    }
   }
   std::map<std::string, int64_t> waiting;
   int64_t open = 0;
@@ -541,11 +500,10 @@ void SlaApp::UpdateMetrics() {
       oldest = std::min(oldest, absl::FromUnixMicros(static_cast<int64_t>(
                                     store::ReadBigEndian64(key.substr(prefix.size(), 8)))));
     }
-    const int64_t high = consumer_->HighWatermark(p);
-    if (high >= 0) {
+    if (const int64_t lag = runtime_->Lag(p, state.next_offset()); lag >= 0) {
       Metrics::Cached(metrics_->lag_by, *metrics_->lag, {{"partition", std::to_string(p)}},
                       std::to_string(p))
-          .Set(static_cast<double>(std::max<int64_t>(0, high - state.next_offset())));
+          .Set(static_cast<double>(lag));
     }
   }
   // Every label set seen so far is updated, so a queue that emptied shows 0.

@@ -1,24 +1,29 @@
 #pragma once
-// SlaApp: the SLA monitor. One loop thread consumes earshot.routed.v1 (cooperative-sticky group),
-// keeps a clock per waiting conversation in RocksDB (SlaCore), fires warnings, breaches and
-// escalations within a poll interval of their due time, and publishes every alert to
-// earshot.alerts.v1 before committing the state that records it (a batch that Kafka did not
-// acknowledge is consumed and fired again). Only the timers due within `sla.horizon` are in
+// SlaApp: the SLA monitor, a processor of the stateful runtime (kafka/stateful_runtime.h), which
+// consumes earshot.routed.v1 (cooperative-sticky group). It keeps a clock per waiting
+// conversation in RocksDB (SlaCore), fires warnings, breaches and escalations within a poll
+// interval of their due time, and publishes every alert to earshot.alerts.v1 in the same Kafka
+// transaction as the state that records it (a batch that does not commit is consumed and fired
+// again). Only the timers due within `sla.horizon` are in
 // memory. Alerts also go to Alertmanager (AlertmanagerSink, its own thread) and the channel
 // alerts (surges, silence) come from ChannelWatch.
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
 #include <tuple>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "services/common/base/service.h"
 #include "services/common/kafka/changelog.h"
 #include "services/common/kafka/producer.h"
 #include "services/common/kafka/stateful_consumer.h"
+#include "services/common/kafka/stateful_runtime.h"
+#include "services/common/store/kv_view.h"
 #include "services/common/store/store.h"
 #include "services/sla/alertmanager_sink.h"
 #include "services/sla/channel_watch.h"
@@ -27,7 +32,7 @@
 
 namespace earshot::sla {
 
-class SlaApp final : public Service {
+class SlaApp final : public Service, private kafka::StatefulProcessor {
  public:
   SlaApp();
   ~SlaApp() override;
@@ -44,11 +49,18 @@ class SlaApp final : public Service {
   struct Metrics;
 
  private:
-  void Loop();
-  bool Step();
+  // kafka::StatefulProcessor: the SLA monitor's part of the stateful loop.
+  absl::StatusOr<std::optional<kafka::StoredPosition>> Position(int32_t partition) override;
+  void OnAssigned(int32_t partition) override;
+  void OnRevoked(int32_t partition) override;
+  absl::Duration PollWait() override;
+  absl::Status Apply(kafka::StatefulBatch& batch) override;
+  void Committed(const kafka::StatefulBatch& batch) override;
+  void Failed(kafka::StatefulBatch& batch) override;
+  void Periodic() override;
+
   void LoadTimers(int32_t partition, absl::Time until);
   void Refill();
-  void UpdateMetrics();
   std::shared_ptr<const PolicySet> policies() const;
 
   const Clock* clock_ = nullptr;
@@ -57,26 +69,25 @@ class SlaApp final : public Service {
   absl::Duration horizon_ = absl::Seconds(60);
   size_t fire_max_ = 10000;  // timers fired per batch at most
   std::unique_ptr<store::Store> store_;
-  std::unique_ptr<kafka::Producer> producer_;
-  std::unique_ptr<kafka::StatefulConsumer> consumer_;
-  std::unique_ptr<kafka::Changelog> changelog_;
   std::unique_ptr<AlertmanagerSink> alertmanager_;
   std::unique_ptr<ChannelWatch> watch_;
   std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<kafka::StatefulRuntime> runtime_;
   SlaCore core_;
 
   mutable absl::Mutex mu_;
   std::shared_ptr<const PolicySet> policies_ ABSL_GUARDED_BY(mu_);
   std::map<int32_t, earshot::v1::SlaPartitionState> owned_ ABSL_GUARDED_BY(mu_);
-  // The near future: (due time, partition, thread_key), loop thread only.
+  // Loop thread: timers due within the horizon, by time, partition and key.
   std::set<std::tuple<absl::Time, int32_t, std::string>> timers_;
   absl::Time loaded_until_;  // timers up to here are in `timers_`
   std::atomic<size_t> timers_size_{0};
+  // The batch in hand (loop thread): its state changes, what it produced, the timers it fired.
+  std::optional<store::OverlayView> view_;
+  Outcome out_;
+  std::vector<std::tuple<absl::Time, int32_t, std::string>> fired_;
 
-  std::atomic<bool> stop_{false};
-  std::atomic<bool> healthy_{true};
   std::atomic<int64_t> applied_{0};
-  std::thread loop_;
 };
 
 }  // namespace earshot::sla

@@ -56,12 +56,18 @@ struct Changelog::Metrics {
                        "replaced by a full restore)")
                    .Register(r)
                    .Add({});
+    warmed = &prometheus::BuildCounter()
+                  .Name(prefix + "_state_standby_records_total")
+                  .Help("Changelog records applied to standby copies of other replicas' partitions")
+                  .Register(r)
+                  .Add({});
   }
   prometheus::Counter* restored;
   prometheus::Counter* restore_seconds;
   prometheus::Family<prometheus::Counter>* restores;
   prometheus::Gauge* restoring;
   prometheus::Counter* dropped;
+  prometheus::Counter* warmed;
 };
 
 std::string EncodeCheckpoint(const ChangelogCheckpoint& c) {
@@ -171,11 +177,12 @@ std::vector<Record> Changelog::Records(const store::OverlayView& view,
   return out;
 }
 
-void Changelog::Checkpoint(const std::map<int32_t, int64_t>& counts, store::OverlayView& view) {
+void Changelog::Checkpoint(const std::map<int32_t, int64_t>& counts, store::OverlayView& view,
+                           int64_t markers) {
   absl::MutexLock lock(&mu_);
   for (const auto& [p, n] : counts) {
     int64_t& end = end_[p];
-    end += n;
+    end += n + markers;
     view.Put(options_.checkpoint_cf, store::PartitionPrefix(p),
              EncodeCheckpoint({end, cluster_id_}));
   }
@@ -206,6 +213,11 @@ absl::StatusOr<std::optional<ChangelogCheckpoint>> Changelog::ReadCheckpoint(int
 }
 
 absl::Status Changelog::Restore(int32_t partition) {
+  absl::MutexLock restoring(&restore_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    owned_.insert(partition);
+  }
   const absl::Time started = absl::Now();
   auto local = ReadCheckpoint(partition);
   if (!local.ok()) return local.status();
@@ -241,7 +253,7 @@ absl::Status Changelog::Restore(int32_t partition) {
                {"from", plan.from},
                {"to", high}});
     if (metrics_) metrics_->restoring->Increment();
-    auto n = Apply(partition, plan.from, high);
+    auto n = Apply(*reader_, partition, plan.from, high, &end);
     if (metrics_) metrics_->restoring->Decrement();
     if (!n.ok()) return n.status();
     applied = *n;
@@ -271,38 +283,63 @@ absl::Status Changelog::Restore(int32_t partition) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<int64_t> Changelog::Apply(int32_t partition, int64_t from, int64_t high) {
-  if (auto st = reader_->Assign({{options_.topic, partition, from}}); !st.ok()) return st;
+absl::StatusOr<int64_t> Changelog::Apply(Consumer& reader, int32_t partition, int64_t from,
+                                         int64_t high, int64_t* reached) {
+  if (auto st = reader.Assign({{options_.topic, partition, from}}); !st.ok()) return st;
   struct Op {
     std::string cf;
     std::string key;
     std::optional<std::string> value;  // nullopt: delete
   };
+  // The reader's position: past the last record it handed out, and past control records
+  // (transaction markers) and the gaps of a compacted log, which it never hands out.
+  auto position = [&]() -> int64_t {
+    rd_kafka_topic_partition_list_t* pos = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(pos, options_.topic.c_str(), partition);
+    rd_kafka_position(reader.handle(), pos);
+    const int64_t at = pos->elems[0].offset;
+    rd_kafka_topic_partition_list_destroy(pos);
+    return at;
+  };
   int64_t applied = 0;
   int64_t next = from;
   int64_t complete = from;  // the offset after the last marker
+  int64_t target = high;
+  bool waited_for_open = false;
   std::vector<Op> pending;  // since the last marker: applied only when the next one arrives
   rocksdb::WriteBatch whole;
   absl::Status status;
-  while (next < high) {
-    auto got = reader_->Poll(options_.restore_batch, options_.read_timeout);
+  absl::Time give_up = absl::Now() + options_.read_timeout;
+  while (true) {
+    if (std::max(next, position()) >= target) {
+      // read_committed reads up to the last stable offset only: a transaction a dead replica
+      // left open holds it below the high watermark until the coordinator aborts the
+      // transaction (transaction.timeout.ms). The restore waits for that outcome once, so
+      // that it never resumes from input whose output may still commit.
+      int64_t low = 0;
+      int64_t hw = 0;
+      if (!waited_for_open &&
+          rd_kafka_get_watermark_offsets(reader.handle(), options_.topic.c_str(), partition, &low,
+                                         &hw) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+          hw > target) {
+        waited_for_open = true;
+        target = hw;
+        continue;
+      }
+      break;
+    }
+    if (absl::Now() >= give_up) {
+      status = absl::DeadlineExceededError(fmt::format(
+          "changelog {} partition {}: no records between offset {} and {} within {}",
+          options_.topic, partition, next, target, absl::FormatDuration(options_.read_timeout)));
+      break;
+    }
+    auto got = reader.Poll(options_.restore_batch, absl::Milliseconds(100));
     if (!got.ok()) {
       status = got.status();
       break;
     }
-    if (got->empty()) {
-      // A compacted log may end in offsets without records: the position tells.
-      rd_kafka_topic_partition_list_t* pos = rd_kafka_topic_partition_list_new(1);
-      rd_kafka_topic_partition_list_add(pos, options_.topic.c_str(), partition);
-      rd_kafka_position(reader_->handle(), pos);
-      const int64_t at = pos->elems[0].offset;
-      rd_kafka_topic_partition_list_destroy(pos);
-      if (at >= high) break;
-      status = absl::DeadlineExceededError(fmt::format(
-          "changelog {} partition {}: no records between offset {} and {} within {}",
-          options_.topic, partition, next, high, absl::FormatDuration(options_.read_timeout)));
-      break;
-    }
+    if (!got->empty()) give_up = absl::Now() + options_.read_timeout;
     for (Message& m : *got) {
       if (m.partition != partition || m.offset < next) continue;
       next = m.offset + 1;
@@ -334,7 +371,9 @@ absl::StatusOr<int64_t> Changelog::Apply(int32_t partition, int64_t from, int64_
       whole.Clear();
     }
   }
-  reader_->Assign({});
+  high = target;
+  *reached = target;
+  reader.Assign({});
   if (!status.ok()) return status;
   // Records after the last marker are a batch a crash left half written: not applied. The
   // checkpoint stays at the marker, so a later restore reads them again, followed by then by
@@ -405,7 +444,65 @@ absl::Status Changelog::Drop(int32_t partition) {
 
 void Changelog::Revoked(int32_t partition) {
   absl::MutexLock lock(&mu_);
+  owned_.erase(partition);
   revoked_at_[partition] = absl::Now();
+}
+
+void Changelog::SetStandby(const std::set<int32_t>& partitions) {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = absl::Now();
+  for (int32_t p : standby_) {
+    // No longer a standby: dropped after revoked_ttl like any partition owned elsewhere.
+    if (!partitions.contains(p) && !owned_.contains(p)) revoked_at_.emplace(p, now);
+  }
+  for (int32_t p : partitions) revoked_at_.erase(p);
+  standby_ = partitions;
+}
+
+std::set<int32_t> Changelog::standby() const {
+  absl::MutexLock lock(&mu_);
+  return standby_;
+}
+
+absl::StatusOr<int64_t> Changelog::Warm(int32_t partition) {
+  absl::MutexLock warming(&restore_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    if (owned_.contains(partition) || !standby_.contains(partition)) return 0;
+  }
+  if (standby_reader_ == nullptr) {
+    ConsumerOptions o = options_.consumer;
+    o.group_id += ".changelog";
+    o.client_id += "-standby";
+    o.auto_offset_reset = "earliest";
+    auto made = Consumer::Create(std::move(o));
+    if (!made.ok()) return made.status();
+    standby_reader_ = std::move(*made);
+  }
+  auto local = ReadCheckpoint(partition);
+  if (!local.ok()) return local.status();
+  auto marks = standby_reader_->Watermarks(options_.topic, partition, options_.read_timeout);
+  if (!marks.ok()) return marks.status();
+  const auto [low, high] = *marks;
+  const RestorePlan plan = PlanRestore(*local, cluster_id_, low, high);
+  if (plan.seed) return 0;  // nothing in the changelog to warm from; the owner seeds it
+  if (plan.drop_local) {
+    if (auto st = Drop(partition); !st.ok()) return st;
+  }
+  if (plan.from >= high) return 0;
+  if (plan.drop_local || !*local) {
+    log::Info(kLogger, "building a standby copy of a partition from the changelog",
+              {{"topic", options_.topic},
+               {"partition", partition},
+               {"reason", plan.reason},
+               {"from", plan.from},
+               {"to", high}});
+  }
+  int64_t reached = high;
+  auto n = Apply(*standby_reader_, partition, plan.from, high, &reached);
+  if (!n.ok()) return n.status();
+  if (metrics_) metrics_->warmed->Increment(static_cast<double>(*n));
+  return high - plan.from;
 }
 
 void Changelog::Assigned(int32_t partition) {
@@ -418,7 +515,7 @@ int Changelog::DropStale(absl::Time now) {
   {
     absl::MutexLock lock(&mu_);
     for (auto it = revoked_at_.begin(); it != revoked_at_.end();) {
-      if (now - it->second >= options_.revoked_ttl) {
+      if (now - it->second >= options_.revoked_ttl && !standby_.contains(it->first)) {
         stale.push_back(it->first);
         it = revoked_at_.erase(it);
       } else {

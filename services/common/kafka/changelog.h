@@ -99,9 +99,12 @@ class Changelog {
   // `counts` gets the number of records per partition, for Checkpoint().
   std::vector<Record> Records(const store::OverlayView& view,
                               std::map<int32_t, int64_t>* counts) const;
-  // Once those records are acknowledged: each partition's checkpoint moves past them, as a
-  // write of `view`, so that it commits with the state.
-  void Checkpoint(const std::map<int32_t, int64_t>& counts, store::OverlayView& view);
+  // Once those records are acknowledged (committed): each partition's checkpoint moves past
+  // them, and past `markers` offsets more (1 for a transaction's commit marker), as a write of
+  // `view`, so that it commits with the state. A checkpoint that falls short of the changelog's
+  // end (another writer's records in between) only makes a later restore read more.
+  void Checkpoint(const std::map<int32_t, int64_t>& counts, store::OverlayView& view,
+                  int64_t markers = 0);
   // Once they failed: some may be in the changelog, so its ends are read again.
   void Resync(const std::map<int32_t, int64_t>& counts);
 
@@ -112,8 +115,20 @@ class Changelog {
   // Ownership changes, for keeping and dropping revoked partitions' copies.
   void Revoked(int32_t partition);
   void Assigned(int32_t partition);
-  // Drops the copies of partitions revoked longer than revoked_ttl ago; returns how many.
+  // Drops the copies of partitions revoked longer than revoked_ttl ago (standbys excepted);
+  // returns how many.
   int DropStale(absl::Time now);
+
+  // Standby copies (Kafka Streams' standby replicas): partitions another replica owns whose
+  // local copy this replica keeps warm by reading the changelog's tail, so that it can take
+  // them over within seconds. SetStandby names them (the others lose their standby status and
+  // are dropped after revoked_ttl); Warm(p), from a thread of its own, brings one up to the
+  // changelog's end, unless this replica owns it. Warm and Restore never run at once, and a
+  // partition this replica owns is never warmed, so the owner's writes are never overwritten.
+  void SetStandby(const std::set<int32_t>& partitions);
+  // The changelog records the copy was behind by, or an error.
+  absl::StatusOr<int64_t> Warm(int32_t partition);
+  std::set<int32_t> standby() const;
 
   const std::string& topic() const { return options_.topic; }
 
@@ -121,7 +136,10 @@ class Changelog {
   struct Metrics;
   Changelog() = default;
   absl::StatusOr<std::optional<ChangelogCheckpoint>> ReadCheckpoint(int32_t partition);
-  absl::StatusOr<int64_t> Apply(int32_t partition, int64_t from, int64_t high);
+  // Applies whole batches from `from` until the reader reaches `high` (or, past an open
+  // transaction, the high watermark); `reached` gets where it stopped.
+  absl::StatusOr<int64_t> Apply(Consumer& reader, int32_t partition, int64_t from, int64_t high,
+                                int64_t* reached);
   // Writes every key of the partition's local copy to the changelog; returns how many.
   absl::StatusOr<int64_t> Seed(int32_t partition);
 
@@ -130,12 +148,16 @@ class Changelog {
   RecordSink* sink_ = nullptr;
   std::string cluster_id_;
   std::unique_ptr<Consumer> reader_;  // no group: assigned one partition at a time
+  std::unique_ptr<Consumer> standby_reader_;  // Warm's, made on first use
+  absl::Mutex restore_mu_;                    // held by Restore and Warm: one at a time
   std::unique_ptr<Metrics> metrics_;
   std::set<std::string, std::less<>> state_cfs_;
 
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   std::map<int32_t, int64_t> end_ ABSL_GUARDED_BY(mu_);  // the changelog's next offset
   std::map<int32_t, absl::Time> revoked_at_ ABSL_GUARDED_BY(mu_);
+  std::set<int32_t> owned_ ABSL_GUARDED_BY(mu_);  // from Restore until Revoked
+  std::set<int32_t> standby_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace earshot::kafka

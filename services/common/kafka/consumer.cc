@@ -19,9 +19,16 @@ absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(ConsumerOptions optio
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   std::map<std::string, std::string> settings = {
-      {"bootstrap.servers", options.bootstrap}, {"group.id", options.group_id},
-      {"client.id", options.client_id},         {"auto.offset.reset", options.auto_offset_reset},
-      {"enable.auto.commit", "false"},          {"enable.partition.eof", "false"},
+      {"bootstrap.servers", options.bootstrap},
+      {"group.id", options.group_id},
+      {"client.id", options.client_id},
+      {"auto.offset.reset", options.auto_offset_reset},
+      {"enable.auto.commit", "false"},
+      {"enable.partition.eof", "false"},
+      // Every reader of earshot's topics (SLA monitor, stream, the services' own checks) sees
+      // only committed transactions: the router's and SLA monitor's output of a batch that
+      // aborted never reaches them (librdkafka's default too; stated, not inherited).
+      {"isolation.level", "read_committed"},
   };
   for (const auto& [k, v] : options.extra) settings[k] = v;
   for (const auto& [k, v] : settings) {

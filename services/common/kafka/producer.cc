@@ -5,11 +5,13 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "fmt/format.h"
 #include "librdkafka/rdkafka.h"
 #include "services/common/base/log.h"
 #include "services/common/base/metrics.h"
@@ -134,6 +136,12 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(ProducerOptions optio
   if (o.max_message_bytes > 0) {
     settings["message.max.bytes"] = std::to_string(o.max_message_bytes);
   }
+  if (!o.transactional_id.empty()) {
+    settings["transactional.id"] = o.transactional_id;
+    // librdkafka wants a record's delivery time-out within its transaction's.
+    settings["transaction.timeout.ms"] = std::to_string(
+        absl::ToInt64Milliseconds(std::max(o.transaction_timeout, o.delivery_timeout)));
+  }
   for (const auto& [k, v] : o.extra) settings[k] = v;
   for (const auto& [k, v] : settings) {
     if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
@@ -246,6 +254,64 @@ absl::Status ProduceAndWait(RecordSink& sink, std::vector<Record> records) {
 absl::Status Producer::Flush(absl::Duration timeout) {
   return FromKafkaError(rd_kafka_flush(rk_, static_cast<int>(absl::ToInt64Milliseconds(timeout))),
                         "kafka flush");
+}
+
+namespace {
+// A transaction call's error: the kind decides what the caller does next (producer.h).
+absl::Status FromTxnError(rd_kafka_error_t* error, std::string_view what) {
+  if (error == nullptr) return absl::OkStatus();
+  std::string msg = fmt::format("kafka {}: {}", what, rd_kafka_error_string(error));
+  absl::Status st;
+  if (rd_kafka_error_is_fatal(error)) {
+    st = absl::FailedPreconditionError(msg);
+  } else if (rd_kafka_error_txn_requires_abort(error)) {
+    st = absl::AbortedError(msg);
+  } else if (rd_kafka_error_is_retriable(error)) {
+    st = absl::UnavailableError(msg);
+  } else {
+    st = absl::InternalError(msg);
+  }
+  rd_kafka_error_destroy(error);
+  return st;
+}
+
+int TimeoutMs(absl::Duration d) {
+  return static_cast<int>(std::max<int64_t>(0, absl::ToInt64Milliseconds(d)));
+}
+}  // namespace
+
+absl::Status Producer::InitTransactions(absl::Duration timeout) {
+  return FromTxnError(rd_kafka_init_transactions(rk_, TimeoutMs(timeout)), "init transactions");
+}
+
+absl::Status Producer::BeginTransaction() {
+  return FromTxnError(rd_kafka_begin_transaction(rk_), "begin transaction");
+}
+
+absl::Status Producer::SendOffsetsToTransaction(rd_kafka_t* consumer, const std::string& topic,
+                                                const std::map<int32_t, int64_t>& next_offsets,
+                                                absl::Duration timeout) {
+  if (next_offsets.empty()) return absl::OkStatus();
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(next_offsets.size()));
+  for (const auto& [p, off] : next_offsets) {
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = off;
+  }
+  rd_kafka_consumer_group_metadata_t* group = rd_kafka_consumer_group_metadata(consumer);
+  absl::Status st =
+      FromTxnError(rd_kafka_send_offsets_to_transaction(rk_, list, group, TimeoutMs(timeout)),
+                   "send offsets to transaction");
+  rd_kafka_consumer_group_metadata_destroy(group);
+  rd_kafka_topic_partition_list_destroy(list);
+  return st;
+}
+
+absl::Status Producer::CommitTransaction(absl::Duration timeout) {
+  return FromTxnError(rd_kafka_commit_transaction(rk_, TimeoutMs(timeout)), "commit transaction");
+}
+
+absl::Status Producer::AbortTransaction(absl::Duration timeout) {
+  return FromTxnError(rd_kafka_abort_transaction(rk_, TimeoutMs(timeout)), "abort transaction");
 }
 
 int Producer::queue_depth() const { return rd_kafka_outq_len(rk_); }

@@ -56,6 +56,15 @@ struct ProducerOptions {
   // ServeDeliveries() when it turns readable; the gateway's HTTP thread does, so an answer is
   // written where its report arrives instead of being handed over between threads.
   bool external_delivery = false;
+  // transactional.id: "" for a plain idempotent producer. With one, every record is produced
+  // inside a transaction (BeginTransaction .. CommitTransaction) and InitTransactions must run
+  // first; a later producer with the same id fences this one.
+  std::string transactional_id;
+  // transaction.timeout.ms: how long the coordinator lets a transaction stay open before it
+  // aborts it. A replica that dies mid-transaction holds back read_committed readers of its
+  // partitions (and the next owner's restore) this long; Kafka Streams uses 10 s too. At least
+  // delivery_timeout (librdkafka's rule).
+  absl::Duration transaction_timeout = absl::Seconds(10);
   // Passed to librdkafka unchanged (security.protocol, sasl.*, ssl.*, compression.type, ...).
   std::map<std::string, std::string> extra;
 };
@@ -88,6 +97,23 @@ class Producer final : public RecordSink {
 
   // Blocks until everything queued is acknowledged or the time-out passes.
   absl::Status Flush(absl::Duration timeout);
+
+  // Transactions (ProducerOptions::transactional_id). Errors come as:
+  //   Aborted: the transaction must be aborted (AbortTransaction) and its work done again;
+  //   FailedPrecondition: fatal, e.g. fenced by a newer producer with the same id: this
+  //     producer can do nothing more;
+  //   Unavailable: retryable as it is (a time-out).
+  absl::Status InitTransactions(absl::Duration timeout);
+  absl::Status BeginTransaction();
+  // Adds the consumer's input positions (topic, partition -> next offset) to the transaction,
+  // committed to the consumer's group only if the transaction commits (KIP-447: the group's
+  // generation fences a consumer that lost the partitions).
+  absl::Status SendOffsetsToTransaction(rd_kafka_t* consumer, const std::string& topic,
+                                        const std::map<int32_t, int64_t>& next_offsets,
+                                        absl::Duration timeout);
+  absl::Status CommitTransaction(absl::Duration timeout);
+  absl::Status AbortTransaction(absl::Duration timeout);
+  bool transactional() const { return !options_.transactional_id.empty(); }
 
   bool reachable() const override { return reachable_.load(); }
   int queue_depth() const;

@@ -124,6 +124,10 @@ class StatefulConsumer {
   void CommitAsync();
   // Cached high watermark of a partition (no network round-trip); -1 when unknown.
   int64_t HighWatermark(int32_t partition);
+  // Records of a partition not yet consumed, from the cached high watermark and the later of
+  // `next_offset` (the state's) and the consumer's position, which passes transaction markers
+  // (a transactional input ends in one); -1 when unknown. The polling thread only.
+  int64_t Lag(int32_t partition, int64_t next_offset);
   int partition_count() const { return partition_count_; }
   // Leaves the group (revokes through the hooks). Called by the owner's Stop.
   void Close();
@@ -135,6 +139,8 @@ class StatefulConsumer {
   // False once a partition could not be restored or positioned (it is then held, unread).
   bool healthy() const { return healthy_.load(); }
   const std::string& cluster_id() const { return cluster_id_; }
+  // The group member, for the consumer group metadata a transaction commits offsets with.
+  rd_kafka_t* handle() { return rk_; }
 
  private:
   StatefulConsumer() = default;

@@ -192,6 +192,50 @@ TEST_F(ChangelogTest, AHalfWrittenBatchIsNeverApplied) {
   EXPECT_EQ(Partition(b, 0), whole) << "state of half a batch was applied";
 }
 
+TEST_F(ChangelogTest, AStandbyCopyFollowsItsOwnerAndLeavesOwnedPartitionsAlone) {
+  Replica a = Open("a");
+  ASSERT_TRUE(a.changelog->Restore(0).ok());
+  ASSERT_TRUE(a.changelog->Restore(1).ok());
+  WriteBatch(a, {{Key(0, "t1"), "open"}, {Key(1, "t2"), "open"}});
+
+  // B keeps a standby copy of partition 0: built from the changelog, then only the tail.
+  Replica b = Open("b");
+  b.changelog->SetStandby({0});
+  auto behind = b.changelog->Warm(0);
+  ASSERT_TRUE(behind.ok()) << behind.status();
+  EXPECT_GT(*behind, 0);
+  EXPECT_EQ(Partition(b, 0), Partition(a, 0));
+  WriteBatch(a, {{Key(0, "t1"), "answered"}, {Key(0, "t3"), "open"}});
+  ASSERT_TRUE(b.changelog->Warm(0).ok());
+  EXPECT_EQ(Partition(b, 0), Partition(a, 0));
+  ASSERT_TRUE(b.changelog->Warm(0).ok());
+  EXPECT_EQ(*b.changelog->Warm(0), 0) << "a current standby copy read records again";
+  // Not a standby: never warmed.
+  EXPECT_EQ(*b.changelog->Warm(1), 0);
+  EXPECT_TRUE(Partition(b, 1).empty());
+
+  // B takes partition 0 over: its warm copy is current, so nothing is read at assignment.
+  ASSERT_TRUE(b.changelog->Restore(0).ok());
+  EXPECT_EQ(Partition(b, 0), Partition(a, 0));
+  // Owned now: a standby refresh that still names it must not touch it, even when the
+  // changelog has records B's copy lacks (B writes its own state from here on).
+  b.changelog->SetStandby({0});
+  WriteBatch(a, {{Key(0, "t1"), "stale owner"}});
+  auto owned = b.changelog->Warm(0);
+  ASSERT_TRUE(owned.ok());
+  EXPECT_EQ(*owned, 0);
+  EXPECT_EQ(Partition(b, 0).at(Key(0, "t1")), "answered");
+
+  // Standby copies are not dropped as stale; a copy that stops being one is.
+  b.changelog->Revoked(0);
+  b.changelog->SetStandby({0});
+  EXPECT_EQ(b.changelog->DropStale(absl::Now() + absl::Hours(1)), 0);
+  EXPECT_FALSE(Partition(b, 0).empty());
+  b.changelog->SetStandby({});
+  EXPECT_EQ(b.changelog->DropStale(absl::Now() + absl::Hours(1)), 1);
+  EXPECT_TRUE(Partition(b, 0).empty());
+}
+
 TEST_F(ChangelogTest, DropClearsOnlyThatPartition) {
   Replica a = Open("a");
   ASSERT_TRUE(a.changelog->Restore(0).ok());

@@ -1,0 +1,474 @@
+#include "services/common/kafka/stateful_runtime.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <iterator>
+#include <random>
+#include <utility>
+
+#include "fmt/format.h"
+#include "librdkafka/rdkafka.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/registry.h"
+#include "services/common/base/log.h"
+
+namespace earshot::kafka {
+namespace {
+
+// Writes each batch in a transaction of its own: how a transactional producer seeds an empty
+// changelog (Changelog::Restore), between two batches, where no transaction is open.
+class OwnTransactionSink final : public RecordSink {
+ public:
+  OwnTransactionSink(Producer& producer, absl::Duration timeout)
+      : producer_(producer), timeout_(timeout) {}
+  void ProduceBatch(std::vector<Record> records, Callback done) override {
+    absl::Status st = producer_.BeginTransaction();
+    if (st.ok()) {
+      st = ProduceAndWait(producer_, std::move(records));
+      if (st.ok()) st = producer_.CommitTransaction(timeout_);
+      if (!st.ok()) producer_.AbortTransaction(timeout_).IgnoreError();
+    }
+    std::move(done)(std::move(st));
+  }
+  bool reachable() const override { return producer_.reachable(); }
+
+ private:
+  Producer& producer_;
+  absl::Duration timeout_;
+};
+
+bool HasWrites(const StatefulBatch& batch) {
+  for (const store::OverlayView* v : batch.views) {
+    if (!v->writes().empty()) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+struct StatefulRuntime::Metrics {
+  Metrics(prometheus::Registry& r, const std::string& prefix) {
+    owned = &prometheus::BuildGauge()
+                 .Name(prefix + "_owned_partitions")
+                 .Help("Input partitions this replica owns")
+                 .Register(r)
+                 .Add({});
+    standby = &prometheus::BuildGauge()
+                   .Name(prefix + "_standby_partitions")
+                   .Help("Partitions of other replicas this replica keeps a warm copy of")
+                   .Register(r)
+                   .Add({});
+    standby_lag = &prometheus::BuildGauge()
+                       .Name(prefix + "_standby_lag_records")
+                       .Help(
+                           "Changelog records the standby copies were behind by at their last "
+                           "refresh")
+                       .Register(r)
+                       .Add({});
+    auto& family = prometheus::BuildCounter()
+                       .Name(prefix + "_batches_total")
+                       .Help(
+                           "Batches of the stateful loop by result: committed, or retried "
+                           "(output, changelog or transaction not acknowledged)")
+                       .Register(r);
+    committed = &family.Add({{"result", "committed"}});
+    retried = &family.Add({{"result", "retried"}});
+  }
+  prometheus::Counter* committed;
+  prometheus::Counter* retried;
+  prometheus::Gauge* owned;
+  prometheus::Gauge* standby;
+  prometheus::Gauge* standby_lag;
+};
+
+absl::StatusOr<std::optional<bool>> ExactlyOnceSetting(std::string_view value) {
+  if (value == "auto" || value.empty()) return std::optional<bool>();
+  if (value == "true") return std::optional<bool>(true);
+  if (value == "false") return std::optional<bool>(false);
+  return absl::InvalidArgumentError(
+      fmt::format("kafka.exactly_once: \"{}\" is not auto, true or false", value));
+}
+
+bool IsMockCluster(std::string_view cluster_id) { return cluster_id.starts_with("mockCluster"); }
+
+std::string TransactionalId(const std::string& group_id, const std::string& instance_id) {
+  if (!instance_id.empty()) return fmt::format("{}.{}", group_id, instance_id);
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  std::random_device rd;
+  return fmt::format("{}.{}.{}.{:08x}", group_id, host, getpid(), rd());
+}
+
+absl::Status StatefulProcessor::WriteViews(StatefulBatch& batch) {
+  for (store::OverlayView* v : batch.views) {
+    if (auto st = v->Commit(); !st.ok()) return st;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<StatefulRuntime>> StatefulRuntime::Create(
+    StatefulRuntimeOptions options, store::Store* store, StatefulProcessor* processor) {
+  std::unique_ptr<StatefulRuntime> rt(new StatefulRuntime());
+  rt->options_ = std::move(options);
+  rt->store_ = store;
+  rt->processor_ = processor;
+  auto& o = rt->options_;
+  if (o.registry != nullptr)
+    rt->metrics_ = std::make_unique<Metrics>(*o.registry, o.metrics_prefix);
+
+  StatefulRuntime* self = rt.get();
+  StatefulConsumerHooks hooks;
+  hooks.restore = [self](int32_t p) { return self->changelog_->Restore(p); };
+  hooks.stored_position = [self](int32_t p) { return self->processor_->Position(p); };
+  hooks.on_assigned = [self](int32_t p) {
+    self->changelog_->Assigned(p);
+    {
+      absl::MutexLock lock(&self->mu_);
+      self->owned_.insert(p);
+    }
+    self->processor_->OnAssigned(p);
+  };
+  hooks.on_revoked = [self](int32_t p) {
+    self->changelog_->Revoked(p);
+    {
+      absl::MutexLock lock(&self->mu_);
+      self->owned_.erase(p);
+    }
+    self->processor_->OnRevoked(p);
+  };
+  // Joins the group only at the first poll; reads the cluster id now.
+  auto consumer = StatefulConsumer::Create(o.consumer, std::move(hooks));
+  if (!consumer.ok()) return consumer.status();
+  rt->consumer_ = std::move(*consumer);
+
+  rt->exactly_once_ = o.exactly_once.value_or(!IsMockCluster(rt->consumer_->cluster_id()));
+  if (rt->exactly_once_ && o.producer.transactional_id.empty()) {
+    o.producer.transactional_id =
+        TransactionalId(o.consumer.consumer.group_id, o.consumer.instance_id);
+  }
+  if (!rt->exactly_once_) o.producer.transactional_id.clear();
+  auto producer = Producer::Create(o.producer, o.registry);
+  if (!producer.ok()) return producer.status();
+  rt->producer_ = std::move(*producer);
+  if (rt->exactly_once_) {
+    // Fences an earlier incarnation with the same id and aborts what it left open.
+    if (auto st = rt->producer_->InitTransactions(o.commit_timeout); !st.ok()) {
+      return absl::UnavailableError(
+          fmt::format("kafka transactions (kafka.exactly_once) cannot start: {}; a cluster without "
+                      "transactions needs kafka.exactly_once: false",
+                      std::string(st.message())));
+    }
+    rt->seed_sink_ = std::make_unique<OwnTransactionSink>(*rt->producer_, o.commit_timeout);
+  }
+  if (o.standby_replicas > 0 && IsMockCluster(rt->consumer_->cluster_id())) {
+    // librdkafka's mock cluster does not answer DescribeConsumerGroups (2.0 aborts on it).
+    log::Info(o.logger, "standby replicas off: the embedded broker cannot describe the group",
+              {{"standby_replicas", o.standby_replicas}});
+    o.standby_replicas = 0;
+  }
+  log::Info(o.logger, "delivery guarantee",
+            {{"exactly_once", rt->exactly_once_},
+             {"transactional_id", o.producer.transactional_id},
+             {"cluster", rt->consumer_->cluster_id()}});
+
+  // Made before the first poll, where the hooks above first run.
+  ChangelogOptions changelog = o.changelog;
+  changelog.partitions = rt->consumer_->partition_count();
+  changelog.consumer = o.consumer.consumer;
+  // The changelog of an aborted transaction is never applied.
+  changelog.consumer.extra["isolation.level"] = "read_committed";
+  RecordSink* seed =
+      rt->seed_sink_ ? rt->seed_sink_.get() : static_cast<RecordSink*>(rt->producer_.get());
+  auto made = Changelog::Create(std::move(changelog), store, seed, rt->consumer_->cluster_id());
+  if (!made.ok()) return made.status();
+  rt->changelog_ = std::move(*made);
+  return rt;
+}
+
+StatefulRuntime::~StatefulRuntime() { Stop(); }
+
+void StatefulRuntime::Start() {
+  loop_ = std::thread([this] { Loop(); });
+  if (options_.standby_replicas > 0) standby_ = std::thread([this] { StandbyLoop(); });
+}
+
+std::set<int32_t> PlanStandbys(std::vector<GroupMember> members, const std::string& self,
+                               int standbys) {
+  auto name = [](const GroupMember& m) -> const std::string& {
+    return m.instance_id.empty() ? m.member_id : m.instance_id;
+  };
+  std::sort(members.begin(), members.end(),
+            [&](const GroupMember& a, const GroupMember& b) { return name(a) < name(b); });
+  const int n = static_cast<int>(members.size());
+  int me = -1;
+  for (int i = 0; i < n; ++i) {
+    if (members[i].member_id == self) me = i;
+  }
+  std::set<int32_t> out;
+  if (me < 0) return out;
+  for (int k = 0; k < n; ++k) {
+    if (k == me) continue;
+    // Member k's standbys are the members after it, in turn.
+    const int distance = (me - k + n) % n;
+    if (distance >= 1 && distance <= standbys) {
+      out.insert(members[k].partitions.begin(), members[k].partitions.end());
+    }
+  }
+  for (int32_t p : members[me].partitions) out.erase(p);
+  return out;
+}
+
+absl::StatusOr<std::vector<GroupMember>> StatefulRuntime::DescribeGroup() {
+  rd_kafka_t* rk = consumer_->handle();
+  const char* group = options_.consumer.consumer.group_id.c_str();
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
+  rd_kafka_AdminOptions_t* admin = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_ANY);
+  char err[256];
+  rd_kafka_AdminOptions_set_request_timeout(admin, 5000, err, sizeof(err));
+  rd_kafka_DescribeConsumerGroups(rk, &group, 1, admin, queue);
+  rd_kafka_event_t* ev = rd_kafka_queue_poll(queue, 10000);
+  absl::StatusOr<std::vector<GroupMember>> out = absl::DeadlineExceededError("describe group");
+  if (ev != nullptr && rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    out = absl::UnavailableError(rd_kafka_event_error_string(ev));
+  } else if (ev != nullptr) {
+    const rd_kafka_DescribeConsumerGroups_result_t* result =
+        rd_kafka_event_DescribeConsumerGroups_result(ev);
+    size_t count = 0;
+    const rd_kafka_ConsumerGroupDescription_t** groups =
+        rd_kafka_DescribeConsumerGroups_result_groups(result, &count);
+    if (count != 1) {
+      out = absl::InternalError("describe group: no answer for the group");
+    } else if (const rd_kafka_error_t* e = rd_kafka_ConsumerGroupDescription_error(groups[0])) {
+      out = absl::UnavailableError(rd_kafka_error_string(e));
+    } else {
+      std::vector<GroupMember> members;
+      const size_t n = rd_kafka_ConsumerGroupDescription_member_count(groups[0]);
+      for (size_t i = 0; i < n; ++i) {
+        const rd_kafka_MemberDescription_t* m =
+            rd_kafka_ConsumerGroupDescription_member(groups[0], i);
+        GroupMember member;
+        member.member_id = rd_kafka_MemberDescription_consumer_id(m);
+        if (const char* id = rd_kafka_MemberDescription_group_instance_id(m)) {
+          member.instance_id = id;
+        }
+        const rd_kafka_topic_partition_list_t* parts =
+            rd_kafka_MemberAssignment_partitions(rd_kafka_MemberDescription_assignment(m));
+        for (int j = 0; parts != nullptr && j < parts->cnt; ++j) {
+          if (options_.consumer.topic == parts->elems[j].topic) {
+            member.partitions.push_back(parts->elems[j].partition);
+          }
+        }
+        members.push_back(std::move(member));
+      }
+      out = std::move(members);
+    }
+  }
+  if (ev != nullptr) rd_kafka_event_destroy(ev);
+  rd_kafka_AdminOptions_destroy(admin);
+  rd_kafka_queue_destroy(queue);
+  return out;
+}
+
+void StatefulRuntime::StandbyLoop() {
+  absl::Time next_warning = absl::InfinitePast();
+  while (!stop_standby_.WaitForNotificationWithTimeout(options_.standby_interval)) {
+    auto members = DescribeGroup();
+    char* self = rd_kafka_memberid(consumer_->handle());
+    const std::string me = self != nullptr ? self : "";
+    if (self != nullptr) rd_kafka_mem_free(consumer_->handle(), self);
+    if (!members.ok()) {
+      if (absl::Now() >= next_warning) {
+        log::Warn(options_.logger, "cannot describe the consumer group; standby copies wait",
+                  {{"error", members.status().ToString()}});
+        next_warning = absl::Now() + absl::Minutes(1);
+      }
+      continue;
+    }
+    const std::set<int32_t> standby = PlanStandbys(*members, me, options_.standby_replicas);
+    changelog_->SetStandby(standby);
+    int64_t lag = 0;
+    for (int32_t p : standby) {
+      if (stop_standby_.HasBeenNotified()) break;
+      auto behind = changelog_->Warm(p);
+      if (!behind.ok()) {
+        log::Warn(options_.logger, "standby copy not refreshed",
+                  {{"partition", p}, {"error", behind.status().ToString()}});
+        continue;
+      }
+      lag += *behind;
+    }
+    if (metrics_) {
+      metrics_->standby->Set(static_cast<double>(standby.size()));
+      metrics_->standby_lag->Set(static_cast<double>(lag));
+    }
+  }
+}
+
+void StatefulRuntime::Stop() {
+  if (!consumer_) return;
+  stop_ = true;
+  stop_standby_.Notify();
+  if (standby_.joinable()) standby_.join();
+  if (loop_.joinable()) loop_.join();  // finishes the batch in hand: produced and committed
+  consumer_->Close();                  // leaves the group; revokes through the hooks
+  consumer_.reset();
+  changelog_.reset();
+  seed_sink_.reset();
+  producer_.reset();
+}
+
+std::set<int32_t> StatefulRuntime::Owned() const {
+  absl::MutexLock lock(&mu_);
+  return owned_;
+}
+
+bool StatefulRuntime::ready() const {
+  return healthy_.load() && consumer_ != nullptr && consumer_->positioned() && consumer_->healthy();
+}
+
+void StatefulRuntime::Loop() {
+  absl::Time next_periodic = absl::InfinitePast();
+  while (!stop_.load()) {
+    if (!Step()) absl::SleepFor(absl::Milliseconds(500));  // Kafka away: back off
+    if (absl::Now() >= next_periodic) {
+      if (metrics_) metrics_->owned->Set(static_cast<double>(Owned().size()));
+      processor_->Periodic();
+      changelog_->DropStale(absl::Now());
+      next_periodic = absl::Now() + options_.periodic_interval;
+    }
+  }
+}
+
+bool StatefulRuntime::Step() {
+  StatefulBatch batch;
+  batch.records = consumer_->PollBatch(processor_->PollWait());
+  {
+    // A partition revoked during the poll is another replica's now: its records are not ours
+    // to apply.
+    absl::MutexLock lock(&mu_);
+    std::erase_if(batch.records,
+                  [&](const MessagePtr& m) { return !owned_.contains(m->partition); });
+  }
+  for (const auto& m : batch.records) {
+    batch.first_offset.emplace(m->partition, m->offset);
+    batch.next_offset[m->partition] = m->offset + 1;
+  }
+  if (auto st = processor_->Apply(batch); !st.ok()) {
+    log::Error(options_.logger, "batch not applied; retried", {{"error", st.ToString()}});
+    consumer_->Rewind(batch.first_offset);
+    processor_->Failed(batch);
+    if (metrics_) metrics_->retried->Increment();
+    return false;
+  }
+  if (batch.records.empty() && batch.output.empty() && !HasWrites(batch)) return true;
+  if (auto st = Commit(batch); !st.ok()) {
+    consumer_->Rewind(batch.first_offset);  // nothing of it is committed
+    processor_->Failed(batch);
+    if (metrics_) metrics_->retried->Increment();
+    return false;
+  }
+  processor_->Committed(batch);
+  if (metrics_) metrics_->committed->Increment();
+  return true;
+}
+
+absl::Status StatefulRuntime::Commit(StatefulBatch& batch) {
+  return exactly_once_ ? CommitTransaction(batch) : CommitAtLeastOnce(batch);
+}
+
+absl::Status StatefulRuntime::CommitAtLeastOnce(StatefulBatch& batch) {
+  // Output first: a crash after this and before the local write replays the batch, giving the
+  // same records again (stable ids) and the same state.
+  if (auto st = ProduceAndWait(*producer_, std::move(batch.output)); !st.ok()) {
+    log::Warn(options_.logger, "output not acknowledged by Kafka; batch retried",
+              {{"error", st.ToString()}});
+    return st;
+  }
+  // Then the state's changes to the changelog, and only then the local write with the
+  // checkpoint: the changelog never holds state whose output was not acknowledged.
+  std::vector<std::map<int32_t, int64_t>> counts(batch.views.size());
+  std::vector<Record> changelog;
+  for (size_t i = 0; i < batch.views.size(); ++i) {
+    auto r = changelog_->Records(*batch.views[i], &counts[i]);
+    std::move(r.begin(), r.end(), std::back_inserter(changelog));
+  }
+  if (auto st = ProduceAndWait(*producer_, std::move(changelog)); !st.ok()) {
+    log::Warn(options_.logger, "changelog records not acknowledged by Kafka; batch retried",
+              {{"error", st.ToString()}});
+    for (const auto& c : counts) changelog_->Resync(c);
+    return st;
+  }
+  for (size_t i = 0; i < batch.views.size(); ++i) {
+    changelog_->Checkpoint(counts[i], *batch.views[i], /*markers=*/0);
+  }
+  if (auto st = processor_->WriteViews(batch); !st.ok()) {
+    Fatal(st);
+    return st;
+  }
+  if (!batch.records.empty()) consumer_->CommitAsync();  // for lag tools; the store is the truth
+  return absl::OkStatus();
+}
+
+absl::Status StatefulRuntime::CommitTransaction(StatefulBatch& batch) {
+  if (auto st = producer_->BeginTransaction(); !st.ok()) {
+    if (absl::IsFailedPrecondition(st)) Fatal(st);
+    return st;
+  }
+  std::vector<std::map<int32_t, int64_t>> counts(batch.views.size());
+  std::vector<Record> records = std::move(batch.output);
+  for (size_t i = 0; i < batch.views.size(); ++i) {
+    auto r = changelog_->Records(*batch.views[i], &counts[i]);
+    std::move(r.begin(), r.end(), std::back_inserter(records));
+  }
+  absl::Status st = ProduceAndWait(*producer_, std::move(records));
+  if (st.ok()) {
+    st = producer_->SendOffsetsToTransaction(consumer_->handle(), options_.consumer.topic,
+                                             batch.next_offset, options_.commit_timeout);
+  }
+  if (st.ok()) {
+    st = producer_->CommitTransaction(options_.commit_timeout);
+    if (absl::IsUnavailable(st)) st = producer_->CommitTransaction(options_.commit_timeout);
+  }
+  if (!st.ok()) {
+    log::Warn(options_.logger, "transaction not committed; aborted and retried",
+              {{"error", st.ToString()}});
+    if (absl::IsFailedPrecondition(st)) {
+      Fatal(st);
+      return st;
+    }
+    AbortTransaction(counts);
+    return st;
+  }
+  // Each partition the transaction wrote ends with its commit marker, which takes an offset.
+  for (size_t i = 0; i < batch.views.size(); ++i) {
+    changelog_->Checkpoint(counts[i], *batch.views[i], /*markers=*/1);
+  }
+  if (auto write = processor_->WriteViews(batch); !write.ok()) {
+    Fatal(write);
+    return write;
+  }
+  return absl::OkStatus();
+}
+
+void StatefulRuntime::AbortTransaction(const std::vector<std::map<int32_t, int64_t>>& counts) {
+  if (auto st = producer_->AbortTransaction(options_.commit_timeout); !st.ok()) {
+    log::Warn(options_.logger, "transaction abort failed", {{"error", st.ToString()}});
+    if (absl::IsFailedPrecondition(st)) Fatal(st);
+  }
+  for (const auto& c : counts) changelog_->Resync(c);
+}
+
+void StatefulRuntime::Fatal(const absl::Status& status) {
+  log::Error(options_.logger,
+             absl::IsFailedPrecondition(status)
+                 ? "the batch producer is fenced or failed for good (another replica with the "
+                   "same instance id?); stopping"
+                 : "state write failed; stopping",
+             {{"error", status.ToString()}});
+  healthy_ = false;
+  stop_ = true;
+}
+
+}  // namespace earshot::kafka
