@@ -1,7 +1,10 @@
 #include "services/earshot/process.h"
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "absl/strings/str_join.h"
@@ -171,13 +174,56 @@ absl::Status Process::Start() {
       grpc_->GetHealthCheckService()->SetServingStatus(health_.Ready());
     } while (!stop_health_.WaitForNotificationWithTimeout(absl::Seconds(1)));
   });
+  WatchFiles(config_.GetDuration("reload.watch_interval", absl::Seconds(5)));
   started_ = true;
   log::Info(kLogger, "started", {{"target", target}, {"kafka", bootstrap_}});
   return absl::OkStatus();
 }
 
 void Process::Reload() {
+  absl::MutexLock lock(&reload_mu_);
   for (auto& s : services_) s->Reload();
+}
+
+namespace {
+// What tells a file's versions apart: a ConfigMap update swaps a symlink to a new file (another
+// inode), an editor writes in place (another time or size).
+struct FileStamp {
+  ino_t inode = 0;
+  int64_t mtime_ns = 0;
+  int64_t size = -1;
+  bool operator==(const FileStamp&) const = default;
+};
+FileStamp Stamp(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return {};
+  return {st.st_ino, static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
+          static_cast<int64_t>(st.st_size)};
+}
+}  // namespace
+
+void Process::WatchFiles(absl::Duration interval) {
+  std::vector<std::string> files;
+  for (const char* key : {"router.rules_file", "sla.policies_file", "stream.tokens_file"}) {
+    if (std::string f = config_.GetString(key, ""); !f.empty()) files.push_back(f);
+  }
+  if (files.empty() || interval <= absl::ZeroDuration()) return;
+  watch_thread_ = std::thread([this, files, interval] {
+    std::map<std::string, FileStamp> seen;
+    for (const auto& f : files) seen[f] = Stamp(f);
+    while (!stop_watch_.WaitForNotificationWithTimeout(interval)) {
+      std::vector<std::string> changed;
+      for (auto& [f, stamp] : seen) {
+        if (FileStamp now = Stamp(f); !(now == stamp)) {
+          stamp = now;
+          changed.push_back(f);
+        }
+      }
+      if (changed.empty()) continue;
+      log::Info(kLogger, "files changed; reloading", {{"files", absl::StrJoin(changed, ",")}});
+      Reload();
+    }
+  });
 }
 
 void Process::Stop() {
@@ -186,6 +232,10 @@ void Process::Stop() {
   if (health_thread_.joinable()) {
     stop_health_.Notify();
     health_thread_.join();
+  }
+  if (watch_thread_.joinable()) {
+    stop_watch_.Notify();
+    watch_thread_.join();
   }
   for (auto it = services_.rbegin(); it != services_.rend(); ++it) (*it)->Drain();
   if (grpc_) grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));

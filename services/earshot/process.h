@@ -11,8 +11,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "grpcpp/security/server_credentials.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "prometheus/registry.h"
 #include "services/common/base/clock.h"
@@ -38,7 +39,7 @@ class Process {
 
   absl::Status Start();
   void Stop();
-  // SIGHUP: every service re-reads what may change at run time.
+  // SIGHUP, or a watched file changed: every service re-reads what may change at run time.
   void Reload();
 
   const std::string& kafka_bootstrap() const { return bootstrap_; }
@@ -49,6 +50,8 @@ class Process {
   bool Ready() const { return health_.Ready(); }
 
  private:
+  void WatchFiles(absl::Duration interval);
+
   ProcessOptions options_;
   Config config_;
   std::shared_ptr<prometheus::Registry> registry_;
@@ -62,6 +65,11 @@ class Process {
   int grpc_port_ = 0;
   std::thread health_thread_;
   absl::Notification stop_health_;
+  // Watches the files services reload (rules, SLA policies, stream tokens): an edited file, or a
+  // Kubernetes ConfigMap update, takes effect without a restart or a signal.
+  std::thread watch_thread_;
+  absl::Notification stop_watch_;
+  absl::Mutex reload_mu_;  // one reload at a time (signal and watcher)
   std::atomic<bool> started_{false};
 };
 

@@ -1,5 +1,6 @@
 // The router end to end: signed webhooks into the gateway, the router on the embedded broker,
 // routed events read back from earshot.routed.v1, thread state through gRPC Threads.
+#include <filesystem>
 #include <fstream>
 
 #include "earshot/v1/ingest.grpc.pb.h"
@@ -273,6 +274,40 @@ TEST(RouterReloadTest, NewRulesApplyToTheNextEventAndBadFilesAreRefused) {
   EXPECT_EQ(queue_by_event["fbm:m_Qk9fZXhhbXBsZV9taWRfMDAx"], "second-queue");
   EXPECT_EQ(queue_by_event["igm:aWdfZXhhbXBsZV9taWRfMTIz"], "second-queue");
   EXPECT_NE(stack.Metrics().find("earshot_router_rules 1"), std::string::npos);
+}
+
+TEST(RouterReloadTest, AnEditedRulesFileTakesEffectWithoutASignal) {
+  // As Kubernetes updates a mounted ConfigMap: the new file is written aside and renamed over.
+  const std::string path = ::testing::TempDir() + "/watched-rules.yaml";
+  auto write = [&](const std::string& queue, int rules) {
+    std::ofstream out(path + ".new");
+    out << "rules:\n";
+    for (int i = 1; i < rules; ++i) {
+      out << "  - name: unused-" << i << "\n    when: {keywords: [\"zzz" << i
+          << "\"]}\n    then: {queue: unused}\n";
+    }
+    out << "  - name: everything\n    then: {queue: " << queue << "}\n";
+    out.close();
+    std::filesystem::rename(path + ".new", path);
+  };
+  write("before-edit", 1);
+  testing::TestStack stack("router: {rules_file: \"" + path +
+                           "\"}\nreload: {watch_interval: 100ms}\n");
+  ASSERT_NE(stack.Metrics().find("earshot_router_rules 1"), std::string::npos);
+  write("after-edit", 3);
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (stack.Metrics().find("earshot_router_rules 3") == std::string::npos &&
+         absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_NE(stack.Metrics().find("earshot_router_rules 3"), std::string::npos)
+      << "the edited rules file was not reloaded";
+  ASSERT_EQ(stack.PostMeta(testing::ReadFixture("meta/wa_text.json")).status, 200);
+  auto routed = stack.ReadTopic("earshot.routed.v1", 1);
+  ASSERT_EQ(routed.size(), 1u);
+  earshot::v1::RoutedEvent r;
+  ASSERT_TRUE(r.ParseFromString(routed[0].value));
+  EXPECT_EQ(r.decision().queue(), "after-edit");
 }
 
 }  // namespace

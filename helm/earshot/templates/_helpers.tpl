@@ -129,7 +129,7 @@ environment (EARSHOT_*_ADDR, see earshot.podTemplate); secrets from EARSHOT_*_FI
 {{- end -}}
 {{- /* Static membership (the pod's name, EARSHOT_*_INSTANCE_ID) with a session that outlasts a
        restart: a rolling update or a config change moves no partition. */ -}}
-{{- $router := dict "session_timeout_ms" 60000 -}}
+{{- $router := dict "session_timeout_ms" 60000 "standby_replicas" (int $v.router.standbyReplicas) -}}
 {{- if $v.router.rules -}}
 {{- $_ := set $router "rules_file" (printf "%s/rules.yaml" (include "earshot.configDir" .)) -}}
 {{- end -}}
@@ -142,7 +142,7 @@ environment (EARSHOT_*_ADDR, see earshot.podTemplate); secrets from EARSHOT_*_FI
 {{- $_ := set $router "peers_ca_file" (printf "%s/ca.crt" (include "earshot.grpcTlsDir" .)) -}}
 {{- end -}}
 {{- $_ := set $c "router" $router -}}
-{{- $sla := dict "session_timeout_ms" 60000 -}}
+{{- $sla := dict "session_timeout_ms" 60000 "standby_replicas" (int $v.sla.standbyReplicas) -}}
 {{- if $v.sla.policies -}}
 {{- $_ := set $sla "policies_file" (printf "%s/sla.yaml" (include "earshot.configDir" .)) -}}
 {{- end -}}
@@ -189,7 +189,10 @@ metadata:
     {{- toYaml . | nindent 4 }}
     {{- end }}
   annotations:
-    checksum/config: {{ include (print $root.Template.BasePath "/configmap.yaml") $root | sha256sum }}
+    {{- /* Only the config file rolls the pods: the rules, SLA policies and stream teams in the
+           same ConfigMap are reloaded by the running processes when Kubernetes updates the
+           mounted files (reload.watch_interval), so editing them moves no partition. */}}
+    checksum/config: {{ include "earshot.configFile" $root | sha256sum }}
     {{- with $v.podAnnotations }}
     {{- toYaml . | nindent 4 }}
     {{- end }}

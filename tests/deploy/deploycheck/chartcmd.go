@@ -15,12 +15,14 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -379,6 +381,39 @@ func runChart(args []string) int {
 			}
 		}
 	}
+	// Rules, SLA policies and stream teams are reloaded in place (reload.watch_interval): an edit
+	// of them must not roll the pods (which would move partitions); an edit of the config file
+	// must.
+	checksums := func(extra ...string) ([]string, string, error) {
+		args := append([]string{"earshot", *chartDir, "-n", "care", "-f", cases[0]}, extra...)
+		out, err := helm.Template(args...)
+		if err != nil {
+			return nil, "", err
+		}
+		var sums []string
+		for _, m := range regexp.MustCompile(`checksum/config: (\S+)`).FindAllStringSubmatch(out, -1) {
+			sums = append(sums, m[1])
+		}
+		return sums, out, nil
+	}
+	rules := func(queue string) []string {
+		return []string{"--set-json",
+			`router.rules={"rules":[{"name":"everything","then":{"queue":"` + queue + `"}}]}`}
+	}
+	baseSums, baseOut, err1 := checksums(rules("first")...)
+	rulesSums, rulesOut, err2 := checksums(rules("edited")...)
+	configSums, _, err3 := checksums(append(rules("first"), "--set", "config.router.dedup_window=3d")...)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		report(false, "reload in place", ": "+err.Error())
+	} else {
+		report(len(baseSums) > 0 && slices.Equal(baseSums, rulesSums) && baseOut != rulesOut,
+			"reload in place", ": editing router.rules changes the ConfigMap but no pod template",
+			fmt.Sprint(baseSums, rulesSums))
+		report(len(configSums) == len(baseSums) && !slices.Equal(baseSums, configSums),
+			"config roll", ": editing the config file rolls every pod (checksum/config)",
+			fmt.Sprint(baseSums, configSums))
+	}
+
 	below := previousRelease(tc.oldest.release)
 	_, err = helm.Template("earshot", *chartDir, "-n", "care", "-f", cases[0], "--kube-version="+below+".0")
 	report(err != nil && strings.Contains(err.Error(), "kubeVersion"), "Kubernetes "+below,
