@@ -11,7 +11,11 @@
 //       cost(1M) <= 1.5 x cost(10k), in CPU time;
 //   (c) resident memory around (b); target: growth within the configured RocksDB caches (block
 //       cache + write buffers) plus an allowance, and no more with 1M threads than with 10k
-//       beyond that allowance.
+//       beyond that allowance;
+//   (d) restore: records/s from a state changelog and the time until every partition is ready;
+//   (e) failover (real Kafka, after (d), whose changelog it uses): two `earshot --target=router`
+//       processes share the 1M threads; one is killed with SIGKILL; the time until every one
+//       of its partitions routes again, with a standby replica (target: under 10 s) and without.
 //
 //   build/bench/router_bench [--events=200000] [--threads=20000] [--partitions=32]
 //                            [--cost_events=100000] [--block_cache_mib=8] [--write_buffer_mib=16]
@@ -80,6 +84,7 @@
 #include "services/router/router_app.h"
 #include "services/router/router_core.h"
 #include "services/router/rules.h"
+#include "tests/support/earshot_child.h"
 
 ABSL_FLAG(int64_t, events, 200000, "(a) records pre-filled into earshot.events.v1");
 ABSL_FLAG(int64_t, threads, 20000, "(a) conversations the pre-filled records belong to");
@@ -101,8 +106,11 @@ ABSL_FLAG(std::string, rules, EARSHOT_SOURCE_DIR "/config/rules.example.yaml",
           "routing rules of the router and of part (b)");
 ABSL_FLAG(absl::Duration, phase_timeout, absl::Seconds(180),
           "upper bound of each phase; a phase that reaches it reports what it measured and fails");
-ABSL_FLAG(std::string, parts, "kafka,cost,restore",
-          "which parts to run: kafka (a), cost (b and c), restore (d)");
+ABSL_FLAG(std::string, parts, "kafka,cost,restore,failover",
+          "which parts to run: kafka (a), cost (b and c), restore (d), failover (e; after (d), "
+          "on a real Kafka only)");
+ABSL_FLAG(int, failover_session_ms, 6000,
+          "(e) the routers' session time-out (Kafka's default group.min.session.timeout.ms)");
 ABSL_FLAG(int64_t, restore_threads, 0,
           "(d) threads in the restored state; 0: 1M on a real Kafka, 100k on the embedded broker "
           "(which keeps only a few MB a partition)");
@@ -132,7 +140,7 @@ using earshot::v1::Event;
 
 constexpr char kPassThroughTopic[] = "bench.passthrough.v1";
 constexpr char kRestoreTopic[] = "bench-router.state.v1";  // compacted (BenchKafka: *.state.v1)
-constexpr int kBatchMax = 1000;            // RouterAppOptions::batch_max
+constexpr int kBatchMax = 1000;                            // RouterAppOptions::batch_max
 constexpr int kCostTurns = 10;             // (b): turns per case, taken in alternation
 constexpr int kColumnFamilies = 6;         // default + the router's five
 constexpr int kWriteBuffersPerFamily = 3;  // store.cc: max_write_buffer_number
@@ -162,7 +170,8 @@ double Mib(int64_t bytes) { return static_cast<double>(bytes) / (1 << 20); }
 // WhatsApp and Telegram; customers write in German and English (questions, complaints, orders,
 // purchase intent, praise, a little spam and legal), the brand answers about one message in three.
 // A thread's platform, keys (bench_util's ThreadOf) and language follow from its index, so the
-// 1M-thread fill needs no table of threads; the events come from a seeded generator, the same in every run.
+// 1M-thread fill needs no table of threads; the events come from a seeded generator, the same in
+// every run.
 
 const std::vector<std::string_view>& CustomerTextsEn() {
   static const std::vector<std::string_view> t = {
@@ -898,8 +907,7 @@ absl::Status ApplyBatches(const std::vector<std::string>& events, size_t from, s
       if (!event.ParseFromString(events[i])) return absl::InternalError("unparsable event");
       const int32_t p = PartitionOf(event.thread_key(), partitions);
       int64_t t1 = NowNs();
-      router::ApplyResult result =
-          core.Apply(p, (*offsets)[p]++, event, timed_rules, view, states);
+      router::ApplyResult result = core.Apply(p, (*offsets)[p]++, event, timed_rules, view, states);
       int64_t t2 = NowNs();
       if (result.routed) {
         records.push_back(router::RoutedRecord(*result.routed, "earshot.routed.v1"));
@@ -1250,13 +1258,207 @@ int RunRestore(const std::string& dir, int partitions, Verdicts& verdicts) {
   return 0;
 }
 
+// (e) Failover after a SIGKILL. Two routers (separate `earshot --target=router` processes, the
+// group of (d)'s changelog, so together they hold its threads) share the partitions; with
+// router.standby_replicas each also keeps a warm copy of the other's. Once both are ready (and
+// the standby copies current), one is killed with SIGKILL and one event is written to every
+// partition at once. Printed: when the survivor routed the first and the last event of the
+// killed router's partitions, i.e. how long those conversations went unrouted. The killed
+// router is idle when it dies (no open transaction, which would hold its partitions' readers
+// back for kafka.transaction_timeout more). The fill's stored offsets belong to no log of this
+// cluster, so each partition is read from the start of its (empty) input: the routers warn
+// about it once per partition.
+constexpr char kFailoverEvents[] = "bench-failover.events.v1";
+constexpr char kFailoverRouted[] = "bench-failover.routed.v1";
+
+struct FailoverResult {
+  double first_s = 0;  // the first event of a moved partition routed, after the kill
+  double last_s = 0;   // the last one
+  int moved = 0;       // partitions whose event waited for the failover
+  bool complete = false;
+};
+
+// The routers' metrics until `done` says yes, at most `timeout`.
+bool WaitMetrics(std::vector<testing::EarshotChild*> routers, absl::Duration timeout,
+                 const std::function<bool(const std::vector<std::string>&)>& done) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    std::vector<std::string> m;
+    for (auto* r : routers) m.push_back(r->Metrics());
+    if (done(m)) return true;
+    absl::SleepFor(absl::Milliseconds(250));
+  }
+  return false;
+}
+
+absl::StatusOr<FailoverResult> RunFailoverOnce(const std::string& dir, const std::string& bootstrap,
+                                               int partitions, int standbys, int run) {
+  const std::string base = fmt::format("{}/failover-{}", dir, standbys);
+  std::filesystem::create_directories(base);
+  const std::string config = base + "/router.yaml";
+  std::ofstream(config) << fmt::format(
+      "kafka:\n  bootstrap: \"{}\"\n  topics: {{events: {}, routed: {}, router_state: {}}}\n"
+      "admin: {{addr: \"127.0.0.1:0\"}}\ngrpc: {{addr: \"127.0.0.1:0\"}}\n"
+      "router: {{group_id: bench-router, session_timeout_ms: {}, standby_replicas: {}, rules_file: "
+      "\"{}\"}}\n",
+      bootstrap, kFailoverEvents, kFailoverRouted, kRestoreTopic,
+      absl::GetFlag(FLAGS_failover_session_ms), standbys, absl::GetFlag(FLAGS_rules));
+  testing::EarshotChild a(EARSHOT_BINARY, "router", base + "/a", base + "/a.log", config, {});
+  testing::EarshotChild b(EARSHOT_BINARY, "router", base + "/b", base + "/b.log", config, {});
+  const absl::Duration timeout = absl::GetFlag(FLAGS_phase_timeout);
+  const absl::Time t0 = absl::Now();
+  // A first, with every partition; then B takes half. So the partitions that move to B when A
+  // dies are ones B never held: without a standby it restores them whole.
+  if (auto st = a.Start(); !st.ok()) return st;
+  if (!WaitMetrics({&a}, timeout, [&](const std::vector<std::string>& m) {
+        return MetricValue(m[0], "earshot_router_owned_partitions") == partitions;
+      })) {
+    return absl::DeadlineExceededError("the first router did not take every partition; log in " +
+                                       base);
+  }
+  if (auto st = b.Start(); !st.ok()) return st;
+  // Both ready, sharing the partitions, and (with standbys) each copy of the other's current.
+  auto settled = [&](const std::vector<std::string>& m) {
+    if (m[0].empty() || m[1].empty()) return false;
+    const double owned_a = MetricValue(m[0], "earshot_router_owned_partitions");
+    const double owned_b = MetricValue(m[1], "earshot_router_owned_partitions");
+    if (owned_a <= 0 || owned_b <= 0 || owned_a + owned_b != partitions) return false;
+    if (MetricValue(m[0], "earshot_router_state_restoring_partitions") != 0 ||
+        MetricValue(m[1], "earshot_router_state_restoring_partitions") != 0) {
+      return false;
+    }
+    if (standbys == 0) return true;
+    return MetricValue(m[0], "earshot_router_standby_partitions") == owned_b &&
+           MetricValue(m[1], "earshot_router_standby_partitions") == owned_a &&
+           MetricValue(m[0], "earshot_router_standby_lag_records") == 0 &&
+           MetricValue(m[1], "earshot_router_standby_lag_records") == 0;
+  };
+  if (!WaitMetrics({&a, &b}, timeout, settled) || !a.Ready() || !b.Ready()) {
+    return absl::DeadlineExceededError("the two routers did not settle; logs in " + base);
+  }
+  std::printf("  standby %d: both routers ready, partitions shared%s, %.1f s after start\n",
+              standbys, standbys > 0 ? " and standby copies current" : "",
+              absl::ToDoubleSeconds(absl::Now() - t0));
+  std::fflush(stdout);
+
+  // One event per partition, on threads of the filled state.
+  std::map<int32_t, Event> probes;
+  EventStream stream(
+      absl::GetFlag(FLAGS_restore_threads) > 0 ? absl::GetFlag(FLAGS_restore_threads) : 1000000,
+      /*seed=*/11, /*id_space=*/100 + run, /*redeliveries=*/0);
+  for (int64_t t = 0; static_cast<int>(probes.size()) < partitions && t < 100000; ++t) {
+    Event e = stream.Next(t);
+    // A customer's message (the rules ignore the brand's) with an id no run has used.
+    if (e.direction() != earshot::v1::DIRECTION_INBOUND) continue;
+    e.set_event_id(
+        fmt::format("{}.failover-{}-{}", e.event_id(), run, absl::ToUnixMicros(absl::Now())));
+    const int32_t p = kafka::PartitionForKey(e.thread_key(), partitions);
+    if (!probes.contains(p)) probes.emplace(p, std::move(e));
+  }
+  std::map<std::string, int32_t> partition_of;
+  std::vector<kafka::Record> records;
+  for (auto& [p, e] : probes) {
+    SetTs(absl::Now(), e.mutable_received_at());
+    partition_of[e.event_id()] = p;
+    records.push_back(gateway::EventRecord(e, kFailoverEvents));
+  }
+  kafka::ConsumerOptions co;
+  co.bootstrap = bootstrap;
+  co.group_id = "bench-failover-reader";
+  auto reader = kafka::Consumer::Create(co);
+  if (!reader.ok()) return reader.status();
+  if (auto st = (*reader)->AssignAll(kFailoverRouted); !st.ok()) return st;
+  kafka::ProducerOptions po;
+  po.bootstrap = bootstrap;
+  auto producer = kafka::Producer::Create(po, nullptr);
+  if (!producer.ok()) return producer.status();
+
+  a.Kill(SIGKILL);
+  const absl::Time killed = absl::Now();
+  a.Wait(absl::Seconds(10));
+  if (auto st = kafka::ProduceAndWait(**producer, std::move(records)); !st.ok()) return st;
+  std::map<int32_t, double> routed_after;
+  const absl::Time deadline = absl::Now() + timeout;
+  while (static_cast<int>(routed_after.size()) < partitions && absl::Now() < deadline) {
+    auto got = (*reader)->Poll(100, absl::Milliseconds(100));
+    if (!got.ok()) continue;
+    for (const auto& m : *got) {
+      earshot::v1::RoutedEvent r;
+      if (!r.ParseFromString(m.value)) continue;
+      auto it = partition_of.find(r.event().event_id());
+      if (it != partition_of.end() && !routed_after.contains(it->second)) {
+        routed_after[it->second] = absl::ToDoubleSeconds(absl::Now() - killed);
+      }
+    }
+  }
+  b.Kill(SIGTERM);
+  b.Wait(absl::Seconds(60));
+  FailoverResult result;
+  result.complete = static_cast<int>(routed_after.size()) == partitions;
+  // The survivor's own partitions route at once; the moved ones wait for the failover.
+  double first_own = 1e9;
+  for (const auto& [p, s] : routed_after) first_own = std::min(first_own, s);
+  result.first_s = 1e9;
+  for (const auto& [p, s] : routed_after) {
+    if (s > first_own + 1.0) {
+      ++result.moved;
+      result.first_s = std::min(result.first_s, s);
+      result.last_s = std::max(result.last_s, s);
+    }
+  }
+  if (result.moved == 0) result.first_s = 0;
+  return result;
+}
+
+int RunFailover(const std::string& dir, int partitions, Verdicts& verdicts) {
+  const std::string bootstrap = absl::GetFlag(FLAGS_bootstrap);
+  if (bootstrap.empty()) {
+    std::printf(
+        "\n== (e) failover: skipped (needs a real Kafka, --bootstrap: librdkafka's mock cluster "
+        "has no DescribeConsumerGroups for standby replicas)\n");
+    return 0;
+  }
+  std::string error;
+  // (d)'s changelog stays as it is: BenchKafka makes the topics it is given anew.
+  auto broker =
+      BenchKafka::Start(partitions, {kFailoverEvents, kFailoverRouted}, bootstrap, &error);
+  if (broker == nullptr) {
+    std::fprintf(stderr, "%s\n", error.c_str());
+    return 2;
+  }
+  std::printf(
+      "\n== (e) failover: two routers share (d)'s state, one is killed with SIGKILL; session "
+      "time-out %d ms, %s %s\n",
+      absl::GetFlag(FLAGS_failover_session_ms), broker->name().c_str(), bootstrap.c_str());
+  std::fflush(stdout);
+  int run = 0;
+  for (int standbys : {1, 0}) {
+    auto r = RunFailoverOnce(dir, bootstrap, partitions, standbys, run++);
+    if (!r.ok()) {
+      std::fprintf(stderr, "failover: %s\n", r.status().ToString().c_str());
+      return 2;
+    }
+    std::printf(
+        "  standby %d: %d partitions moved; their first event routed %.1f s after the kill, "
+        "the last %.1f s after%s\n",
+        standbys, r->moved, r->first_s, r->last_s, r->complete ? "" : " (INCOMPLETE)");
+    std::fflush(stdout);
+    if (standbys > 0) {
+      verdicts.Add("failover with a standby < 10 s", r->complete && r->moved > 0 && r->last_s < 10,
+                   fmt::format("SIGKILL to the last moved partition routing again: {:.1f} s "
+                               "({} partitions; first {:.1f} s)",
+                               r->last_s, r->moved, r->first_s));
+    }
+  }
+  return 0;
+}
+
 int Main() {
   const int partitions = absl::GetFlag(FLAGS_partitions);
   const std::string parts = absl::GetFlag(FLAGS_parts);
   const bool run_kafka = parts.find("kafka") != std::string::npos;
   const bool run_cost = parts.find("cost") != std::string::npos;
-  TempFolder folder(absl::GetFlag(FLAGS_tmp), "earshot-router-bench",
-                    absl::GetFlag(FLAGS_keep));
+  TempFolder folder(absl::GetFlag(FLAGS_tmp), "earshot-router-bench", absl::GetFlag(FLAGS_keep));
   if (!folder.ok()) {
     std::fprintf(stderr, "cannot create a temporary folder\n");
     return 2;
@@ -1413,9 +1615,10 @@ int Main() {
         std::fprintf(stderr, "--broker: unknown mode %s\n", mode.c_str());
         return 2;
       }
-      std::printf("\n  broker %s:\n", real                ? "Apache Kafka, one node on loopback"
-                                        : mode == "nodelay" ? "nodelay (TCP_NODELAY on its sockets, as Kafka)"
-                                                            : "as-is (librdkafka's mock broker, Nagle on)");
+      std::printf("\n  broker %s:\n", real ? "Apache Kafka, one node on loopback"
+                                      : mode == "nodelay"
+                                          ? "nodelay (TCP_NODELAY on its sockets, as Kafka)"
+                                          : "as-is (librdkafka's mock broker, Nagle on)");
       const TopicCount passed_before = CountTopic(bootstrap, kPassThroughTopic, partitions);
       const TopicCount routed_before = CountTopic(bootstrap, "earshot.routed.v1", partitions);
       auto ceiling = RunPassThrough(bootstrap, partitions, n, timeout);
@@ -1471,6 +1674,9 @@ int Main() {
 
   if (parts.find("restore") != std::string::npos) {
     if (int code = RunRestore(dir, partitions, verdicts); code != 0) return code;
+  }
+  if (parts.find("failover") != std::string::npos) {
+    if (int code = RunFailover(dir, partitions, verdicts); code != 0) return code;
   }
 
   verdicts.PrintSummary();
