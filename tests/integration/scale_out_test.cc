@@ -502,7 +502,9 @@ TEST_F(ScaleOutTest, ReplicasThatRestartFailAndScaleMatchOneUndisturbedReplica) 
   EXPECT_EQ(missing, 0) << "routed events of the single replica missing from the chaos run";
   EXPECT_EQ(extra, 0) << "routed events the single replica did not route";
   EXPECT_EQ(differ, 0) << "routed events that differ from the single replica's";
-  if (real_) EXPECT_EQ(copies, 0) << "routed events seen twice by a read_committed reader";
+  if (real_) {
+    EXPECT_EQ(copies, 0) << "routed events seen twice by a read_committed reader";
+  }
 
   // Alerts: the same ids (with their state), on Kafka each once, none for an answered thread.
   ASSERT_TRUE(alerts.WaitFor(single_alerts.seen().size(), absl::Seconds(60)));
@@ -528,7 +530,9 @@ TEST_F(ScaleOutTest, ReplicasThatRestartFailAndScaleMatchOneUndisturbedReplica) 
       << (only_single.empty() ? "" : only_single.front());
   EXPECT_EQ(want_ids.size(), neglected.size()) << "one alert per neglected conversation";
   EXPECT_EQ(unanswered, 0) << "alerts for conversations that were answered in time";
-  if (real_) EXPECT_EQ(alert_copies, 0) << "alerts seen twice by a read_committed reader";
+  if (real_) {
+    EXPECT_EQ(alert_copies, 0) << "alerts seen twice by a read_committed reader";
+  }
 
   // Threads through the Threads API: every thread through a different replica each time.
   std::set<std::string> thread_keys;

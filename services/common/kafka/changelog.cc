@@ -373,7 +373,7 @@ absl::StatusOr<int64_t> Changelog::Apply(Consumer& reader, int32_t partition, in
   }
   high = target;
   *reached = target;
-  reader.Assign({});
+  reader.Assign({}).IgnoreError();  // the next Assign replaces it
   if (!status.ok()) return status;
   // Records after the last marker are a batch a crash left half written: not applied. The
   // checkpoint stays at the marker, so a later restore reads them again, followed by then by
