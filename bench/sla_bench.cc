@@ -98,6 +98,9 @@ ABSL_FLAG(absl::Duration, drain, absl::Seconds(15),
 ABSL_FLAG(absl::Duration, phase_timeout, absl::Minutes(20),
           "upper bound of each fill; a fill that reaches it reports what it stored and fails");
 ABSL_FLAG(std::string, parts, "fill,restart,delay", "which parts to run: fill, restart, delay");
+ABSL_FLAG(int, batch_max, 0,
+          "sla.batch_max of the monitor (records a batch, and so a Kafka "
+          "transaction, takes at most); 0: SlaApp's default");
 ABSL_FLAG(std::string, tmp, "", "folder for RocksDB (default: a new folder under $TMPDIR)");
 ABSL_FLAG(bool, keep, false, "keep the temporary folder");
 ABSL_FLAG(std::string, bootstrap, "",
@@ -414,8 +417,11 @@ absl::StatusOr<Config> MonitorConfig(const std::string& bootstrap, const std::st
       "kafka: {{bootstrap: \"{}\"}}\n"
       "grpc: {{addr: \"127.0.0.1:0\"}}\n"
       "admin: {{addr: \"127.0.0.1:0\"}}\n"
-      "sla: {{state_dir: \"{}\", policies_file: \"{}\", horizon: {}s}}\n",
-      bootstrap, state_dir, policies_file, absl::ToInt64Seconds(horizon));
+      "sla: {{state_dir: \"{}\", policies_file: \"{}\", horizon: {}s{}}}\n",
+      bootstrap, state_dir, policies_file, absl::ToInt64Seconds(horizon),
+      absl::GetFlag(FLAGS_batch_max) > 0
+          ? fmt::format(", batch_max: {}", absl::GetFlag(FLAGS_batch_max))
+          : std::string());
   auto config = Config::FromYaml(yaml);
   if (!config.ok()) return config.status();
   // Only this text: no EARSHOT_* variable of the caller's shell changes what is measured.
