@@ -222,8 +222,6 @@ absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
   options_.core.dedup_window =
       config.GetDuration("router.dedup_window", options_.core.dedup_window);
   options_.changelog_topic = kafka::RouterStateTopic(config);
-  options_.revoked_state_ttl =
-      config.GetDuration("router.revoked_state_ttl", options_.revoked_state_ttl);
   store::StoreOptions store_options;
   store_options.path = config.GetString("router.state_dir", ctx.data_dir + "/router");
   store_options.block_cache_bytes =
@@ -281,35 +279,17 @@ absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
   // from RocksDB on every assignment.
   kafka::StatefulRuntimeOptions runtime;
   runtime.consumer.consumer = consumer_options;
-  runtime.consumer.consumer.client_id = "earshot-router";
   runtime.consumer.topic = options_.events_topic;
   runtime.consumer.batch_max = options_.batch_max;
   runtime.consumer.batch_wait = options_.batch_wait;
-  runtime.consumer.session_timeout_ms =
-      static_cast<int>(config.GetInt("router.session_timeout_ms", 10000));
-  runtime.consumer.instance_id = config.GetString("router.instance_id", "");
-  runtime.consumer.registry = &ctx.registry;
-  runtime.consumer.metrics_prefix = "earshot_router";
   runtime.changelog.topic = options_.changelog_topic;
   runtime.changelog.checkpoint_cf = kChangelogCf;
   for (const auto& cf : ColumnFamilies(nullptr)) runtime.changelog.state_cfs.push_back(cf.name);
-  runtime.changelog.revoked_ttl = options_.revoked_state_ttl;
-  runtime.changelog.registry = &ctx.registry;
-  runtime.changelog.metrics_prefix = "earshot_router";
   runtime.producer = producer_options;
-  runtime.producer.client_id = "earshot-router";
-  runtime.producer.metrics_prefix = "earshot_router";
-  runtime.producer.transaction_timeout =
-      config.GetDuration("kafka.transaction_timeout", runtime.producer.transaction_timeout);
-  auto exactly_once = kafka::ExactlyOnceSetting(config.GetString("kafka.exactly_once", "auto"));
-  if (!exactly_once.ok()) return exactly_once.status();
-  runtime.exactly_once = *exactly_once;
-  runtime.standby_replicas = static_cast<int>(config.GetInt("router.standby_replicas", 0));
-  runtime.standby_interval =
-      config.GetDuration("router.standby_interval", runtime.standby_interval);
-  runtime.logger = kLogger;
-  runtime.registry = &ctx.registry;
-  runtime.metrics_prefix = "earshot_router";
+  if (auto st = kafka::RuntimeSettingsFromConfig(config, "router", &ctx.registry, &runtime);
+      !st.ok()) {
+    return st;
+  }
   auto made = kafka::StatefulRuntime::Create(std::move(runtime), store_.get(), this);
   if (!made.ok()) return made.status();
   runtime_ = std::move(*made);

@@ -54,8 +54,6 @@ struct RouterAppOptions {
   int apply_threads = 2;
   // Compacted topic holding the state's changes, partitioned like events_topic.
   std::string changelog_topic = "earshot-router.state.v1";
-  // A revoked partition's local state is kept this long for a return, then dropped.
-  absl::Duration revoked_state_ttl = absl::Minutes(30);
   RouterOptions core;
 };
 

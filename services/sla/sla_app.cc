@@ -151,15 +151,9 @@ absl::Status SlaApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc)
   kafka::StatefulRuntimeOptions runtime;
   runtime.consumer.consumer = kafka::ConsumerOptionsFromConfig(
       config, ctx.kafka_bootstrap, config.GetString("sla.group_id", "earshot-sla"));
-  runtime.consumer.consumer.client_id = "earshot-sla";
   runtime.consumer.topic = config.GetString("kafka.topics.routed", "earshot.routed.v1");
   runtime.consumer.batch_max = static_cast<int>(config.GetInt("sla.batch_max", 1000));
   runtime.consumer.batch_wait = config.GetDuration("sla.batch_wait", absl::Milliseconds(5));
-  runtime.consumer.session_timeout_ms =
-      static_cast<int>(config.GetInt("sla.session_timeout_ms", 10000));
-  runtime.consumer.instance_id = config.GetString("sla.instance_id", "");
-  runtime.consumer.registry = &ctx.registry;
-  runtime.consumer.metrics_prefix = "earshot_sla";
 
   store::StoreOptions store_options;
   store_options.path = config.GetString("sla.state_dir", ctx.data_dir + "/sla");
@@ -172,18 +166,6 @@ absl::Status SlaApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc)
   runtime.changelog.topic = kafka::SlaStateTopic(config);
   runtime.changelog.checkpoint_cf = kChangelogCf;
   for (const auto& cf : ColumnFamilies()) runtime.changelog.state_cfs.push_back(cf.name);
-  runtime.changelog.revoked_ttl =
-      config.GetDuration("sla.revoked_state_ttl", runtime.changelog.revoked_ttl);
-  runtime.changelog.registry = &ctx.registry;
-  runtime.changelog.metrics_prefix = "earshot_sla";
-  auto exactly_once = kafka::ExactlyOnceSetting(config.GetString("kafka.exactly_once", "auto"));
-  if (!exactly_once.ok()) return exactly_once.status();
-  runtime.exactly_once = *exactly_once;
-  runtime.standby_replicas = static_cast<int>(config.GetInt("sla.standby_replicas", 0));
-  runtime.standby_interval = config.GetDuration("sla.standby_interval", runtime.standby_interval);
-  runtime.logger = kLogger;
-  runtime.registry = &ctx.registry;
-  runtime.metrics_prefix = "earshot_sla";
 
   AlertmanagerOptions am;
   am.url = config.GetString("alertmanager.url", "");
@@ -206,8 +188,6 @@ absl::Status SlaApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc)
       kafka::ProducerOptionsFromConfig(config, ctx.kafka_bootstrap);
   producer_options.client_id = "earshot-sla";
   producer_options.metrics_prefix = "earshot_sla";
-  producer_options.transaction_timeout =
-      config.GetDuration("kafka.transaction_timeout", producer_options.transaction_timeout);
   // A batch's alerts must fit in the producer's queue with room to spare.
   fire_max_ = static_cast<size_t>(std::clamp(producer_options.queue_max_messages / 4, 1, 10000));
   if (auto st = config.status(); !st.ok()) return st;
@@ -235,6 +215,10 @@ absl::Status SlaApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc)
 
   loaded_until_ = clock_->Now() + horizon_;
   runtime.producer = producer_options;
+  if (auto st = kafka::RuntimeSettingsFromConfig(config, "sla", &ctx.registry, &runtime);
+      !st.ok()) {
+    return st;
+  }
   auto made = kafka::StatefulRuntime::Create(std::move(runtime), store_.get(), this);
   if (!made.ok()) return made.status();
   runtime_ = std::move(*made);

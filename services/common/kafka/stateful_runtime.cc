@@ -93,6 +93,35 @@ absl::StatusOr<std::optional<bool>> ExactlyOnceSetting(std::string_view value) {
 
 bool IsMockCluster(std::string_view cluster_id) { return cluster_id.starts_with("mockCluster"); }
 
+absl::Status RuntimeSettingsFromConfig(const Config& config, const std::string& service,
+                                       prometheus::Registry* registry, StatefulRuntimeOptions* o) {
+  const std::string client = "earshot-" + service;
+  const std::string metrics = "earshot_" + service;
+  o->consumer.consumer.client_id = client;
+  o->consumer.session_timeout_ms = static_cast<int>(
+      config.GetInt(service + ".session_timeout_ms", o->consumer.session_timeout_ms));
+  o->consumer.instance_id = config.GetString(service + ".instance_id", "");
+  o->consumer.registry = registry;
+  o->consumer.metrics_prefix = metrics;
+  o->changelog.revoked_ttl =
+      config.GetDuration(service + ".revoked_state_ttl", o->changelog.revoked_ttl);
+  o->changelog.registry = registry;
+  o->changelog.metrics_prefix = metrics;
+  o->producer.client_id = client;
+  o->producer.metrics_prefix = metrics;
+  o->producer.transaction_timeout =
+      config.GetDuration("kafka.transaction_timeout", o->producer.transaction_timeout);
+  o->standby_replicas = static_cast<int>(config.GetInt(service + ".standby_replicas", 0));
+  o->standby_interval = config.GetDuration(service + ".standby_interval", o->standby_interval);
+  o->logger = service;
+  o->registry = registry;
+  o->metrics_prefix = metrics;
+  auto exactly_once = ExactlyOnceSetting(config.GetString("kafka.exactly_once", "auto"));
+  if (!exactly_once.ok()) return exactly_once.status();
+  o->exactly_once = *exactly_once;
+  return config.status();
+}
+
 std::string TransactionalId(const std::string& group_id, const std::string& instance_id) {
   if (!instance_id.empty()) return fmt::format("{}.{}", group_id, instance_id);
   char host[256] = {};
@@ -112,7 +141,6 @@ absl::StatusOr<std::unique_ptr<StatefulRuntime>> StatefulRuntime::Create(
     StatefulRuntimeOptions options, store::Store* store, StatefulProcessor* processor) {
   std::unique_ptr<StatefulRuntime> rt(new StatefulRuntime());
   rt->options_ = std::move(options);
-  rt->store_ = store;
   rt->processor_ = processor;
   auto& o = rt->options_;
   if (o.registry != nullptr)

@@ -42,6 +42,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "services/common/base/config.h"
 #include "services/common/kafka/changelog.h"
 #include "services/common/kafka/producer.h"
 #include "services/common/kafka/stateful_consumer.h"
@@ -111,6 +112,14 @@ struct StatefulRuntimeOptions {
   std::string metrics_prefix = "earshot";
 };
 
+// The settings every stateful service reads alike, from `<service>.*` (session_timeout_ms,
+// instance_id, standby_replicas, standby_interval, revoked_state_ttl) and kafka.exactly_once,
+// kafka.transaction_timeout; also client ids, the logger and metric names (earshot_<service>).
+// The topics, families, batches and producer/consumer connection settings stay the caller's.
+absl::Status RuntimeSettingsFromConfig(const Config& config, const std::string& service,
+                                       prometheus::Registry* registry,
+                                       StatefulRuntimeOptions* options);
+
 // kafka.exactly_once: "auto" (the default, nullopt), true or false.
 absl::StatusOr<std::optional<bool>> ExactlyOnceSetting(std::string_view value);
 // Whether a cluster is librdkafka's mock cluster (its cluster id), which has no isolation.
@@ -175,7 +184,6 @@ class StatefulRuntime {
 
   StatefulRuntimeOptions options_;
   bool exactly_once_ = false;
-  store::Store* store_ = nullptr;
   StatefulProcessor* processor_ = nullptr;
   std::unique_ptr<Producer> producer_;
   std::unique_ptr<RecordSink> seed_sink_;  // seeds a changelog in a transaction of its own
