@@ -134,11 +134,7 @@ class RoutedReader {
           break;
         }
         // The reader's position passes transaction markers, which it never hands out.
-        rd_kafka_topic_partition_list_t* pos = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(pos, topic_.c_str(), p);
-        rd_kafka_position(consumer_->handle(), pos);
-        const int64_t at = pos->elems[0].offset;
-        rd_kafka_topic_partition_list_destroy(pos);
+        const int64_t at = kafka::Position(consumer_->handle(), topic_, p);
         absl::MutexLock lock(&mu_);
         done = std::max(next_[p], at) >= high;
       }

@@ -291,16 +291,7 @@ absl::StatusOr<int64_t> Changelog::Apply(Consumer& reader, int32_t partition, in
     std::string key;
     std::optional<std::string> value;  // nullopt: delete
   };
-  // The reader's position: past the last record it handed out, and past control records
-  // (transaction markers) and the gaps of a compacted log, which it never hands out.
-  auto position = [&]() -> int64_t {
-    rd_kafka_topic_partition_list_t* pos = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(pos, options_.topic.c_str(), partition);
-    rd_kafka_position(reader.handle(), pos);
-    const int64_t at = pos->elems[0].offset;
-    rd_kafka_topic_partition_list_destroy(pos);
-    return at;
-  };
+  auto position = [&] { return Position(reader.handle(), options_.topic, partition); };
   int64_t applied = 0;
   int64_t next = from;
   int64_t complete = from;  // the offset after the last marker

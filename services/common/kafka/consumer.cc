@@ -14,6 +14,15 @@ std::string Message::header(std::string_view name) const {
   return "";
 }
 
+int64_t Position(rd_kafka_t* consumer, const std::string& topic, int32_t partition) {
+  rd_kafka_topic_partition_list_t* pos = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(pos, topic.c_str(), partition);
+  rd_kafka_position(consumer, pos);
+  const int64_t at = pos->elems[0].offset;
+  rd_kafka_topic_partition_list_destroy(pos);
+  return at;
+}
+
 absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(ConsumerOptions options) {
   std::unique_ptr<Consumer> c(new Consumer());
   char err[512];

@@ -44,6 +44,11 @@ struct ConsumerOptions {
   std::map<std::string, std::string> extra;
 };
 
+// A consumer's position in one partition: past the last record it handed out, and past the
+// control records (transaction markers) and compaction gaps it never hands out; negative when it
+// has none yet.
+int64_t Position(rd_kafka_t* consumer, const std::string& topic, int32_t partition);
+
 class Consumer {
  public:
   static absl::StatusOr<std::unique_ptr<Consumer>> Create(ConsumerOptions options);

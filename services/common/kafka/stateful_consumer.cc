@@ -387,11 +387,7 @@ int64_t StatefulConsumer::HighWatermark(int32_t partition) {
 int64_t StatefulConsumer::Lag(int32_t partition, int64_t next_offset) {
   const int64_t high = HighWatermark(partition);
   if (high < 0) return -1;
-  rd_kafka_topic_partition_list_t* pos = rd_kafka_topic_partition_list_new(1);
-  rd_kafka_topic_partition_list_add(pos, options_.topic.c_str(), partition);
-  rd_kafka_position(rk_, pos);
-  const int64_t at = std::max(next_offset, pos->elems[0].offset);
-  rd_kafka_topic_partition_list_destroy(pos);
+  const int64_t at = std::max(next_offset, Position(rk_, options_.topic, partition));
   return std::max<int64_t>(0, high - at);
 }
 

@@ -148,6 +148,8 @@ func LoadConfigKeys(dir string) (*ConfigKeys, error) {
 	table := regexp.MustCompile(`\{\s*"([a-z0-9_]+\.[a-z0-9_.]+)",\s*"[a-z0-9_.]+"\s*\}`)
 	sub := regexp.MustCompile(`\b(?:Node|ChildKeys)\(\s*"([a-z0-9_.\-]+)"\s*\)`)
 	concat := regexp.MustCompile(`\bGet(?:String|Int|Double|Bool|Duration|List)\(\s*"([a-z0-9_.\-]+\.)"\s*\+\s*[A-Za-z_]+\s*\+\s*"(\.[a-z0-9_.\-]+)"`)
+	// Settings shared by several services' sections: Get*(service + ".session_timeout_ms").
+	sectioned := regexp.MustCompile(`\bGet(?:String|Int|Double|Bool|Duration|List)\(\s*[a-z_]+\s*\+\s*"(\.[a-z0-9_.\-]+)"`)
 	err := filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
 		if err != nil || info.IsDir() || !strings.HasSuffix(p, ".cc") {
 			return err
@@ -168,6 +170,9 @@ func LoadConfigKeys(dir string) (*ConfigKeys, error) {
 		}
 		for _, m := range concat.FindAllStringSubmatch(string(data), -1) {
 			ck.patterns = append(ck.patterns, regexp.MustCompile("^"+regexp.QuoteMeta(m[1])+`[^.]+`+regexp.QuoteMeta(m[2])+"$"))
+		}
+		for _, m := range sectioned.FindAllStringSubmatch(string(data), -1) {
+			ck.patterns = append(ck.patterns, regexp.MustCompile("^[a-z_]+"+regexp.QuoteMeta(m[1])+"$"))
 		}
 		return nil
 	})
