@@ -125,4 +125,59 @@ std::vector<earshot::v1::Alert> ChannelWatch::Check(absl::Time now) {
   return out;
 }
 
+void ChannelWatch::Save(earshot::v1::ChannelWatchState* state) const {
+  state->clear_surges();
+  state->clear_silences();
+  for (const auto& [key, s] : surges_) {
+    auto* out = state->add_surges();
+    out->set_key(key);
+    out->set_platform(s.platform);
+    out->set_account_id(s.account);
+    out->set_window_start_us(absl::ToUnixMicros(s.window_start));
+    out->set_count(s.count);
+    out->set_baseline(s.baseline);
+    out->set_windows(s.windows);
+    out->set_firing(s.firing);
+    out->set_fired_start_us(absl::ToUnixMicros(s.fired_start));
+  }
+  for (const auto& [key, s] : silence_) {
+    auto* out = state->add_silences();
+    out->set_key(key);
+    out->set_platform(s.platform);
+    out->set_account_id(s.account);
+    out->set_last_seen_us(absl::ToUnixMicros(s.last_seen));
+    out->set_mean_gap_s(s.mean_gap_s);
+    out->set_events(s.events);
+    out->set_firing(s.firing);
+    out->set_fired_at_us(absl::ToUnixMicros(s.fired_at));
+  }
+}
+
+void ChannelWatch::Load(const earshot::v1::ChannelWatchState& state) {
+  surges_.clear();
+  silence_.clear();
+  pending_.clear();
+  for (const auto& in : state.surges()) {
+    Surge& s = surges_[in.key()];
+    s.platform = in.platform();
+    s.account = in.account_id();
+    s.window_start = absl::FromUnixMicros(in.window_start_us());
+    s.count = static_cast<int>(in.count());
+    s.baseline = in.baseline();
+    s.windows = static_cast<int>(in.windows());
+    s.firing = in.firing();
+    s.fired_start = absl::FromUnixMicros(in.fired_start_us());
+  }
+  for (const auto& in : state.silences()) {
+    Silence& s = silence_[in.key()];
+    s.platform = in.platform();
+    s.account = in.account_id();
+    s.last_seen = absl::FromUnixMicros(in.last_seen_us());
+    s.mean_gap_s = in.mean_gap_s();
+    s.events = static_cast<int>(in.events());
+    s.firing = in.firing();
+    s.fired_at = absl::FromUnixMicros(in.fired_at_us());
+  }
+}
+
 }  // namespace earshot::sla

@@ -6,8 +6,10 @@
 //   ChannelSilent — a platform account that delivered at least `silence.min_events` events has
 //                   been silent longer than both `silence.min_silence` and `silence.factor` × its
 //                   usual gap between events: an expired token, a dropped subscription.
-// Each fires once and resolves when the condition ends. State is in memory (it relearns after
-// a restart) and covers the events this instance consumes. Called from the SLA loop thread.
+// Each fires once and resolves when the condition ends. A watch must see every event of the
+// routed topic: the SLA app runs one, on the replica that owns input partition 0, fed by a reader
+// of the whole topic, and checkpoints it (Save/Load) with that partition's state, so it moves
+// with the partition without relearning or firing again. Called from the SLA loop thread.
 #include <map>
 #include <string>
 #include <vector>
@@ -35,6 +37,12 @@ class ChannelWatch {
   void Observe(const earshot::v1::RoutedEvent& routed, absl::Time now);
   // Alerts that start or end at `now`.
   std::vector<earshot::v1::Alert> Check(absl::Time now);
+
+  // Every channel's counts and alert states (not state->next_offsets, the caller's), and back:
+  // a loaded watch decides as the saved one would have.
+  void Save(earshot::v1::ChannelWatchState* state) const;
+  void Load(const earshot::v1::ChannelWatchState& state);
+  size_t channels() const { return silence_.size(); }
 
  private:
   struct Surge {

@@ -101,6 +101,18 @@ struct SlaApp::Metrics {
                .Name("earshot_sla_consumer_lag")
                .Help("Records of earshot.routed.v1 not yet applied, by partition")
                .Register(r);
+    watch_leader = &prometheus::BuildGauge()
+                        .Name("earshot_sla_channel_watch_leader")
+                        .Help(
+                            "1 on the replica that runs the channel watch (surges, silence): "
+                            "the owner of input partition 0")
+                        .Register(r)
+                        .Add({});
+    watch_events = &prometheus::BuildCounter()
+                        .Name("earshot_sla_channel_watch_events_total")
+                        .Help("Routed events the channel watch observed, from every partition")
+                        .Register(r)
+                        .Add({});
     policies = &prometheus::BuildGauge()
                     .Name("earshot_sla_policies")
                     .Help("Policies in the loaded policy file")
@@ -134,6 +146,8 @@ struct SlaApp::Metrics {
   prometheus::Histogram* delay;
   prometheus::Family<prometheus::Gauge>* lag;
   std::map<std::string, prometheus::Gauge*> lag_by;
+  prometheus::Gauge* watch_leader;
+  prometheus::Counter* watch_events;
   prometheus::Gauge* policies;
   store::StoreMetrics rocksdb;
 };
@@ -154,6 +168,9 @@ absl::Status SlaApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc)
   runtime.consumer.topic = config.GetString("kafka.topics.routed", "earshot.routed.v1");
   runtime.consumer.batch_max = static_cast<int>(config.GetInt("sla.batch_max", 1000));
   runtime.consumer.batch_wait = config.GetDuration("sla.batch_wait", absl::Milliseconds(5));
+  routed_topic_ = runtime.consumer.topic;
+  watch_consumer_ = runtime.consumer.consumer;
+  watch_consumer_.client_id = "earshot-sla-watch";
 
   store::StoreOptions store_options;
   store_options.path = config.GetString("sla.state_dir", ctx.data_dir + "/sla");
@@ -173,7 +190,7 @@ absl::Status SlaApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc)
   am.timeout = config.GetDuration("alertmanager.timeout", am.timeout);
   am.generator_url = config.GetString("alertmanager.generator_url", "");
 
-  ChannelWatchOptions watch;
+  ChannelWatchOptions& watch = watch_options_;
   watch.surge_window = config.GetDuration("sla.surge.window", watch.surge_window);
   watch.surge_baseline = config.GetDuration("sla.surge.baseline", watch.surge_baseline);
   watch.surge_factor = config.GetDouble("sla.surge.factor", watch.surge_factor);
@@ -183,6 +200,9 @@ absl::Status SlaApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc)
       static_cast<int>(config.GetInt("sla.silence.min_events", watch.silence_min_events));
   watch.silence_factor = config.GetDouble("sla.silence.factor", watch.silence_factor);
   watch.silence_min = config.GetDuration("sla.silence.min_silence", watch.silence_min);
+  watch_read_max_ = static_cast<int>(config.GetInt("sla.channel_watch.read_max", watch_read_max_));
+  watch_checkpoint_interval_ =
+      config.GetDuration("sla.channel_watch.checkpoint_interval", watch_checkpoint_interval_);
 
   kafka::ProducerOptions producer_options =
       kafka::ProducerOptionsFromConfig(config, ctx.kafka_bootstrap);
@@ -211,7 +231,6 @@ absl::Status SlaApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc)
   metrics_ = std::make_unique<Metrics>(ctx.registry);
   metrics_->policies->Set(static_cast<double>(policies->size()));
   alertmanager_ = std::make_unique<AlertmanagerSink>(am, ctx.registry, *clock_);
-  watch_ = std::make_unique<ChannelWatch>(watch);
 
   loaded_until_ = clock_->Now() + horizon_;
   runtime.producer = producer_options;
@@ -240,6 +259,7 @@ void SlaApp::Stop() {
   // Finishes the batch in hand (committed), then leaves the group (revokes through OnRevoked).
   if (runtime_) runtime_->Stop();
   runtime_.reset();
+  DropWatch();
   if (alertmanager_) alertmanager_->Stop();
   store_.reset();
   log::Info(kLogger, "stopped", {{"applied", applied_.load()}});
@@ -338,6 +358,7 @@ void SlaApp::OnAssigned(int32_t p) {
 }
 
 void SlaApp::OnRevoked(int32_t p) {
+  if (p == kWatchPartition) DropWatch();
   {
     absl::MutexLock lock(&mu_);
     owned_.erase(p);
@@ -378,7 +399,6 @@ absl::Status SlaApp::Apply(kafka::StatefulBatch& batch) {
       continue;
     }
     core_.Apply(m->partition, m->offset, routed, *policies, now, view, &out_, partitions);
-    watch_->Observe(routed, now);
   }
   for (const auto& [p, m] : last) {
     *partitions.Load(p, view)->mutable_last_record() = runtime_->Mark(m);
@@ -394,7 +414,7 @@ absl::Status SlaApp::Apply(kafka::StatefulBatch& batch) {
     core_.Fire(std::get<1>(node.value()), std::get<2>(node.value()), now, view, &out_);
     fired_.push_back(std::move(node.value()));
   }
-  for (auto& a : watch_->Check(now)) out_.alerts.push_back(std::move(a));
+  if (auto st = WatchStep(now, view); !st.ok()) return st;
   if (!view.error().ok()) return view.error();
   // Alerts go out with (exactly once) or before (at least once) the state that records them.
   batch.output.reserve(out_.alerts.size());
@@ -404,6 +424,8 @@ absl::Status SlaApp::Apply(kafka::StatefulBatch& batch) {
 }
 
 void SlaApp::Failed(kafka::StatefulBatch& batch) {
+  // The watch goes back to its last committed checkpoint and reads on from there.
+  DropWatch();
   if (!batch.output.empty())
     metrics_->kafka_failed->Increment(static_cast<double>(batch.output.size()));
   for (auto& t : fired_) timers_.insert(std::move(t));
@@ -448,6 +470,92 @@ void SlaApp::Committed(const kafka::StatefulBatch& batch) {
         .Increment();
   }
   alertmanager_->Submit(out_.alerts);
+}
+
+std::string SlaApp::WatchKey() { return PartitionPrefix(kWatchPartition) + "channel_watch"; }
+
+void SlaApp::DropWatch() {
+  watch_.reset();
+  watch_reader_.reset();
+  if (metrics_) metrics_->watch_leader->Set(0);
+}
+
+absl::Status SlaApp::LoadWatch() {
+  watch_state_.Clear();
+  auto stored = store_->Get(kPartitions, WatchKey());
+  if (!stored.ok()) return stored.status();
+  if (stored->has_value() && !watch_state_.ParseFromString(**stored)) {
+    return absl::DataLossError("unreadable channel watch checkpoint");
+  }
+  auto reader = kafka::Consumer::Create(watch_consumer_);
+  if (!reader.ok()) return reader.status();
+  const int partitions = runtime_->partition_count();
+  std::vector<kafka::PartitionOffset> from;
+  for (int32_t p = 0; p < partitions; ++p) {
+    auto it = watch_state_.next_offsets().find(p);
+    int64_t offset = 0;
+    if (it != watch_state_.next_offsets().end()) {
+      offset = it->second;
+    } else {
+      // A watch without a checkpoint starts with what is routed from now on, at an offset
+      // known now (a lazily resolved end could skip what arrives meanwhile).
+      auto marks = (*reader)->Watermarks(routed_topic_, p, absl::Seconds(10));
+      if (!marks.ok()) return marks.status();
+      offset = marks->second;
+    }
+    (*watch_state_.mutable_next_offsets())[p] = offset;
+    from.push_back({routed_topic_, p, offset});
+  }
+  if (auto st = (*reader)->Assign(from); !st.ok()) return st;
+  watch_reader_ = std::move(*reader);
+  watch_ = std::make_unique<ChannelWatch>(watch_options_);
+  watch_->Load(watch_state_);
+  watch_saved_ = absl::InfinitePast();  // the first turn records where it starts
+  metrics_->watch_leader->Set(1);
+  log::Info(kLogger, "channel watch started",
+            {{"checkpoint", stored->has_value()},
+             {"channels", static_cast<int64_t>(watch_->channels())}});
+  return absl::OkStatus();
+}
+
+absl::Status SlaApp::WatchStep(absl::Time now, store::KvView& view) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!owned_.contains(kWatchPartition)) return absl::OkStatus();
+  }
+  if (!watch_) {
+    if (auto st = LoadWatch(); !st.ok()) {
+      DropWatch();
+      log::Warn(kLogger, "channel watch not started; tried again with the next batch",
+                {{"error", st.ToString()}});
+      return absl::OkStatus();  // the clocks go on; the watch catches up when it starts
+    }
+  }
+  auto polled = watch_reader_->Poll(watch_read_max_, absl::ZeroDuration());
+  if (!polled.ok()) {
+    // The clocks go on; the watch starts again from its checkpoint with the next batch.
+    DropWatch();
+    log::Warn(kLogger, "channel watch read failed", {{"error", polled.status().ToString()}});
+    return absl::OkStatus();
+  }
+  for (const auto& m : *polled) {
+    (*watch_state_.mutable_next_offsets())[m.partition] = m.offset + 1;
+    earshot::v1::RoutedEvent routed;
+    if (routed.ParseFromString(m.value)) watch_->Observe(routed, now);
+  }
+  metrics_->watch_events->Increment(static_cast<double>(polled->size()));
+  auto alerts = watch_->Check(now);
+  // An alert is checkpointed with the state that records it, so the next owner of partition 0
+  // does not fire it again; counts alone are checkpointed every checkpoint_interval, and a new
+  // owner reads again what came after the checkpoint.
+  if (!alerts.empty() || (!polled->empty() && now - watch_saved_ >= watch_checkpoint_interval_) ||
+      watch_saved_ == absl::InfinitePast()) {
+    watch_->Save(&watch_state_);
+    view.Put(kPartitions, WatchKey(), watch_state_.SerializeAsString());
+    watch_saved_ = now;
+  }
+  for (auto& a : alerts) out_.alerts.push_back(std::move(a));
+  return absl::OkStatus();
 }
 
 void SlaApp::Periodic() {

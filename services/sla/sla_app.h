@@ -6,7 +6,7 @@
 // transaction as the state that records it (a batch that does not commit is consumed and fired
 // again). Only the timers due within `sla.horizon` are in
 // memory. Alerts also go to Alertmanager (AlertmanagerSink, its own thread) and the channel
-// alerts (surges, silence) come from ChannelWatch.
+// alerts (surges, silence) come from ChannelWatch, run by the owner of input partition 0.
 #include <atomic>
 #include <map>
 #include <memory>
@@ -20,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "services/common/base/service.h"
 #include "services/common/kafka/changelog.h"
+#include "services/common/kafka/consumer.h"
 #include "services/common/kafka/producer.h"
 #include "services/common/kafka/stateful_consumer.h"
 #include "services/common/kafka/stateful_runtime.h"
@@ -59,6 +60,18 @@ class SlaApp final : public Service, private kafka::StatefulProcessor {
   void Failed(kafka::StatefulBatch& batch) override;
   void Periodic() override;
 
+  // The channel watch (surges, silence) sees every partition's events, so one replica runs it:
+  // the owner of input partition 0, reading the whole routed topic with a reader of its own
+  // and checkpointing the watch with that partition's state (WatchKey), so that it moves, like
+  // the partition, without relearning or firing twice.
+  static constexpr int32_t kWatchPartition = 0;
+  static std::string WatchKey();
+  absl::Status LoadWatch();
+  // On the loop thread in Apply: reads what was routed since the last turn, checks, writes the
+  // alerts to out_ and the checkpoint to `view`.
+  absl::Status WatchStep(absl::Time now, store::KvView& view);
+  void DropWatch();
+
   void LoadTimers(int32_t partition, absl::Time until);
   void Refill();
   std::shared_ptr<const PolicySet> policies() const;
@@ -70,7 +83,16 @@ class SlaApp final : public Service, private kafka::StatefulProcessor {
   size_t fire_max_ = 10000;  // timers fired per batch at most
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<AlertmanagerSink> alertmanager_;
+  ChannelWatchOptions watch_options_;
+  kafka::ConsumerOptions watch_consumer_;
+  std::string routed_topic_;
+  int watch_read_max_ = 5000;  // routed events the watch reads per batch at most
+  absl::Duration watch_checkpoint_interval_ = absl::Seconds(1);
+  // Loop thread: the watch and its reader while this replica owns partition 0 (else null).
   std::unique_ptr<ChannelWatch> watch_;
+  std::unique_ptr<kafka::Consumer> watch_reader_;
+  earshot::v1::ChannelWatchState watch_state_;  // its reader's next offsets, its last checkpoint
+  absl::Time watch_saved_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<kafka::StatefulRuntime> runtime_;
   SlaCore core_;

@@ -15,6 +15,7 @@
 #include "services/common/kafka/embedded_broker.h"
 #include "services/sla/sla_app.h"
 #include "tests/integration/stack.h"
+#include "tests/support/earshot_child.h"
 
 namespace earshot {
 namespace {
@@ -200,6 +201,92 @@ TEST(SlaIntegrationTest, AReplicaWithoutACopyTakesOverTheClocksFromTheChangelog)
     EXPECT_EQ(third.ReadTopic("earshot.alerts.v1", 2, absl::Seconds(2)).size(), 1u)
         << "an alert fired twice";
   }
+}
+
+double Metric(TestStack& stack, const std::string& name) {
+  return testing::MetricSum(stack.Metrics(), name);
+}
+
+// A customer message on a WhatsApp conversation of its own (sender and message id from `n`).
+std::string WhatsAppFrom(int n) {
+  std::string body = ReadFixture("meta/wa_text.json");
+  body = std::regex_replace(body, std::regex("4915112345678"), std::to_string(4915100000000 + n));
+  return std::regex_replace(body, std::regex("RVhBTVBMRV9JTkJPVU5EXzAwMDE="),
+                            "surge-" + std::to_string(n));
+}
+
+// Surges are about all of a channel's messages, which two replicas split between them: one
+// replica (the owner of partition 0) counts every partition's, fires once, and its successor
+// goes on from its checkpoint.
+TEST(SlaIntegrationTest, ASurgeSplitOverReplicasIsCountedWholeAndFiresOnce) {
+  const testing::LastingKafka kafka;
+  FakeClock clock(absl::FromUnixSeconds(kCustomerWrote + 60));
+  const TestFolder first_data("sla-watch-first");
+  const TestFolder second_data("sla-watch-second");
+  std::map<std::string, std::string> groups;
+  if (testing::TestKafka::Real()) {
+    groups = {{"EARSHOT_ROUTER_GROUP_ID", testing::TestKafka::UniqueName("earshot-router")},
+              {"EARSHOT_SLA_GROUP_ID", testing::TestKafka::UniqueName("earshot-sla")}};
+  }
+  constexpr int kSurge = 16;
+  const std::string config =
+      "sla: {policies_file: \"" + PoliciesFile(kHourPolicy) +
+      "\", horizon: 60s, surge: {window: 1m, factor: 2, min_count: " + std::to_string(kSurge) +
+      "}, silence: {min_events: 1000000}}\n";
+  auto options = [&](const TestFolder& data) {
+    StackOptions o{config, &clock, kafka.bootstrap, data.path()};
+    o.env = groups;
+    return o;
+  };
+  auto first = std::make_unique<TestStack>(options(first_data));
+  ASSERT_TRUE(
+      WaitFor([&] { return Sla(*first)->OwnedPartitions().size() == 4; }, absl::Seconds(30)));
+  auto second = std::make_unique<TestStack>(options(second_data));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return Sla(*first)->OwnedPartitions().size() == 2 &&
+               Sla(*second)->OwnedPartitions().size() == 2;
+      },
+      absl::Seconds(60)))
+      << "the two replicas did not split the partitions";
+  auto watched = [&] {
+    return Metric(*first, "earshot_sla_channel_watch_events_total") +
+           Metric(*second, "earshot_sla_channel_watch_events_total");
+  };
+  // The usual rate: one message in the first minute.
+  ASSERT_EQ(first->PostMeta(WhatsAppFrom(0)).status, 200);
+  ASSERT_TRUE(WaitFor([&] { return watched() >= 1; }, absl::Seconds(30)));
+  clock.Advance(absl::Seconds(61));
+  // The crisis: kSurge conversations, spread over both replicas' partitions.
+  for (int n = 1; n <= kSurge; ++n) ASSERT_EQ(first->PostMeta(WhatsAppFrom(n)).status, 200);
+  auto alerts = Alerts(*first, 1);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].name(), "MentionSurge");
+  EXPECT_EQ(alerts[0].state(), earshot::v1::ALERT_STATE_FIRING);
+  EXPECT_EQ(alerts[0].details().at("mentions_in_window"), std::to_string(kSurge))
+      << "the surge was counted over one replica's partitions only";
+  EXPECT_GT(Sla(*first)->events_applied(), 0);
+  EXPECT_GT(Sla(*second)->events_applied(), 0);
+
+  // The replica with the watch leaves; the other takes partition 0 and its checkpoint.
+  const bool first_watched = Metric(*first, "earshot_sla_channel_watch_leader") == 1;
+  std::unique_ptr<TestStack>& stays = first_watched ? second : first;
+  (first_watched ? first : second).reset();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return Sla(*stays)->OwnedPartitions().size() == 4 &&
+               Metric(*stays, "earshot_sla_channel_watch_leader") == 1;
+      },
+      absl::Seconds(60)));
+  absl::SleepFor(absl::Seconds(1));
+  EXPECT_EQ(stays->ReadTopic("earshot.alerts.v1", 2, absl::Seconds(2)).size(), 1u)
+      << "the surge fired again after the watch moved";
+  // Quiet minutes: the moved watch resolves the surge it did not raise, under the same id.
+  clock.Advance(absl::Minutes(3));
+  auto after = Alerts(*stays, 2);
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_EQ(after[1].state(), earshot::v1::ALERT_STATE_RESOLVED);
+  EXPECT_EQ(after[1].alert_id(), alerts[0].alert_id());
 }
 
 // A real Alertmanager (Debian's prometheus-alertmanager) on a loopback port.

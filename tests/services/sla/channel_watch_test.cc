@@ -90,6 +90,58 @@ TEST_F(ChannelWatchTest, NewChannelsAreNotSilentBeforeTheyHaveAHistory) {
   EXPECT_TRUE(w.Check(t0_ + absl::Hours(10)).empty());
 }
 
+// The owner of input partition 0 checkpoints its watch; the next owner loads it.
+ChannelWatch Reloaded(const ChannelWatch& w, const ChannelWatchOptions& o) {
+  earshot::v1::ChannelWatchState state;
+  w.Save(&state);
+  earshot::v1::ChannelWatchState wire;
+  EXPECT_TRUE(wire.ParseFromString(state.SerializeAsString()));
+  ChannelWatch loaded(o);
+  loaded.Load(wire);
+  return loaded;
+}
+
+TEST_F(ChannelWatchTest, ALoadedCheckpointKeepsTheBaselineAndDoesNotFireAgain) {
+  ChannelWatch w(Options());
+  absl::Time now = t0_;
+  for (int window = 0; window < 24; ++window) {
+    for (int i = 0; i < 4; ++i) w.Observe(Mention("brand"), now + absl::Seconds(60 * i));
+    now += absl::Minutes(5);
+    w.Check(now);
+  }
+  // Moved before the crisis: the new owner knows the usual rate (a fresh watch would have no
+  // baseline and stay quiet).
+  ChannelWatch moved = Reloaded(w, Options());
+  for (int i = 0; i < 60; ++i) moved.Observe(Mention("brand"), now + absl::Seconds(3 * i));
+  auto alerts = moved.Check(now + absl::Minutes(3));
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].name(), "MentionSurge");
+  // Moved while firing: no second alert, and the resolution carries the same id.
+  ChannelWatch again = Reloaded(moved, Options());
+  EXPECT_TRUE(again.Check(now + absl::Minutes(4)).empty());
+  auto later = again.Check(now + absl::Minutes(11));
+  ASSERT_EQ(later.size(), 1u);
+  EXPECT_EQ(later[0].state(), earshot::v1::ALERT_STATE_RESOLVED);
+  EXPECT_EQ(later[0].alert_id(), alerts[0].alert_id());
+}
+
+TEST_F(ChannelWatchTest, ALoadedCheckpointKeepsASilenceAndResolvesIt) {
+  ChannelWatch w(Options());
+  absl::Time now = t0_;
+  for (int i = 0; i < 12; ++i) {
+    w.Observe(Mention("brand"), now);
+    now += absl::Minutes(1);
+  }
+  auto alerts = w.Check(now + absl::Minutes(31));
+  ASSERT_EQ(alerts.size(), 1u);
+  ChannelWatch moved = Reloaded(w, Options());
+  EXPECT_TRUE(moved.Check(now + absl::Minutes(40)).empty());
+  moved.Observe(Mention("brand"), now + absl::Minutes(45));
+  auto resolved = moved.Check(now + absl::Minutes(45));
+  ASSERT_EQ(resolved.size(), 1u);
+  EXPECT_EQ(resolved[0].alert_id(), alerts[0].alert_id());
+}
+
 TEST(AlertmanagerJsonTest, LabelsAnnotationsAndTimes) {
   earshot::v1::Alert a;
   a.set_name("ResponseTimeBreached");
