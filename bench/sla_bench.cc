@@ -603,6 +603,7 @@ struct DelayResult {
   // hold the 50th and 99th percentiles.
   double hist_count = 0, hist_p50 = 0, hist_p99 = 0;
   char hist[512] = {};
+  char stages[256] = {};  // mean time of each stage of a batch's commit
   // Breach delay p99 per 5 s of deadlines from the start of the load, to see whether it drifts
   // or jumps (a refill of the in-memory timers every 30 s, say).
   char windows[512] = {};
@@ -853,6 +854,17 @@ DelayResult AlertDelay(const std::string& dir, int partitions) {
   if (acks > 0) {
     r.ack_mean = MetricValue(metrics, "earshot_sla_kafka_delivery_latency_seconds_sum") / acks;
   }
+  std::string stages;
+  for (const char* stage : {"apply", "produce", "offsets", "commit", "write"}) {
+    const std::string series =
+        fmt::format("earshot_sla_commit_stage_seconds_{{}}{{{{stage=\"{}\"}}}}", stage);
+    const double n = MetricValue(metrics, fmt::format(fmt::runtime(series), "count"));
+    if (n <= 0) continue;
+    stages += fmt::format("{}{} {:.1f} ms", stages.empty() ? "" : ", ", stage,
+                          1e3 * MetricValue(metrics, fmt::format(fmt::runtime(series), "sum")) / n);
+    if (std::string_view(stage) == "apply") stages += fmt::format(" ({:.0f} batches)", n);
+  }
+  std::snprintf(r.stages, sizeof(r.stages), "%s", stages.c_str());
   r.alerts_dropped = LowWatermarks(bootstrap, "earshot.alerts.v1", partitions);
   process.Stop();
   r.ok = r.produced == expected && r.produce_failed == 0 && r.breaches >= expected;
@@ -1088,6 +1100,7 @@ int Main() {
           sysconf(_SC_NPROCESSORS_ONLN), d.load_average, d.busiest_thread_cpu,
           100 * d.busiest_thread_cpu / d.produce_seconds, d.busiest_thread_wait,
           100 * d.busiest_thread_wait / d.produce_seconds);
+      std::printf("  batch commit, mean per stage: %s\n", d.stages);
       if (!d.ok) std::printf("  %s\n", d.error);
       verdicts.Add(fmt::format("alert delay p99 < 1 s at {} events/s", absl::GetFlag(FLAGS_rate)),
                    d.ok && d.p99 < 1.0,

@@ -11,6 +11,7 @@
 #include "librdkafka/rdkafka.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 #include "services/common/base/log.h"
 
@@ -75,7 +76,23 @@ struct StatefulRuntime::Metrics {
                        .Register(r);
     committed = &family.Add({{"result", "committed"}});
     retried = &family.Add({{"result", "retried"}});
+    auto& stages = prometheus::BuildHistogram()
+                       .Name(prefix + "_commit_stage_seconds")
+                       .Help(
+                           "Time of each stage of a batch's commit: apply (the processor), "
+                           "produce (output and changelog acknowledged), offsets (sent to the "
+                           "transaction), commit (the transaction's end), write (RocksDB)")
+                       .Register(r);
+    const prometheus::Histogram::BucketBoundaries buckets{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                          0.1,   0.25,   0.5,   1,    2.5};
+    for (const char* stage : {"apply", "produce", "offsets", "commit", "write"}) {
+      stage_seconds[stage] = &stages.Add({{"stage", stage}}, buckets);
+    }
   }
+  void Observe(const char* stage, absl::Time since) {
+    stage_seconds.at(stage)->Observe(absl::ToDoubleSeconds(absl::Now() - since));
+  }
+  std::map<std::string, prometheus::Histogram*> stage_seconds;
   prometheus::Counter* committed;
   prometheus::Counter* retried;
   prometheus::Gauge* owned;
@@ -383,8 +400,11 @@ bool StatefulRuntime::Step() {
     batch.first_offset.emplace(m->partition, m->offset);
     batch.next_offset[m->partition] = m->offset + 1;
   }
-  if (auto st = processor_->Apply(batch); !st.ok()) {
-    log::Error(options_.logger, "batch not applied; retried", {{"error", st.ToString()}});
+  const absl::Time applying = absl::Now();
+  const absl::Status applied = processor_->Apply(batch);
+  if (metrics_) metrics_->Observe("apply", applying);
+  if (!applied.ok()) {
+    log::Error(options_.logger, "batch not applied; retried", {{"error", applied.ToString()}});
     consumer_->Rewind(batch.first_offset);
     processor_->Failed(batch);
     if (metrics_) metrics_->retried->Increment();
@@ -450,14 +470,22 @@ absl::Status StatefulRuntime::CommitTransaction(StatefulBatch& batch) {
     auto r = changelog_->Records(*batch.views[i], &counts[i]);
     std::move(r.begin(), r.end(), std::back_inserter(records));
   }
+  absl::Time stage = absl::Now();
+  auto done = [&](const char* name) {
+    if (metrics_) metrics_->Observe(name, stage);
+    stage = absl::Now();
+  };
   absl::Status st = ProduceAndWait(*producer_, std::move(records));
+  done("produce");
   if (st.ok()) {
     st = producer_->SendOffsetsToTransaction(consumer_->handle(), options_.consumer.topic,
                                              batch.next_offset, options_.commit_timeout);
+    done("offsets");
   }
   if (st.ok()) {
     st = producer_->CommitTransaction(options_.commit_timeout);
     if (absl::IsUnavailable(st)) st = producer_->CommitTransaction(options_.commit_timeout);
+    done("commit");
   }
   if (!st.ok()) {
     log::Warn(options_.logger, "transaction not committed; aborted and retried",
@@ -477,6 +505,7 @@ absl::Status StatefulRuntime::CommitTransaction(StatefulBatch& batch) {
     Fatal(write);
     return write;
   }
+  done("write");
   return absl::OkStatus();
 }
 
