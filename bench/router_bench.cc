@@ -757,7 +757,8 @@ absl::Status Fill(const std::string& path, int64_t threads, int partitions,
       core.Apply(p, offsets[p]++, e, rules, view, states);
     }
     states.Flush(view);
-    if (auto st = store::FromRocks((*store)->db()->Write(wo, &batch), "fill"); !st.ok()) {
+    if (auto st = store::FromRocks((*store)->rocksdb_for_tools()->Write(wo, &batch), "fill");
+        !st.ok()) {
       return st;
     }
   }
@@ -765,7 +766,8 @@ absl::Status Fill(const std::string& path, int64_t threads, int partitions,
   cro.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
   for (router::Cf cf : {router::Cf::kDedup, router::Cf::kThreads, router::Cf::kMessages,
                         router::Cf::kQueueIndex, router::Cf::kPartitions}) {
-    auto st = (*store)->db()->CompactRange(cro, (*store)->cf(router::CfName(cf)), nullptr, nullptr);
+    auto st = (*store)->rocksdb_for_tools()->CompactRange(cro, (*store)->cf(router::CfName(cf)),
+                                                          nullptr, nullptr);
     if (!st.ok()) return store::FromRocks(st, "compact");
   }
   return absl::OkStatus();
@@ -819,7 +821,7 @@ struct CacheDetail {
 
 CacheDetail GetCacheDetail(store::Store* store) {
   CacheDetail d;
-  const auto stats = store->db()->GetDBOptions().statistics;
+  const auto stats = store->rocksdb_for_tools()->GetDBOptions().statistics;
   if (stats) {
     d.index_misses = static_cast<int64_t>(stats->getTickerCount(rocksdb::BLOCK_CACHE_INDEX_MISS));
     d.filter_misses = static_cast<int64_t>(stats->getTickerCount(rocksdb::BLOCK_CACHE_FILTER_MISS));
@@ -828,8 +830,9 @@ CacheDetail GetCacheDetail(store::Store* store) {
   for (router::Cf cf : {router::Cf::kDedup, router::Cf::kThreads, router::Cf::kMessages,
                         router::Cf::kQueueIndex, router::Cf::kPartitions}) {
     std::map<std::string, std::string> props;
-    if (store->db()->GetMapProperty(store->cf(router::CfName(cf)),
-                                    rocksdb::DB::Properties::kAggregatedTableProperties, &props)) {
+    if (store->rocksdb_for_tools()->GetMapProperty(
+            store->cf(router::CfName(cf)), rocksdb::DB::Properties::kAggregatedTableProperties,
+            &props)) {
       for (const char* key : {"index_size", "filter_size"}) {
         if (auto it = props.find(key); it != props.end()) {
           d.index_filter_bytes += std::strtoll(it->second.c_str(), nullptr, 10);
@@ -1044,8 +1047,8 @@ CostResult MeasureCost(const std::string& path, int64_t threads, int partitions,
   if (absl::GetFlag(FLAGS_rocksdb_stats)) {
     for (router::Cf cf : {router::Cf::kThreads, router::Cf::kDedup, router::Cf::kQueueIndex}) {
       std::string stats;
-      (*store)->db()->GetProperty((*store)->cf(router::CfName(cf)),
-                                  "rocksdb.cfstats-no-file-histogram", &stats);
+      (*store)->rocksdb_for_tools()->GetProperty((*store)->cf(router::CfName(cf)),
+                                                 "rocksdb.cfstats-no-file-histogram", &stats);
       std::fprintf(stderr, "--- %lld threads, %s\n%s\n", static_cast<long long>(threads),
                    router::CfName(cf), stats.c_str());
     }
@@ -1239,8 +1242,10 @@ int RunRestore(const std::string& dir, int partitions, Verdicts& verdicts) {
   for (const auto& cf : router::ColumnFamilies(nullptr)) {
     rocksdb::ReadOptions ro;
     ro.total_order_seek = true;
-    std::unique_ptr<rocksdb::Iterator> a((*src)->db()->NewIterator(ro, (*src)->cf(cf.name)));
-    std::unique_ptr<rocksdb::Iterator> b((*dst)->db()->NewIterator(ro, (*dst)->cf(cf.name)));
+    std::unique_ptr<rocksdb::Iterator> a(
+        (*src)->rocksdb_for_tools()->NewIterator(ro, (*src)->cf(cf.name)));
+    std::unique_ptr<rocksdb::Iterator> b(
+        (*dst)->rocksdb_for_tools()->NewIterator(ro, (*dst)->cf(cf.name)));
     for (a->SeekToFirst(), b->SeekToFirst(); a->Valid() || b->Valid(); a->Next(), b->Next()) {
       if (!a->Valid() || !b->Valid() || a->key() != b->key() || a->value() != b->value()) {
         ++differ;

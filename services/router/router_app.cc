@@ -22,6 +22,7 @@
 #include "services/common/names/names.h"
 #include "services/common/store/kv_view.h"
 #include "services/common/store/store_metrics.h"
+#include "services/common/store/stored_proto.h"
 #include "services/router/threads_service.h"
 
 namespace earshot::router {
@@ -488,7 +489,7 @@ void RouterApp::Committed(const kafka::StatefulBatch& batch) {
       const Lane& lane = lanes_[p % lanes_.size()];
       if (auto value = lane.view.Written(CfName(Cf::kPartitions), PartitionPrefix(p));
           value && owned_.count(p) > 0) {
-        owned_[p].ParseFromString(*value);
+        store::ParseStored(&owned_[p], *value, "router partition record");
       }
     }
   }

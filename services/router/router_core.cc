@@ -8,6 +8,7 @@
 #include "rocksdb/db.h"
 #include "services/common/base/log.h"
 #include "services/common/store/store.h"
+#include "services/common/store/stored_proto.h"
 
 namespace earshot::router {
 namespace {
@@ -90,10 +91,23 @@ std::string QueueIndexPrefix(int32_t partition, std::string_view queue,
 std::string QueueIndexKey(int32_t partition, std::string_view queue,
                           earshot::v1::ThreadStatus status, absl::Time sort_time,
                           std::string_view thread_key) {
-  std::string out = QueueIndexPrefix(partition, queue, status);
-  store::AppendBigEndian64(static_cast<uint64_t>(absl::ToUnixMicros(sort_time)), &out);
-  out.append(thread_key);
-  return out;
+  return QueueIndexPrefix(partition, queue, status) +
+         store::TimedKey{partition, sort_time, std::string(thread_key)}.EncodeSuffix();
+}
+
+std::optional<QueueIndexEntry> QueueIndexEntry::Decode(std::string_view key) {
+  if (key.size() < 4) return std::nullopt;
+  const size_t end = key.find('\0', 4);
+  if (end == std::string_view::npos || end + 1 >= key.size()) return std::nullopt;
+  auto suffix = store::TimedKey::DecodeSuffix(key.substr(end + 2));
+  if (!suffix) return std::nullopt;
+  QueueIndexEntry e;
+  e.partition = static_cast<int32_t>(store::ReadBigEndian32(key.substr(0, 4)));
+  e.queue = std::string(key.substr(4, end - 4));
+  e.status = static_cast<earshot::v1::ThreadStatus>(static_cast<unsigned char>(key[end + 1]));
+  e.sort_time = suffix->at;
+  e.thread_key = std::move(suffix->id);
+  return e;
 }
 
 absl::Time ThreadSortTime(const Thread& t) {
@@ -149,8 +163,7 @@ ApplyResult RouterCore::Apply(int32_t partition, int64_t offset, const Event& ev
 
   Thread thread;
   std::optional<std::string> indexed_before;
-  if (stored) {
-    thread.ParseFromString(*stored);
+  if (stored && store::ParseStored(&thread, *stored, "thread " + thread_key)) {
     indexed_before = IndexKey(partition, thread);
   }
   result.old_status = thread.status();
@@ -186,37 +199,42 @@ absl::Status UpgradeQueueIndex(store::Store& store) {
   if (done->has_value()) return absl::OkStatus();
 
   // Each partition's "" entries come first in its range (the queue name ends with a 0 byte):
-  // read them, then seek to the next partition.
-  const size_t thread_key_at =
-      QueueIndexPrefix(0, "", earshot::v1::THREAD_STATUS_UNSPECIFIED).size() + 8;  // + sort time
+  // read them, then go on from the next partition.
   rocksdb::ColumnFamilyHandle* index = store.cf(CfName(Cf::kQueueIndex));
-  std::unique_ptr<rocksdb::Iterator> it(store.db()->NewIterator(rocksdb::ReadOptions(), index));
   rocksdb::WriteBatch batch;
   uint64_t removed = 0;
-  for (it->SeekToFirst(); it->Valid();) {
-    const std::string_view key(it->key().data(), it->key().size());
-    const int32_t partition = static_cast<int32_t>(store::ReadBigEndian32(key.substr(0, 4)));
-    if (key.size() < thread_key_at || key[4] != '\0') {
-      if (partition == INT32_MAX) break;
-      it->Seek(PartitionPrefix(partition + 1));
-      continue;
-    }
-    const std::string_view thread_key = key.substr(thread_key_at);
-    auto thread = store.Get(CfName(Cf::kThreads), PartitionKey(partition, thread_key));
-    if (!thread.ok()) return thread.status();
-    Thread t;
-    if (!thread->has_value() || !t.ParseFromString(**thread) || !t.queue().empty()) {
-      batch.Delete(index, it->key());
-      ++removed;
-    }
-    if (batch.Count() >= 10000) {
-      if (auto w = store.Write(&batch); !w.ok()) return w;
-      batch.Clear();
-    }
-    it->Next();
-  }
-  if (!it->status().ok()) {
-    return absl::InternalError("upgrade of the queue index: " + it->status().ToString());
+  std::string from;
+  while (true) {
+    std::optional<int32_t> done_with;  // the partition whose "" entries ended
+    absl::Status failed;
+    absl::Status scanned =
+        store.Scan(CfName(Cf::kQueueIndex), "", from, [&](std::string_view key, auto) {
+          auto entry = QueueIndexEntry::Decode(key);
+          if (!entry || !entry->queue.empty()) {
+            done_with = static_cast<int32_t>(store::ReadBigEndian32(key.substr(0, 4)));
+            return false;
+          }
+          auto thread =
+              store.Get(CfName(Cf::kThreads), PartitionKey(entry->partition, entry->thread_key));
+          if (!thread.ok()) {
+            failed = thread.status();
+            return false;
+          }
+          Thread t;
+          if (!thread->has_value() || !t.ParseFromString(**thread) || !t.queue().empty()) {
+            batch.Delete(index, rocksdb::Slice(key.data(), key.size()));
+            ++removed;
+          }
+          if (batch.Count() >= 10000) {
+            failed = store.Write(&batch);
+            batch.Clear();
+          }
+          return failed.ok();
+        });
+    if (!failed.ok()) return failed;
+    if (!scanned.ok()) return scanned;
+    if (!done_with || *done_with == INT32_MAX) break;
+    from = PartitionPrefix(*done_with + 1);
   }
   batch.Put(store.cf(rocksdb::kDefaultColumnFamilyName), kMarker, "");
   if (auto w = store.Write(&batch); !w.ok()) return w;

@@ -77,6 +77,16 @@ std::string QueueIndexPrefix(int32_t partition, std::string_view queue,
 std::string QueueIndexKey(int32_t partition, std::string_view queue,
                           earshot::v1::ThreadStatus status, absl::Time sort_time,
                           std::string_view thread_key);
+// A queue-index key taken apart: QueueIndexPrefix, then the sort time and thread key
+// (store::TimedKey's suffix, also the listing's order key). nullopt: not such a key.
+struct QueueIndexEntry {
+  int32_t partition = 0;
+  std::string queue;
+  earshot::v1::ThreadStatus status = earshot::v1::THREAD_STATUS_UNSPECIFIED;
+  absl::Time sort_time;
+  std::string thread_key;
+  static std::optional<QueueIndexEntry> Decode(std::string_view key);
+};
 // The time a thread sorts by in listings: its oldest unanswered message while it waits, else
 // its last update.
 absl::Time ThreadSortTime(const earshot::v1::Thread& thread);

@@ -182,37 +182,37 @@ absl::Status RouterApp::ThreadsService::ListLocal(
     int32_t partition;
   };
   std::vector<Entry> entries;
-  rocksdb::ColumnFamilyHandle* cf = app_->store_->cf(CfName(Cf::kQueueIndex));
-  auto take_range = [&](rocksdb::Iterator* it, int32_t p, std::string_view queue) {
+  store::Store& store = *app_->store_;
+  const char* index = CfName(Cf::kQueueIndex);
+  auto take_range = [&](int32_t p, std::string_view queue) {
     const std::string prefix = QueueIndexPrefix(p, queue, status);
     int taken = 0;
-    for (it->Seek(prefix + after); it->Valid() && taken <= page_size; it->Next()) {
-      std::string_view key(it->key().data(), it->key().size());
-      if (!key.starts_with(prefix)) break;
+    return store.Scan(index, prefix, prefix + after, [&](std::string_view key, auto) {
       std::string suffix(key.substr(prefix.size()));
-      if (suffix <= after) continue;
+      if (suffix <= after) return true;
       entries.push_back({std::move(suffix), p});
-      ++taken;
-    }
+      return ++taken <= page_size;
+    });
   };
   for (int32_t p : app_->OwnedPartitions()) {
-    std::unique_ptr<rocksdb::Iterator> it(
-        app_->store_->db()->NewIterator(rocksdb::ReadOptions(), cf));
     if (!request->queue().empty()) {
-      take_range(it.get(), p, request->queue());
+      if (auto st = take_range(p, request->queue()); !st.ok()) return st;
       continue;
     }
-    // Every queue of the partition: its keys run from (p, queue, 0) to (p, queue, 1).
+    // Every queue of the partition: its keys run from (p, queue, 0) to (p, queue, 1); the
+    // first key from `from` on names the next queue.
     const std::string partition = PartitionPrefix(p);
-    it->Seek(partition);
-    while (it->Valid()) {
-      std::string_view key(it->key().data(), it->key().size());
-      const size_t end = key.find('\0', partition.size());
-      if (!key.starts_with(partition) || end == std::string_view::npos) break;
-      std::string next(key.substr(0, end));
-      take_range(it.get(), p, next.substr(partition.size()));
-      next.push_back('\1');
-      it->Seek(next);
+    std::string from;
+    while (true) {
+      std::optional<std::string> queue;
+      auto st = store.Scan(index, partition, from, [&](std::string_view key, auto) {
+        if (auto e = QueueIndexEntry::Decode(key)) queue = std::move(e->queue);
+        return false;
+      });
+      if (!st.ok()) return st;
+      if (!queue) break;
+      if (st = take_range(p, *queue); !st.ok()) return st;
+      from = partition + *queue + '\1';
     }
   }
   std::sort(entries.begin(), entries.end(),
@@ -220,11 +220,14 @@ absl::Status RouterApp::ThreadsService::ListLocal(
   const bool more = static_cast<int>(entries.size()) > page_size;
   if (more) entries.resize(page_size);
   for (const Entry& e : entries) {
-    const std::string thread_key = e.suffix.substr(8);
-    auto value = app_->store_->Get(CfName(Cf::kThreads), PartitionKey(e.partition, thread_key));
+    auto indexed = store::TimedKey::DecodeSuffix(e.suffix);
+    if (!indexed) continue;
+    auto value = store.Get(CfName(Cf::kThreads), PartitionKey(e.partition, indexed->id));
     if (!value.ok()) return value.status();
     if (value->has_value()) {
-      response->add_threads()->ParseFromString(**value);
+      if (!response->add_threads()->ParseFromString(**value)) {
+        return absl::DataLossError("thread " + indexed->id + ": unreadable stored thread");
+      }
       response->add_order_keys(e.suffix);
     }
   }

@@ -15,6 +15,7 @@
 #include "services/common/names/names.h"
 #include "services/common/store/kv_view.h"
 #include "services/common/store/store_metrics.h"
+#include "services/common/store/stored_proto.h"
 
 namespace earshot::sla {
 namespace {
@@ -298,22 +299,28 @@ std::set<int32_t> SlaApp::OwnedPartitions() const {
 size_t SlaApp::timers_in_memory() const { return timers_size_.load(); }
 
 void SlaApp::LoadTimers(int32_t partition, absl::Time until) {
-  const std::string prefix = PartitionPrefix(partition);
   const std::string end = TimerKey(partition, until, "\xff");
-  std::unique_ptr<rocksdb::Iterator> it(
-      store_->db()->NewIterator(rocksdb::ReadOptions(), store_->cf(kTimers)));
-  for (it->Seek(prefix); it->Valid(); it->Next()) {
-    std::string_view key(it->key().data(), it->key().size());
-    if (!key.starts_with(prefix) || key >= end) break;
-    const absl::Time at = absl::FromUnixMicros(
-        static_cast<int64_t>(store::ReadBigEndian64(key.substr(prefix.size(), 8))));
-    timers_.emplace(at, partition, std::string(key.substr(prefix.size() + 8)));
-  }
+  const absl::Status st =
+      store_->Scan(kTimers, PartitionPrefix(partition), "", [&](std::string_view key, auto) {
+        if (key >= end) return false;
+        if (auto t = store::TimedKey::Decode(key)) {
+          timers_.emplace(t->at, partition, std::move(t->id));
+        }
+        return true;
+      });
   timers_size_ = timers_.size();
+  if (!st.ok()) {
+    // Missing timers would be missed alerts: every owned partition is loaded again with the
+    // next batch (the timers already in memory stay; a set holds each once).
+    log::Error(kLogger, "timers not loaded; loading them again",
+               {{"partition", partition}, {"error", st.ToString()}});
+    timers_failed_ = true;
+  }
 }
 
 void SlaApp::Refill() {
   const absl::Time until = clock_->Now() + horizon_;
+  timers_failed_ = false;
   for (int32_t p : OwnedPartitions()) LoadTimers(p, until);
   loaded_until_ = until;
 }
@@ -335,7 +342,7 @@ absl::StatusOr<std::optional<kafka::StoredPosition>> SlaApp::Position(int32_t p)
 void SlaApp::OnAssigned(int32_t p) {
   earshot::v1::SlaPartitionState state;
   if (auto v = store_->Get(kPartitions, PartitionPrefix(p)); v.ok() && v->has_value()) {
-    state.ParseFromString(**v);
+    store::ParseStored(&state, **v, "SLA partition record");
   }
   {
     absl::MutexLock lock(&mu_);
@@ -345,14 +352,20 @@ void SlaApp::OnAssigned(int32_t p) {
   LoadTimers(p, clock_->Now() + horizon_);
   // Alerts still firing are re-sent to Alertmanager by their new owner.
   std::vector<earshot::v1::Alert> firing;
-  std::unique_ptr<rocksdb::Iterator> it(
-      store_->db()->NewIterator(rocksdb::ReadOptions(), store_->cf(kFiring)));
-  const std::string prefix = PartitionPrefix(p);
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    earshot::v1::Alert a;
-    if (a.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      firing.push_back(std::move(a));
-    }
+  const absl::Status st =
+      store_->Scan(kFiring, PartitionPrefix(p), "", [&](std::string_view key, std::string_view v) {
+        earshot::v1::Alert a;
+        if (a.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
+          firing.push_back(std::move(a));
+        } else {
+          log::Warn(kLogger, "skipping an unreadable firing alert",
+                    {{"partition", p}, {"alert_id", std::string(key.substr(4))}});
+        }
+        return true;
+      });
+  if (!st.ok()) {
+    log::Error(kLogger, "firing alerts not read; Alertmanager gets them when they change",
+               {{"partition", p}, {"error", st.ToString()}});
   }
   alertmanager_->Restore(firing);
 }
@@ -371,7 +384,7 @@ void SlaApp::OnRevoked(int32_t p) {
 
 absl::Duration SlaApp::PollWait() {
   // The far future moves into memory as it becomes near.
-  if (clock_->Now() + horizon_ / 2 >= loaded_until_) Refill();
+  if (timers_failed_ || clock_->Now() + horizon_ / 2 >= loaded_until_) Refill();
   // Sleep in the consumer until the next timer is due (at most 100 ms).
   absl::Duration wait = absl::Milliseconds(100);
   if (!timers_.empty()) {
@@ -445,7 +458,7 @@ void SlaApp::Committed(const kafka::StatefulBatch& batch) {
     for (const auto& [p, _] : batch.first_offset) {
       if (auto value = view_->Written(kPartitions, PartitionPrefix(p));
           value && owned_.count(p) > 0) {
-        owned_[p].ParseFromString(*value);
+        store::ParseStored(&owned_[p], *value, "SLA partition record");
       }
     }
   }
@@ -578,20 +591,19 @@ void SlaApp::Periodic() {
   std::map<std::string, int64_t> waiting;
   int64_t open = 0;
   absl::Time oldest = absl::InfiniteFuture();
-  std::unique_ptr<rocksdb::Iterator> it(
-      store_->db()->NewIterator(rocksdb::ReadOptions(), store_->cf(kWaits)));
   for (const auto& [p, state] : owned) {
     for (const auto& [k, n] : state.waiting()) {
       waiting[k] += n;
       open += n;
     }
-    const std::string prefix = PartitionPrefix(p);
-    it->Seek(prefix);
-    if (it->Valid() && it->key().starts_with(prefix)) {
-      std::string_view key(it->key().data(), it->key().size());
-      oldest = std::min(oldest, absl::FromUnixMicros(static_cast<int64_t>(
-                                    store::ReadBigEndian64(key.substr(prefix.size(), 8)))));
-    }
+    // The partition's first wait is its oldest (waits sort by their start).
+    store_
+        ->Scan(kWaits, PartitionPrefix(p), "",
+               [&](std::string_view key, auto) {
+                 if (auto w = store::TimedKey::Decode(key)) oldest = std::min(oldest, w->at);
+                 return false;
+               })
+        .IgnoreError();  // a metric: the next turn reads it again
     if (const int64_t lag = runtime_->Lag(p, state.next_offset()); lag >= 0) {
       Metrics::Cached(metrics_->lag_by, *metrics_->lag, {{"partition", std::to_string(p)}},
                       std::to_string(p))

@@ -4,6 +4,7 @@
 
 #include "fmt/format.h"
 #include "services/common/store/store.h"
+#include "services/common/store/stored_proto.h"
 
 namespace earshot::sla {
 namespace {
@@ -39,10 +40,7 @@ std::string PartitionKey(int32_t partition, std::string_view key) {
 }
 
 std::string WaitKey(int32_t partition, absl::Time at, std::string_view thread_key) {
-  std::string out = PartitionPrefix(partition);
-  store::AppendBigEndian64(static_cast<uint64_t>(absl::ToUnixMicros(at)), &out);
-  out.append(thread_key);
-  return out;
+  return store::TimedKey{partition, at, std::string(thread_key)}.Encode();
 }
 
 std::string CountKey(const SlaClock& c) {
@@ -167,7 +165,7 @@ void SlaCore::Apply(int32_t partition, int64_t offset, const earshot::v1::Routed
   std::optional<SlaClock> stored;
   if (auto v = view.Get(kClocks, clock_key)) {
     stored.emplace();
-    stored->ParseFromString(*v);
+    if (!store::ParseStored(&*stored, *v, "SLA clock " + t.thread_key())) stored.reset();
   }
   const bool waiting =
       t.status() == earshot::v1::THREAD_STATUS_AWAITING_REPLY && t.has_oldest_unanswered();

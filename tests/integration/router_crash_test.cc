@@ -308,7 +308,7 @@ absl::StatusOr<std::unique_ptr<store::Store>> OpenRouterStore(const std::string&
 std::map<std::string, std::string> ReadCf(store::Store& s, Cf cf) {
   std::map<std::string, std::string> out;
   std::unique_ptr<rocksdb::Iterator> it(
-      s.db()->NewIterator(rocksdb::ReadOptions(), s.cf(CfName(cf))));
+      s.rocksdb_for_tools()->NewIterator(rocksdb::ReadOptions(), s.cf(CfName(cf))));
   for (it->SeekToFirst(); it->Valid(); it->Next())
     out[it->key().ToString()] = it->value().ToString();
   EXPECT_TRUE(it->status().ok()) << it->status().ToString();

@@ -299,6 +299,19 @@ absl::StatusOr<int64_t> Changelog::Apply(Consumer& reader, int32_t partition, in
   bool waited_for_open = false;
   std::vector<Op> pending;  // since the last marker: applied only when the next one arrives
   rocksdb::WriteBatch whole;
+  // The pending records into the next write; the log is complete up to `next`.
+  auto take_pending = [&] {
+    for (Op& op : pending) {
+      if (op.value) {
+        whole.Put(store_->cf(op.cf), op.key, *op.value);
+      } else {
+        whole.Delete(store_->cf(op.cf), op.key);
+      }
+    }
+    applied += static_cast<int64_t>(pending.size());
+    pending.clear();
+    complete = next;
+  };
   absl::Status status;
   absl::Time give_up = absl::Now() + options_.read_timeout;
   while (true) {
@@ -337,16 +350,7 @@ absl::StatusOr<int64_t> Changelog::Apply(Consumer& reader, int32_t partition, in
       const auto sep = m.key.find('\0');
       if (sep == std::string::npos) continue;
       if (sep == 0) {  // a marker: the records before it are a whole batch
-        for (Op& op : pending) {
-          if (op.value) {
-            whole.Put(store_->cf(op.cf), op.key, *op.value);
-          } else {
-            whole.Delete(store_->cf(op.cf), op.key);
-          }
-        }
-        applied += static_cast<int64_t>(pending.size());
-        pending.clear();
-        complete = next;
+        take_pending();
         continue;
       }
       std::string cf = m.key.substr(0, sep);
@@ -355,6 +359,7 @@ absl::StatusOr<int64_t> Changelog::Apply(Consumer& reader, int32_t partition, in
           {std::move(cf), m.key.substr(sep + 1),
            m.tombstone ? std::nullopt : std::optional<std::string>(std::move(m.value))});
     }
+    if (options_.transactional) take_pending();  // what read_committed hands out is whole
     if (whole.Count() > 0) {
       whole.Put(store_->cf(options_.checkpoint_cf), store::PartitionPrefix(partition),
                 EncodeCheckpoint({complete, cluster_id_}));
@@ -401,22 +406,21 @@ absl::StatusOr<int64_t> Changelog::Seed(int32_t partition) {
     written += static_cast<int64_t>(records.size());
     return ProduceAndWait(*sink_, std::exchange(records, {}));
   };
-  rocksdb::ReadOptions read;
-  read.total_order_seek = true;  // the point-lookup families have whole-key prefixes
   for (const std::string& cf : options_.state_cfs) {
-    std::unique_ptr<rocksdb::Iterator> it(store_->db()->NewIterator(read, store_->cf(cf)));
-    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-      Record r;
-      r.topic = options_.topic;
-      r.partition = partition;
-      r.key = cf + '\0' + it->key().ToString();
-      r.value = it->value().ToString();
-      records.push_back(std::move(r));
-      if (static_cast<int>(records.size()) >= options_.restore_batch) {
-        if (auto st = flush(false); !st.ok()) return st;
-      }
-    }
-    if (!it->status().ok()) return store::FromRocks(it->status(), "seed the changelog");
+    absl::Status sent;
+    absl::Status scanned =
+        store_->Scan(cf, prefix, "", [&](std::string_view key, std::string_view value) {
+          Record r;
+          r.topic = options_.topic;
+          r.partition = partition;
+          r.key = cf + '\0' + std::string(key);
+          r.value = std::string(value);
+          records.push_back(std::move(r));
+          if (static_cast<int>(records.size()) >= options_.restore_batch) sent = flush(false);
+          return sent.ok();
+        });
+    if (!sent.ok()) return sent;
+    if (!scanned.ok()) return scanned;
   }
   if (auto st = flush(true); !st.ok()) return st;
   return written;

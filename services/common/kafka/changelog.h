@@ -60,6 +60,12 @@ struct ChangelogOptions {
   std::string checkpoint_cf = "changelog";
   // The families whose writes the changelog carries and a drop clears.
   std::vector<std::string> state_cfs;
+  // Written in Kafka transactions and read read_committed: every record read belongs to a
+  // whole batch, so a restore applies records as it reads them. Otherwise it holds the records
+  // after the last marker until the next one (a batch a crash left half written is never
+  // applied), and a compacted log, which keeps only each partition's last marker, is held
+  // whole in memory up to it: the embedded broker's small logs only.
+  bool transactional = false;
   int restore_batch = 10000;                        // records a RocksDB write during a restore
   absl::Duration read_timeout = absl::Seconds(30);  // longest wait for the next records
   absl::Duration revoked_ttl = absl::Minutes(30);   // a revoked partition's copy, kept for

@@ -224,6 +224,7 @@ absl::StatusOr<std::unique_ptr<StatefulRuntime>> StatefulRuntime::Create(
   changelog.consumer = o.consumer.consumer;
   // The changelog of an aborted transaction is never applied.
   changelog.consumer.extra["isolation.level"] = "read_committed";
+  changelog.transactional = rt->exactly_once_;
   RecordSink* seed =
       rt->seed_sink_ ? rt->seed_sink_.get() : static_cast<RecordSink*>(rt->producer_.get());
   auto made = Changelog::Create(std::move(changelog), store, seed, rt->consumer_->cluster_id());

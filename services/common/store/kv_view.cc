@@ -31,6 +31,43 @@ std::optional<std::string> OverlayView::Written(std::string_view cf, std::string
   return std::nullopt;
 }
 
+absl::Status OverlayView::Scan(std::string_view cf, std::string_view prefix, std::string_view from,
+                               Store::Visit visit) {
+  // The batch's writes under the prefix, in order (the map is unordered; a batch is small).
+  const std::string head = Key(cf, prefix);
+  const std::string start = Key(cf, from.empty() ? prefix : from);
+  std::vector<std::pair<std::string_view, const std::optional<std::string>*>> mine;
+  for (const auto& [k, v] : writes_) {
+    if (k.starts_with(head) && k >= start) {
+      mine.emplace_back(std::string_view(k).substr(cf.size() + 1), &v);
+    }
+  }
+  std::sort(mine.begin(), mine.end());
+  size_t next = 0;
+  bool go = true;
+  // Hands out the batch's own keys that sort before `key` (all of them when key is nullopt);
+  // false once the visitor stopped.
+  auto own_before = [&](std::optional<std::string_view> key) {
+    for (; go && next < mine.size() && (!key || mine[next].first < *key); ++next) {
+      if (*mine[next].second) go = visit(mine[next].first, **mine[next].second);
+    }
+    return go;
+  };
+  absl::Status st = store_->Scan(cf, prefix, from, [&](std::string_view key, std::string_view v) {
+    if (!own_before(key)) return false;
+    if (next < mine.size() && mine[next].first == key) {  // the batch's value replaces it
+      const auto* mine_v = mine[next++].second;
+      if (*mine_v) go = visit(key, **mine_v);
+      return go;
+    }
+    go = visit(key, v);
+    return go;
+  });
+  if (!st.ok()) return st;
+  own_before(std::nullopt);
+  return absl::OkStatus();
+}
+
 absl::Status OverlayView::Commit() {
   if (!error_.ok()) return error_;
   if (writes_.empty()) return absl::OkStatus();  // nothing to write: no RocksDB write at all

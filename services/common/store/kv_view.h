@@ -40,6 +40,10 @@ class OverlayView final : public KvView {
 
   // The batch's value of a key it wrote: the value, nullopt when deleted or not written.
   std::optional<std::string> Written(std::string_view cf, std::string_view key) const;
+  // Store::Scan as the batch sees it: its own writes merged in (a key it wrote shows its new
+  // value, one it deleted is skipped), in key order.
+  absl::Status Scan(std::string_view cf, std::string_view prefix, std::string_view from,
+                    Store::Visit visit);
   // Writes the batch in one RocksDB write (none when it wrote nothing); the first read error
   // instead, if there was one.
   absl::Status Commit();

@@ -12,6 +12,7 @@
 
 #include "services/common/store/kv_view.h"
 #include "services/common/store/store.h"
+#include "services/common/store/stored_proto.h"
 
 namespace earshot::store {
 
@@ -24,7 +25,9 @@ class PartitionStates {
   State* Load(int32_t partition, KvView& view) {
     auto [it, inserted] = states_.try_emplace(partition);
     if (inserted) {
-      if (auto v = view.Get(cf_, PartitionPrefix(partition))) it->second.ParseFromString(*v);
+      if (auto v = view.Get(cf_, PartitionPrefix(partition))) {
+        ParseStored(&it->second, *v, cf_ + " record of partition " + std::to_string(partition));
+      }
     }
     return &it->second;
   }

@@ -61,8 +61,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
   // Index and filters in 4 KiB partitions behind a small pinned top level: a lookup loads the
   // partitions it needs, not a file's whole index and filter (about 1 MiB each per million
   // keys). Without this, once the data's indexes and filters outgrow the block cache, every
-  // lookup reloads and decompresses them (bench/README.md, router: 30x per event at 1M threads
-  // with an 8 MiB cache).
+  // lookup reloads and decompresses them: 1,520 CPU-us an event against 95 at 1M threads with
+  // an 8 MiB cache (bench/README.md, RocksDB settings).
   table.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
   table.partition_filters = true;
   table.metadata_block_size = 4096;
@@ -76,8 +76,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
   base.max_write_buffer_number = 3;
   // LZ4 on every level, the last included: once the state outgrows the block cache most reads
   // decompress a block of the last level, and ZSTD's decompression made a router event with 1M
-  // threads stored cost 85 CPU-us against 52 with LZ4 (bench/README.md); the files are ~30%
-  // larger.
+  // threads stored cost 85 CPU-us against 54 with LZ4; the files are ~30% larger
+  // (bench/README.md, RocksDB settings).
   base.compression = rocksdb::kLZ4Compression;
   base.bottommost_compression = rocksdb::kLZ4Compression;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, base);
@@ -136,6 +136,20 @@ absl::StatusOr<std::optional<std::string>> Store::Get(std::string_view cf_name,
   return std::optional<std::string>(std::move(value));
 }
 
+absl::Status Store::Scan(std::string_view cf_name, std::string_view prefix, std::string_view from,
+                         Visit visit) {
+  rocksdb::ReadOptions read;
+  read.total_order_seek = true;  // point-lookup families have whole-key prefixes
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, cf(cf_name)));
+  const std::string_view start = from.empty() ? prefix : from;
+  for (it->Seek(rocksdb::Slice(start.data(), start.size())); it->Valid(); it->Next()) {
+    const std::string_view key(it->key().data(), it->key().size());
+    if (!key.starts_with(prefix)) break;
+    if (!visit(key, std::string_view(it->value().data(), it->value().size()))) break;
+  }
+  return FromRocks(it->status(), "scan");
+}
+
 absl::Status Store::Write(rocksdb::WriteBatch* batch) {
   return FromRocks(db_->Write(write_options_, batch), "write");
 }
@@ -178,6 +192,31 @@ std::string PartitionPrefix(int32_t partition) {
 
 void AppendBigEndian64(uint64_t v, std::string* out) {
   for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+std::string TimedKey::EncodeSuffix() const {
+  std::string out;
+  out.reserve(8 + id.size());
+  AppendBigEndian64(static_cast<uint64_t>(absl::ToUnixMicros(at)), &out);
+  out.append(id);
+  return out;
+}
+
+std::string TimedKey::Encode() const { return PartitionPrefix(partition) + EncodeSuffix(); }
+
+std::optional<TimedKey> TimedKey::DecodeSuffix(std::string_view suffix) {
+  if (suffix.size() < 8) return std::nullopt;
+  TimedKey k;
+  k.at = absl::FromUnixMicros(static_cast<int64_t>(ReadBigEndian64(suffix.substr(0, 8))));
+  k.id = std::string(suffix.substr(8));
+  return k;
+}
+
+std::optional<TimedKey> TimedKey::Decode(std::string_view key) {
+  if (key.size() < 4) return std::nullopt;
+  auto k = DecodeSuffix(key.substr(4));
+  if (k) k->partition = static_cast<int32_t>(ReadBigEndian32(key.substr(0, 4)));
+  return k;
 }
 
 uint32_t ReadBigEndian32(std::string_view in) {

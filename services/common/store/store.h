@@ -9,8 +9,10 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "rocksdb/compaction_filter.h"
 #include "rocksdb/db.h"
 #include "rocksdb/statistics.h"
@@ -58,17 +60,30 @@ class Store {
   static absl::StatusOr<std::unique_ptr<Store>> Open(StoreOptions options);
   ~Store();
 
-  rocksdb::DB* db() { return db_.get(); }
   // The handle of a column family named at Open (aborts on a name that was not).
   rocksdb::ColumnFamilyHandle* cf(std::string_view name) const;
 
   absl::StatusOr<std::optional<std::string>> Get(std::string_view cf_name, std::string_view key);
+  // Visits the keys of a family that start with `prefix`, in key order, from the first at or
+  // after `from` (empty: the prefix's first); `visit` returns false to stop. The scan's own
+  // error (an unreadable file) is the result: a scan that ended early never looks complete.
+  // Point-lookup families (ColumnFamily::point_lookups) are scanned in total order too.
+  using Visit = absl::FunctionRef<bool(std::string_view key, std::string_view value)>;
+  absl::Status Scan(std::string_view cf_name, std::string_view prefix, std::string_view from,
+                    Visit visit);
   absl::Status Write(rocksdb::WriteBatch* batch);
   // Removes every key in [begin, end) of a column family (a partition's range).
   absl::Status DeleteRange(std::string_view cf_name, std::string_view begin, std::string_view end);
   StoreStats Stats();
 
+  // RocksDB itself, for benchmarks and tests that inspect it (properties, forced compaction,
+  // key-by-key comparison). Services go through Get, Scan and Write, which turn every
+  // rocksdb::Status into an absl::Status.
+  rocksdb::DB* rocksdb_for_tools() { return db_.get(); }
+
  private:
+  friend class OverlayView;  // reads into its own buffers
+  rocksdb::DB* db() { return db_.get(); }
   Store() = default;
   StoreOptions options_;
   std::shared_ptr<rocksdb::Statistics> statistics_;
@@ -87,5 +102,21 @@ uint64_t ReadBigEndian64(std::string_view in);
 // The 4-byte big-endian input partition every key of a partitioned service's state starts
 // with, so that a partition's state is one key range.
 std::string PartitionPrefix(int32_t partition);
+
+// A key that sorts by time within a partition: the partition (4 bytes), the time (µs since the
+// epoch, 8 bytes, big-endian) and an id (a thread key). The SLA monitor's timers and waits are
+// such keys; the router's queue index puts the time-and-id part under a queue.
+struct TimedKey {
+  int32_t partition = 0;
+  absl::Time at;
+  std::string id;
+
+  std::string Encode() const;
+  // The time and id alone: "time (8 bytes) + id".
+  std::string EncodeSuffix() const;
+  // nullopt for a key too short to be one.
+  static std::optional<TimedKey> Decode(std::string_view key);
+  static std::optional<TimedKey> DecodeSuffix(std::string_view suffix);
+};
 
 }  // namespace earshot::store

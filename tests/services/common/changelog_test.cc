@@ -91,7 +91,8 @@ class ChangelogTest : public ::testing::Test {
     std::unique_ptr<Changelog> changelog;
   };
 
-  Replica Open(const std::string& name, const std::string& cluster = "cluster") {
+  Replica Open(const std::string& name, const std::string& cluster = "cluster",
+               bool transactional = false) {
     Replica r;
     store::StoreOptions so;
     so.path = root_ + "/" + name;
@@ -106,6 +107,7 @@ class ChangelogTest : public ::testing::Test {
     co.consumer.group_id = "changelog-test";
     co.state_cfs = {"state"};
     co.read_timeout = absl::Seconds(10);
+    co.transactional = transactional;
     auto c = Changelog::Create(co, r.store.get(), producer_.get(), cluster);
     EXPECT_TRUE(c.ok()) << c.status();
     r.changelog = std::move(*c);
@@ -136,7 +138,7 @@ class ChangelogTest : public ::testing::Test {
     std::map<std::string, std::string> out;
     const std::string prefix = store::PartitionPrefix(p);
     std::unique_ptr<rocksdb::Iterator> it(
-        r.store->db()->NewIterator(rocksdb::ReadOptions(), r.store->cf("state")));
+        r.store->rocksdb_for_tools()->NewIterator(rocksdb::ReadOptions(), r.store->cf("state")));
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
       out[it->key().ToString()] = it->value().ToString();
     }
@@ -190,6 +192,27 @@ TEST_F(ChangelogTest, AHalfWrittenBatchIsNeverApplied) {
   Replica b = Open("b");
   ASSERT_TRUE(b.changelog->Restore(0).ok());
   EXPECT_EQ(Partition(b, 0), whole) << "state of half a batch was applied";
+}
+
+// Written in transactions, a changelog read read_committed holds only whole batches: records
+// apply as they are read, also where compaction left no marker after them (each partition's
+// marker key keeps only its last one), instead of being held in memory up to that marker.
+TEST_F(ChangelogTest, ATransactionalChangelogAppliesRecordsWithoutAMarkerAfterThem) {
+  std::vector<Record> records;
+  std::map<std::string, std::string> expected;
+  for (int i = 0; i < 50; ++i) {
+    Record r;
+    r.topic = kTopic;
+    r.partition = 0;
+    r.key = std::string("state") + '\0' + Key(0, "t" + std::to_string(i));
+    r.value = "open";
+    expected[Key(0, "t" + std::to_string(i))] = "open";
+    records.push_back(std::move(r));
+  }
+  ASSERT_TRUE(Produce(std::move(records)).ok());
+  Replica b = Open("b", "cluster", /*transactional=*/true);
+  ASSERT_TRUE(b.changelog->Restore(0).ok());
+  EXPECT_EQ(Partition(b, 0), expected);
 }
 
 TEST_F(ChangelogTest, AStandbyCopyFollowsItsOwnerAndLeavesOwnedPartitionsAlone) {

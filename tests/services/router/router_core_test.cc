@@ -252,6 +252,24 @@ namespace {
 // A data folder written before the queue index had one entry per thread: every thread also had
 // an entry under "" (all queues). The upgrade, on the real RocksDB folder, keeps the entry of a
 // thread without a queue and removes the others, once.
+TEST(QueueIndexEntryTest, DecodesWhatQueueIndexKeyBuilds) {
+  const absl::Time at = absl::FromUnixMicros(1741170000123456);
+  auto e = QueueIndexEntry::Decode(
+      QueueIndexKey(7, "care-de", earshot::v1::THREAD_STATUS_AWAITING_REPLY, at, "x:1:u:2"));
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->partition, 7);
+  EXPECT_EQ(e->queue, "care-de");
+  EXPECT_EQ(e->status, earshot::v1::THREAD_STATUS_AWAITING_REPLY);
+  EXPECT_EQ(e->sort_time, at);
+  EXPECT_EQ(e->thread_key, "x:1:u:2");
+  auto none = QueueIndexEntry::Decode(
+      QueueIndexKey(0, "", earshot::v1::THREAD_STATUS_RESOLVED, at, "x:1:u:3"));
+  ASSERT_TRUE(none.has_value());
+  EXPECT_EQ(none->queue, "");
+  EXPECT_EQ(none->thread_key, "x:1:u:3");
+  EXPECT_FALSE(QueueIndexEntry::Decode(PartitionPrefix(1) + "no-terminator").has_value());
+}
+
 TEST(QueueIndexUpgradeTest, RemovesTheAllQueuesEntriesOfThreadsWithAQueue) {
   const std::string path = ::testing::TempDir() + "/queue-index-upgrade";
   std::filesystem::remove_all(path);
@@ -268,7 +286,7 @@ TEST(QueueIndexUpgradeTest, RemovesTheAllQueuesEntriesOfThreadsWithAQueue) {
   auto index_keys = [](store::Store& s) {
     std::vector<std::string> keys;
     std::unique_ptr<rocksdb::Iterator> it(
-        s.db()->NewIterator(rocksdb::ReadOptions(), s.cf(CfName(Cf::kQueueIndex))));
+        s.rocksdb_for_tools()->NewIterator(rocksdb::ReadOptions(), s.cf(CfName(Cf::kQueueIndex))));
     for (it->SeekToFirst(); it->Valid(); it->Next()) keys.push_back(it->key().ToString());
     return keys;
   };
