@@ -24,7 +24,8 @@ add_library(earshot::rdkafka ALIAS earshot_rdkafka)
 # tcmalloc (gperftools' minimal build): the allocator of the programs that run services. With
 # glibc's malloc, allocation took 15% of the gateway's I/O thread and its arena locks made that
 # thread wait for librdkafka's; tcmalloc's per-thread caches gave the gateway 40% more
-# requests/s (bench/README.md). Linked to executables only; libraries do not pick an allocator.
+# requests/s (bench/README.md, Gateway). Linked to executables only; libraries do not pick an
+# allocator.
 pkg_check_modules(TCMALLOC REQUIRED IMPORTED_TARGET libtcmalloc_minimal)
 add_library(earshot_malloc INTERFACE)
 target_link_libraries(earshot_malloc INTERFACE PkgConfig::TCMALLOC)

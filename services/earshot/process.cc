@@ -104,7 +104,7 @@ absl::Status Process::Start() {
     // librdkafka's mock broker holds a fetch that finds nothing for the whole fetch wait and
     // does not answer early when a record arrives (a Kafka broker does), so each consumer hop
     // would cost up to that wait: 50 ms in the router and SLA monitor, 10 ms in the stream.
-    // In-process, shorter waits cost little (bench/README.md, Stream).
+    // In-process, shorter waits cost little (bench/README.md, Embedded broker).
     config_.SetDefault("kafka.fetch_wait", "5ms");
     config_.SetDefault("stream.fetch_wait", "5ms");
     bootstrap_ = broker_->bootstrap();

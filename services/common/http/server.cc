@@ -240,7 +240,8 @@ class Server::Impl {
     }
 
     // The answer's head is formatted here rather than by Beast's serializer, which cost about a
-    // tenth of the gateway's instructions per request for a head of five lines (bench/README.md).
+    // tenth of the gateway's instructions per request for a head of five lines (bench/README.md,
+    // Gateway).
     // Header names and values are the server's own, never a client's.
     void Write(Response r, bool counted) {
       head_.clear();
