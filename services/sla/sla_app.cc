@@ -189,6 +189,7 @@ absl::Status SlaApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc)
   am.url = config.GetString("alertmanager.url", "");
   am.resend_interval = config.GetDuration("alertmanager.resend_interval", am.resend_interval);
   am.timeout = config.GetDuration("alertmanager.timeout", am.timeout);
+  am.max_backoff = config.GetDuration("alertmanager.max_backoff", am.max_backoff);
   am.generator_url = config.GetString("alertmanager.generator_url", "");
 
   ChannelWatchOptions& watch = watch_options_;

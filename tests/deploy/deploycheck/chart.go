@@ -144,12 +144,13 @@ type ConfigKeys struct {
 // LoadConfigKeys scans the C++ sources under dir.
 func LoadConfigKeys(dir string) (*ConfigKeys, error) {
 	ck := &ConfigKeys{exact: map[string]bool{}}
-	get := regexp.MustCompile(`\b(?:Get(?:String|Int|Double|Bool|Duration|List)|Has)\(\s*"([a-z0-9_.\-]+)"\s*[,)]`)
+	get := regexp.MustCompile(`\b(?:Get(?:String|Int|IntList|Double|Bool|Duration|List)|Has)\(\s*"([a-z0-9_.\-]+)"\s*[,)]`)
 	table := regexp.MustCompile(`\{\s*"([a-z0-9_]+\.[a-z0-9_.]+)",\s*"[a-z0-9_.]+"\s*\}`)
 	sub := regexp.MustCompile(`\b(?:Node|ChildKeys)\(\s*"([a-z0-9_.\-]+)"\s*\)`)
-	concat := regexp.MustCompile(`\bGet(?:String|Int|Double|Bool|Duration|List)\(\s*"([a-z0-9_.\-]+\.)"\s*\+\s*[A-Za-z_]+\s*\+\s*"(\.[a-z0-9_.\-]+)"`)
-	// Settings shared by several services' sections: Get*(service + ".session_timeout_ms").
-	sectioned := regexp.MustCompile(`\bGet(?:String|Int|Double|Bool|Duration|List)\(\s*[a-z_]+\s*\+\s*"(\.[a-z0-9_.\-]+)"`)
+	concat := regexp.MustCompile(`\bGet(?:String|Int|IntList|Double|Bool|Duration|List)\(\s*"([a-z0-9_.\-]+\.)"\s*\+\s*[A-Za-z_]+\s*\+\s*"(\.[a-z0-9_.\-]+)"`)
+	// Settings the stateful runtime reads in the router's and the SLA monitor's sections:
+	// Get*(service + ".session_timeout_ms").
+	sectioned := regexp.MustCompile(`\bGet(?:String|Int|IntList|Double|Bool|Duration|List)\(\s*[a-z_]+\s*\+\s*"(\.[a-z0-9_.\-]+)"`)
 	err := filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
 		if err != nil || info.IsDir() || !strings.HasSuffix(p, ".cc") {
 			return err
@@ -172,7 +173,7 @@ func LoadConfigKeys(dir string) (*ConfigKeys, error) {
 			ck.patterns = append(ck.patterns, regexp.MustCompile("^"+regexp.QuoteMeta(m[1])+`[^.]+`+regexp.QuoteMeta(m[2])+"$"))
 		}
 		for _, m := range sectioned.FindAllStringSubmatch(string(data), -1) {
-			ck.patterns = append(ck.patterns, regexp.MustCompile("^[a-z_]+"+regexp.QuoteMeta(m[1])+"$"))
+			ck.patterns = append(ck.patterns, regexp.MustCompile("^(router|sla)"+regexp.QuoteMeta(m[1])+"$"))
 		}
 		return nil
 	})
