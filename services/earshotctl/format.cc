@@ -4,6 +4,7 @@
 #include "fmt/format.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
+#include "services/common/base/proto_time.h"
 #include "services/common/names/names.h"
 
 namespace earshot::ctl {
@@ -12,10 +13,6 @@ namespace {
 using earshot::v1::Alert;
 using earshot::v1::RoutedEvent;
 using earshot::v1::Thread;
-
-absl::Time ToTime(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
 
 bool IsSet(const google::protobuf::Timestamp& ts) { return ts.seconds() != 0 || ts.nanos() != 0; }
 
@@ -52,7 +49,7 @@ std::string Quoted(std::string_view text, size_t max_chars) {
 
 std::string FormatTime(const google::protobuf::Timestamp& ts, absl::TimeZone tz) {
   if (!IsSet(ts)) return "-";
-  return absl::FormatTime("%Y-%m-%d %H:%M:%S", ToTime(ts), tz);
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S", FromProtoTime(ts), tz);
 }
 
 std::string FormatWait(absl::Duration d) {
@@ -149,8 +146,9 @@ std::string FormatThread(const Thread& t, absl::TimeZone tz, absl::Time now) {
   line("thread", t.thread_key());
   std::string status(ThreadStatusName(t.status()));
   if (t.status() == earshot::v1::THREAD_STATUS_AWAITING_REPLY && IsSet(t.oldest_unanswered())) {
-    status += fmt::format(" for {} ({} unanswered)",
-                          FormatWait(now - ToTime(t.oldest_unanswered())), t.unanswered_count());
+    status +=
+        fmt::format(" for {} ({} unanswered)",
+                    FormatWait(now - FromProtoTime(t.oldest_unanswered())), t.unanswered_count());
   }
   if (t.ignored()) status += " [ignored: no clock]";
   if (t.status() == earshot::v1::THREAD_STATUS_RESOLVED && !t.resolve_reason().empty()) {
@@ -178,7 +176,7 @@ std::string FormatThread(const Thread& t, absl::TimeZone tz, absl::Time now) {
 std::string FormatThreadRow(const Thread& t, absl::Time now) {
   std::string waiting = "-";
   if (t.status() == earshot::v1::THREAD_STATUS_AWAITING_REPLY && IsSet(t.oldest_unanswered())) {
-    waiting = FormatWait(now - ToTime(t.oldest_unanswered()));
+    waiting = FormatWait(now - FromProtoTime(t.oldest_unanswered()));
   }
   return fmt::format("{}  {:<14}  {:<11} {:<7} {:>7}  {}", t.thread_key(),
                      ThreadStatusName(t.status()), t.queue().empty() ? "-" : t.queue(),

@@ -7,6 +7,7 @@
 
 #include "rocksdb/db.h"
 #include "services/common/base/log.h"
+#include "services/common/base/proto_time.h"
 #include "services/common/store/store.h"
 #include "services/common/store/stored_proto.h"
 
@@ -15,10 +16,6 @@ namespace {
 
 using earshot::v1::Event;
 using earshot::v1::Thread;
-
-absl::Time FromTs(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
 
 // A message reference unique within a partition: Telegram ids are unique per chat only.
 std::string MessageRef(const Event& e, std::string_view message_id) {
@@ -112,9 +109,9 @@ std::optional<QueueIndexEntry> QueueIndexEntry::Decode(std::string_view key) {
 
 absl::Time ThreadSortTime(const Thread& t) {
   if (t.status() == earshot::v1::THREAD_STATUS_AWAITING_REPLY && t.has_oldest_unanswered()) {
-    return FromTs(t.oldest_unanswered());
+    return FromProtoTime(t.oldest_unanswered());
   }
-  return FromTs(t.updated_at());
+  return FromProtoTime(t.updated_at());
 }
 
 bool DedupExpired(std::string_view value, absl::Time now) {
@@ -131,7 +128,7 @@ ApplyResult RouterCore::Apply(int32_t partition, int64_t offset, const Event& ev
   pstate.set_next_offset(offset + 1);
 
   // Deduplication, on the gateway's receive time so a replay decides exactly as the first run.
-  const absl::Time received = FromTs(event.received_at());
+  const absl::Time received = FromProtoTime(event.received_at());
   const std::string dkey = PartitionKey(partition, event.event_id());
   if (auto v = view.Get(CfName(Cf::kDedup), dkey); v && !DedupExpired(*v, received)) {
     result.duplicate = true;

@@ -2,21 +2,13 @@
 
 #include <algorithm>
 
+#include "services/common/base/proto_time.h"
+
 namespace earshot::router {
 namespace {
 
 using earshot::v1::Event;
 using earshot::v1::Thread;
-
-void SetTime(absl::Time t, google::protobuf::Timestamp* ts) {
-  const int64_t s = absl::ToUnixSeconds(t);
-  ts->set_seconds(s);
-  ts->set_nanos(static_cast<int32_t>((t - absl::FromUnixSeconds(s)) / absl::Nanoseconds(1)));
-}
-
-absl::Time FromTs(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
 
 // The first `chars` code points of `text`, whole UTF-8 sequences only.
 std::string Excerpt(const std::string& text, int chars) {
@@ -39,7 +31,8 @@ void ClearWait(Thread* t) {
 void RecomputeOldest(Thread* t) {
   t->clear_oldest_unanswered();
   for (const auto& p : t->unanswered()) {
-    if (!t->has_oldest_unanswered() || FromTs(p.at()) < FromTs(t->oldest_unanswered())) {
+    if (!t->has_oldest_unanswered() ||
+        FromProtoTime(p.at()) < FromProtoTime(t->oldest_unanswered())) {
       *t->mutable_oldest_unanswered() = p.at();
     }
   }
@@ -63,22 +56,8 @@ bool AnswersThread(const Event& e) {
 }  // namespace
 
 absl::Time EventTime(const Event& event) {
-  if (event.has_created_at()) return FromTs(event.created_at());
-  return FromTs(event.received_at());
-}
-
-bool IsMessage(const Event& event) {
-  switch (event.kind()) {
-    case earshot::v1::KIND_MENTION:
-    case earshot::v1::KIND_COMMENT:
-    case earshot::v1::KIND_REPLY:
-    case earshot::v1::KIND_DIRECT_MESSAGE:
-    case earshot::v1::KIND_REVIEW:
-    case earshot::v1::KIND_POST:
-      return true;
-    default:
-      return false;
-  }
+  if (event.has_created_at()) return FromProtoTime(event.created_at());
+  return FromProtoTime(event.received_at());
 }
 
 void ApplyEvent(const Event& e, const earshot::v1::RoutingDecision& d, const ThreadLimits& limits,
@@ -88,11 +67,12 @@ void ApplyEvent(const Event& e, const earshot::v1::RoutingDecision& d, const Thr
     t->set_thread_key(e.thread_key());
     t->set_platform(e.platform());
     t->set_account_id(e.account_id());
-    SetTime(at, t->mutable_first_seen());
+    SetProtoTime(at, t->mutable_first_seen());
     t->set_status(earshot::v1::THREAD_STATUS_ANSWERED);  // nothing waits yet
   }
   t->set_last_event_id(e.event_id());
-  if (!t->has_updated_at() || at > FromTs(t->updated_at())) SetTime(at, t->mutable_updated_at());
+  if (!t->has_updated_at() || at > FromProtoTime(t->updated_at()))
+    SetProtoTime(at, t->mutable_updated_at());
 
   if (e.kind() == earshot::v1::KIND_CONTROL) {
     if (e.control().action() == earshot::v1::Control::ACTION_RESOLVE) {
@@ -105,7 +85,7 @@ void ApplyEvent(const Event& e, const earshot::v1::RoutingDecision& d, const Thr
 
   if (AnswersThread(e)) {
     if (IsMessage(e)) t->set_message_count(t->message_count() + 1);
-    SetTime(at, t->mutable_last_outbound());
+    SetProtoTime(at, t->mutable_last_outbound());
     ClearWait(t);
     t->set_status(earshot::v1::THREAD_STATUS_ANSWERED);
     t->clear_resolve_reason();
@@ -132,7 +112,7 @@ void ApplyEvent(const Event& e, const earshot::v1::RoutingDecision& d, const Thr
   if (!IsMessage(e)) return;  // edits and reactions change no clock
 
   t->set_message_count(t->message_count() + 1);
-  SetTime(at, t->mutable_last_inbound());
+  SetProtoTime(at, t->mutable_last_inbound());
   if (!e.author().id().empty() && t->participants_size() < limits.max_participants &&
       std::find(t->participants().begin(), t->participants().end(), e.author().id()) ==
           t->participants().end()) {
@@ -157,17 +137,18 @@ void ApplyEvent(const Event& e, const earshot::v1::RoutingDecision& d, const Thr
     t->clear_tags();
     t->set_ignored(false);
     t->clear_resolve_reason();
-    SetTime(at, t->mutable_oldest_unanswered());
+    SetProtoTime(at, t->mutable_oldest_unanswered());
   } else {
     t->set_priority(std::max(t->priority(), d.priority()));
-    if (at < FromTs(t->oldest_unanswered())) SetTime(at, t->mutable_oldest_unanswered());
+    if (at < FromProtoTime(t->oldest_unanswered()))
+      SetProtoTime(at, t->mutable_oldest_unanswered());
   }
   t->set_status(earshot::v1::THREAD_STATUS_AWAITING_REPLY);
   t->set_unanswered_count(t->unanswered_count() + 1);
   if (t->unanswered_size() < limits.max_pending) {
     auto* p = t->add_unanswered();
     p->set_message_id(e.message_id());
-    SetTime(at, p->mutable_at());
+    SetProtoTime(at, p->mutable_at());
   }
   t->set_queue(d.queue());
   t->set_sla_policy(d.sla_policy());

@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "earshot/v1/event.pb.h"
 #include "earshot/v1/routing.pb.h"
+#include "services/common/names/event_kinds.h"
 
 namespace earshot::router {
 
@@ -31,8 +32,6 @@ absl::Time EventTime(const earshot::v1::Event& event);
 void ApplyEvent(const earshot::v1::Event& event, const earshot::v1::RoutingDecision& decision,
                 const ThreadLimits& limits, earshot::v1::Thread* thread);
 
-// True when the event is a message a customer (INBOUND) or the brand (OUTBOUND) wrote, as
-// opposed to an edit, delete, reaction, status or control.
-bool IsMessage(const earshot::v1::Event& event);
+using events::IsMessage;
 
 }  // namespace earshot::router

@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "fmt/format.h"
 #include "services/common/base/log.h"
+#include "services/common/base/proto_time.h"
 #include "services/common/base/status.h"
 #include "services/common/base/strings.h"
 #include "services/common/http/client.h"
@@ -14,10 +15,6 @@ namespace earshot::sla {
 namespace {
 
 constexpr char kLogger[] = "sla.alertmanager";
-
-absl::Time FromTs(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
 
 std::string Rfc3339(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
@@ -117,7 +114,7 @@ std::string AlertmanagerSink::ToJson(const std::vector<earshot::v1::Alert>& aler
     const bool resolved = a.state() == earshot::v1::ALERT_STATE_RESOLVED;
     // A firing alert stays valid for a few re-send intervals, so a monitor that died lets it
     // expire instead of leaving it firing for ever.
-    const absl::Time ends = resolved ? FromTs(a.resolved_at()) : now + 4 * resend_interval;
+    const absl::Time ends = resolved ? FromProtoTime(a.resolved_at()) : now + 4 * resend_interval;
     std::string platform(names::Platform(a.platform()));
     std::string priority(names::Priority(a.priority()));
     out += fmt::format(
@@ -131,8 +128,8 @@ std::string AlertmanagerSink::ToJson(const std::vector<earshot::v1::Alert>& aler
         JsonQuote(a.permalink()),
         JsonQuote(absl::FormatDuration(
             absl::Trunc(absl::Seconds(a.waited().seconds()), absl::Seconds(1)))),
-        JsonQuote(a.has_deadline() ? Rfc3339(FromTs(a.deadline())) : ""),
-        JsonQuote(Rfc3339(FromTs(a.fired_at()))), JsonQuote(Rfc3339(ends)));
+        JsonQuote(a.has_deadline() ? Rfc3339(FromProtoTime(a.deadline())) : ""),
+        JsonQuote(Rfc3339(FromProtoTime(a.fired_at()))), JsonQuote(Rfc3339(ends)));
     if (!generator_url.empty()) out += ",\"generatorURL\":" + JsonQuote(generator_url);
     out += '}';
   }

@@ -4,18 +4,13 @@
 #include <cmath>
 
 #include "fmt/format.h"
+#include "services/common/base/proto_time.h"
+#include "services/common/names/event_kinds.h"
 #include "services/common/names/names.h"
-#include "services/router/thread_state.h"
 #include "services/sla/sla_core.h"
 
 namespace earshot::sla {
 namespace {
-
-void SetTs(absl::Time t, google::protobuf::Timestamp* ts) {
-  const int64_t s = absl::ToUnixSeconds(t);
-  ts->set_seconds(s);
-  ts->set_nanos(static_cast<int32_t>((t - absl::FromUnixSeconds(s)) / absl::Nanoseconds(1)));
-}
 
 earshot::v1::Alert ChannelAlert(earshot::v1::AlertLevel level, const std::string& key,
                                 earshot::v1::Platform platform, const std::string& account,
@@ -29,8 +24,8 @@ earshot::v1::Alert ChannelAlert(earshot::v1::AlertLevel level, const std::string
   a.set_thread_key(key);
   a.set_platform(platform);
   a.set_account_id(account);
-  SetTs(started, a.mutable_fired_at());
-  if (resolved) SetTs(now, a.mutable_resolved_at());
+  SetProtoTime(started, a.mutable_fired_at());
+  if (resolved) SetProtoTime(now, a.mutable_resolved_at());
   return a;
 }
 
@@ -70,7 +65,7 @@ void ChannelWatch::Observe(const earshot::v1::RoutedEvent& routed, absl::Time no
     pending_.push_back(ChannelAlert(earshot::v1::ALERT_LEVEL_SILENCE, key, si.platform, si.account,
                                     si.fired_at, now, /*resolved=*/true));
   }
-  if (e.direction() != earshot::v1::DIRECTION_INBOUND || !router::IsMessage(e)) return;
+  if (e.direction() != earshot::v1::DIRECTION_INBOUND || !events::IsMessage(e)) return;
   Surge& su = surges_[key];
   if (su.windows == 0 && su.count == 0 && su.window_start == absl::Time()) su.window_start = now;
   RollWindow(su, now);

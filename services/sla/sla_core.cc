@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "fmt/format.h"
+#include "services/common/base/proto_time.h"
 #include "services/common/store/store.h"
 #include "services/common/store/stored_proto.h"
 
@@ -12,18 +13,6 @@ namespace {
 using earshot::v1::Alert;
 using earshot::v1::AlertLevel;
 using earshot::v1::SlaClock;
-
-absl::Time FromTs(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
-
-void SetTs(absl::Time t, google::protobuf::Timestamp* ts) {
-  // A calendar that never opens gives no deadline: the largest valid timestamp (9999-12-31).
-  t = std::min(t, absl::FromUnixSeconds(253402300799));
-  const int64_t s = absl::ToUnixSeconds(t);
-  ts->set_seconds(s);
-  ts->set_nanos(static_cast<int32_t>((t - absl::FromUnixSeconds(s)) / absl::Nanoseconds(1)));
-}
 
 void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
   const int64_t s = absl::ToInt64Seconds(d);
@@ -51,10 +40,10 @@ std::string CountKey(const SlaClock& c) {
 // The levels of a clock in firing order, with their times.
 std::vector<std::pair<AlertLevel, absl::Time>> Levels(const SlaClock& c) {
   std::vector<std::pair<AlertLevel, absl::Time>> out = {
-      {earshot::v1::ALERT_LEVEL_WARNING, FromTs(c.warn_at())},
-      {earshot::v1::ALERT_LEVEL_BREACH, FromTs(c.breach_at())}};
+      {earshot::v1::ALERT_LEVEL_WARNING, FromProtoTime(c.warn_at())},
+      {earshot::v1::ALERT_LEVEL_BREACH, FromProtoTime(c.breach_at())}};
   if (c.has_escalate_at()) {
-    out.emplace_back(earshot::v1::ALERT_LEVEL_ESCALATION, FromTs(c.escalate_at()));
+    out.emplace_back(earshot::v1::ALERT_LEVEL_ESCALATION, FromProtoTime(c.escalate_at()));
   }
   return out;
 }
@@ -64,7 +53,7 @@ void UpdateNextFire(SlaClock* c) {
   c->clear_next_fire();
   for (const auto& [level, at] : Levels(*c)) {
     if ((c->fired() & Bit(level)) == 0) {
-      SetTs(at, c->mutable_next_fire());
+      SetProtoTime(at, c->mutable_next_fire());
       return;
     }
   }
@@ -80,13 +69,13 @@ void Count(earshot::v1::SlaPartitionState* pstate, const SlaClock& c, int delta)
 
 void Unschedule(int32_t partition, const SlaClock& c, store::KvView& view) {
   if (c.has_next_fire()) {
-    view.Delete(kTimers, TimerKey(partition, FromTs(c.next_fire()), c.thread_key()));
+    view.Delete(kTimers, TimerKey(partition, FromProtoTime(c.next_fire()), c.thread_key()));
   }
 }
 
 void Schedule(int32_t partition, const SlaClock& c, store::KvView& view, Outcome* out) {
   if (!c.has_next_fire()) return;
-  const absl::Time at = FromTs(c.next_fire());
+  const absl::Time at = FromProtoTime(c.next_fire());
   view.Put(kTimers, TimerKey(partition, at, c.thread_key()), "");
   out->scheduled.emplace_back(at, partition, c.thread_key());
 }
@@ -95,10 +84,8 @@ void Schedule(int32_t partition, const SlaClock& c, store::KvView& view, Outcome
 
 std::vector<store::ColumnFamily> ColumnFamilies() {
   return {
-      {kClocks, nullptr, /*point_lookups=*/true},
-      {kTimers, nullptr, /*point_lookups=*/false},
-      {kWaits, nullptr, /*point_lookups=*/false},
-      {kFiring, nullptr, /*point_lookups=*/false},
+      {kClocks, nullptr, /*point_lookups=*/true},     {kTimers, nullptr, /*point_lookups=*/false},
+      {kWaits, nullptr, /*point_lookups=*/false},     {kFiring, nullptr, /*point_lookups=*/false},
       {kPartitions, nullptr, /*point_lookups=*/true},
   };
 }
@@ -126,7 +113,7 @@ const char* AlertName(AlertLevel level) {
 
 Alert MakeAlert(const SlaClock& c, AlertLevel level, absl::Time now) {
   Alert a;
-  const absl::Time started = FromTs(c.wait_started());
+  const absl::Time started = FromProtoTime(c.wait_started());
   a.set_alert_id(fmt::format("{}|{}|{}", c.thread_key(), absl::ToUnixMicros(started),
                              static_cast<int>(level)));
   a.set_name(AlertName(level));
@@ -141,7 +128,7 @@ Alert MakeAlert(const SlaClock& c, AlertLevel level, absl::Time now) {
   SetDuration(now - started, a.mutable_waited());
   *a.mutable_deadline() = c.breach_at();
   *a.mutable_wait_started() = c.wait_started();
-  SetTs(now, a.mutable_fired_at());
+  SetProtoTime(now, a.mutable_fired_at());
   a.set_excerpt(c.excerpt());
   a.set_permalink(c.permalink());
   const std::string waited = absl::FormatDuration(absl::Trunc(now - started, absl::Minutes(1)));
@@ -183,18 +170,19 @@ void SlaCore::Apply(int32_t partition, int64_t offset, const earshot::v1::Routed
         Alert firing;
         if (firing.ParseFromString(*v)) *a.mutable_fired_at() = firing.fired_at();
         a.set_state(earshot::v1::ALERT_STATE_RESOLVED);
-        SetTs(now, a.mutable_resolved_at());
+        SetProtoTime(now, a.mutable_resolved_at());
         view.Delete(kFiring, PartitionKey(partition, a.alert_id()));
         out->alerts.push_back(std::move(a));
       }
       if (t.status() == earshot::v1::THREAD_STATUS_ANSWERED && t.has_last_outbound()) {
-        const absl::Time answered_at = FromTs(t.last_outbound());
+        const absl::Time answered_at = FromProtoTime(t.last_outbound());
         out->answered.push_back({stored->queue(), stored->first_response(),
-                                 answered_at - FromTs(stored->wait_started()),
-                                 answered_at <= FromTs(stored->breach_at())});
+                                 answered_at - FromProtoTime(stored->wait_started()),
+                                 answered_at <= FromProtoTime(stored->breach_at())});
       }
       Unschedule(partition, *stored, view);
-      view.Delete(kWaits, WaitKey(partition, FromTs(stored->wait_started()), t.thread_key()));
+      view.Delete(kWaits,
+                  WaitKey(partition, FromProtoTime(stored->wait_started()), t.thread_key()));
       view.Delete(kClocks, clock_key);
       Count(pstate, *stored, -1);
     }
@@ -207,12 +195,12 @@ void SlaCore::Apply(int32_t partition, int64_t offset, const earshot::v1::Routed
   if (selector.decision().queue().empty()) selector.mutable_decision()->set_queue(t.queue());
   selector.mutable_decision()->set_priority(t.priority());
   const Policy& policy = policies.Select(selector);
-  const absl::Time wait_start = FromTs(t.oldest_unanswered());
+  const absl::Time wait_start = FromProtoTime(t.oldest_unanswered());
   const bool first_response = !t.has_last_outbound();
 
   SlaClock clock;
   if (stored) clock = *stored;
-  const bool same_wait = stored && FromTs(stored->wait_started()) == wait_start &&
+  const bool same_wait = stored && FromProtoTime(stored->wait_started()) == wait_start &&
                          stored->policy() == policy.name &&
                          stored->first_response() == first_response;
   if (stored) Count(pstate, *stored, -1);
@@ -226,18 +214,19 @@ void SlaCore::Apply(int32_t partition, int64_t offset, const earshot::v1::Routed
   if (!same_wait) {
     if (stored) {
       Unschedule(partition, *stored, view);
-      view.Delete(kWaits, WaitKey(partition, FromTs(stored->wait_started()), t.thread_key()));
+      view.Delete(kWaits,
+                  WaitKey(partition, FromProtoTime(stored->wait_started()), t.thread_key()));
     }
     const Deadlines d = ComputeDeadlines(policy, wait_start, first_response);
     clock.set_policy(policy.name);
     clock.set_first_response(first_response);
-    SetTs(wait_start, clock.mutable_wait_started());
-    SetTs(d.warn, clock.mutable_warn_at());
-    SetTs(d.breach, clock.mutable_breach_at());
+    SetProtoTime(wait_start, clock.mutable_wait_started());
+    SetProtoTime(d.warn, clock.mutable_warn_at());
+    SetProtoTime(d.breach, clock.mutable_breach_at());
     if (d.escalate == absl::InfiniteFuture()) {
       clock.clear_escalate_at();
     } else {
-      SetTs(d.escalate, clock.mutable_escalate_at());
+      SetProtoTime(d.escalate, clock.mutable_escalate_at());
     }
     // A moved wait of the same thread keeps what already fired: nothing fires twice.
     UpdateNextFire(&clock);
@@ -254,7 +243,8 @@ void SlaCore::Fire(int32_t partition, std::string_view thread_key, absl::Time no
   auto v = view.Get(kClocks, clock_key);
   if (!v) return;
   SlaClock clock;
-  if (!clock.ParseFromString(*v) || !clock.has_next_fire() || FromTs(clock.next_fire()) > now) {
+  if (!clock.ParseFromString(*v) || !clock.has_next_fire() ||
+      FromProtoTime(clock.next_fire()) > now) {
     return;
   }
   // After a pause (a restart, say) several levels may be due: raise only the highest, and count
