@@ -54,10 +54,10 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/bench_util.h"
 #include "earshot/v1/alert.pb.h"
 #include "earshot/v1/event.pb.h"
 #include "earshot/v1/routing.pb.h"
-#include "bench/bench_util.h"
 #include "fmt/format.h"
 #include "librdkafka/rdkafka.h"
 #include "services/common/base/clock.h"
@@ -958,8 +958,7 @@ int Main() {
   const bool run_delay = parts.find("delay") != std::string::npos;
   const std::vector<int64_t> sizes = ParseSizes(absl::GetFlag(FLAGS_sizes));
   const std::vector<int64_t> restart_sizes = ParseSizes(absl::GetFlag(FLAGS_restart_sizes));
-  TempFolder folder(absl::GetFlag(FLAGS_tmp), "earshot-sla-bench",
-                    absl::GetFlag(FLAGS_keep));
+  TempFolder folder(absl::GetFlag(FLAGS_tmp), "earshot-sla-bench", absl::GetFlag(FLAGS_keep));
   if (!folder.ok()) {
     std::fprintf(stderr, "cannot create a temporary folder\n");
     return 2;

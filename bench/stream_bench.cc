@@ -69,10 +69,10 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/bench_util.h"
 #include "earshot/v1/event.pb.h"
 #include "earshot/v1/routing.pb.h"
 #include "earshot/v1/stream.grpc.pb.h"
-#include "bench/bench_util.h"
 #include "fmt/format.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
@@ -190,8 +190,7 @@ struct CpuMeter {
   double ProcCores() const { return (CpuSeconds() - proc) / Seconds(); }
   double ProcSeconds() const { return CpuSeconds() - proc; }
   double OthersCores() const {
-    return std::max(0.0, (MachineBusySeconds() - machine) - (CpuSeconds() - proc)) /
-           Seconds();
+    return std::max(0.0, (MachineBusySeconds() - machine) - (CpuSeconds() - proc)) / Seconds();
   }
 };
 
@@ -1381,8 +1380,7 @@ sla: {policies_file: ")",
 
 int Main() {
   const std::string parts = absl::GetFlag(FLAGS_parts);
-  TempFolder folder(absl::GetFlag(FLAGS_tmp), "earshot-stream-bench",
-                    absl::GetFlag(FLAGS_keep));
+  TempFolder folder(absl::GetFlag(FLAGS_tmp), "earshot-stream-bench", absl::GetFlag(FLAGS_keep));
   if (!folder.ok()) {
     std::fprintf(stderr, "cannot create a temporary folder\n");
     return 2;

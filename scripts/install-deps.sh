@@ -12,6 +12,8 @@ PACKAGES=(
   libspdlog-dev libfmt-dev libssl-dev libcld2-dev libgoogle-perftools-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   kcat nginx-light prometheus-alertmanager tzdata
+  # the format check (tests/format_check.sh)
+  clang-format
   # tests/deploy: promtool and the Prometheus server (the Go tools and Helm: scripts/tools.sh)
   prometheus
   # examples/python and its test: gRPC for the system Python (stubs come from protoc and

@@ -26,8 +26,7 @@ constexpr char kLogger[] = "earshot";
 }
 
 const std::vector<std::string>& KnownTargets() {
-  static const std::vector<std::string> targets = {"all", "gateway", "router", "sla",
-                                                    "stream"};
+  static const std::vector<std::string> targets = {"all", "gateway", "router", "sla", "stream"};
   return targets;
 }
 
@@ -59,8 +58,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcServerCredentials(
     if (!ca.ok()) return ca.status();
     options.pem_root_certs = *ca;
     // Mutual TLS: a client without a certificate signed by this CA is refused.
-    options.client_certificate_request =
-        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+    options.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   }
   log::Info(kLogger, "grpc tls", {{"mutual", !ca_file.empty()}});
   return grpc::SslServerCredentials(options);

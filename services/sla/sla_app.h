@@ -102,7 +102,7 @@ class SlaApp final : public Service, private kafka::StatefulProcessor {
   std::map<int32_t, earshot::v1::SlaPartitionState> owned_ ABSL_GUARDED_BY(mu_);
   // Loop thread: timers due within the horizon, by time, partition and key.
   std::set<std::tuple<absl::Time, int32_t, std::string>> timers_;
-  absl::Time loaded_until_;  // timers up to here are in `timers_`
+  absl::Time loaded_until_;     // timers up to here are in `timers_`
   bool timers_failed_ = false;  // a partition's timers could not be read: load them again
   std::atomic<size_t> timers_size_{0};
   // The batch in hand (loop thread): its state changes, what it produced, the timers it fired.

@@ -20,8 +20,7 @@ std::string Digest(std::string_view token) {
 }
 
 absl::Status AtLine(const YAML::Node& node, const std::string& path, std::string_view reason) {
-  return absl::InvalidArgumentError(
-      fmt::format("{}:{}: {}", path, node.Mark().line + 1, reason));
+  return absl::InvalidArgumentError(fmt::format("{}:{}: {}", path, node.Mark().line + 1, reason));
 }
 
 }  // namespace
@@ -39,8 +38,7 @@ absl::StatusOr<std::unique_ptr<TokenAuth>> TokenAuth::Load(const std::string& pa
   } catch (const YAML::BadFile&) {
     return absl::NotFoundError("cannot read stream tokens file " + path);
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        fmt::format("{}:{}: {}", path, e.mark.line + 1, e.msg));
+    return absl::InvalidArgumentError(fmt::format("{}:{}: {}", path, e.mark.line + 1, e.msg));
   }
   auto auth = std::unique_ptr<TokenAuth>(new TokenAuth());
   const YAML::Node teams = root["teams"];
@@ -68,7 +66,8 @@ absl::StatusOr<std::unique_ptr<TokenAuth>> TokenAuth::Load(const std::string& pa
       token = std::string(ToStd(absl::StripAsciiWhitespace(ss.str())));
     }
     if (token.size() < 8) {
-      return AtLine(t, path, "team " + access.team + ": token missing or shorter than 8 characters");
+      return AtLine(t, path,
+                    "team " + access.team + ": token missing or shorter than 8 characters");
     }
     const YAML::Node queues = t["queues"];
     if (!queues || !queues.IsSequence() || queues.size() == 0) {

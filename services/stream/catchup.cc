@@ -3,8 +3,8 @@
 namespace earshot::stream {
 
 absl::StatusOr<std::unique_ptr<CatchUp>> CatchUp::Start(Tail* tail, Positions from,
-                                                         size_t queue_records,
-                                                         const std::string& client_id) {
+                                                        size_t queue_records,
+                                                        const std::string& client_id) {
   std::unique_ptr<CatchUp> c(new CatchUp(tail, std::move(from), queue_records));
   kafka::ConsumerOptions options = tail->consumer_options();
   options.client_id = client_id;
@@ -25,9 +25,7 @@ CatchUp::~CatchUp() {
   if (loop_.joinable()) loop_.join();
 }
 
-void CatchUp::WakeLocked(std::vector<std::shared_ptr<Tail::Waker>>* out) {
-  out->swap(parked_);
-}
+void CatchUp::WakeLocked(std::vector<std::shared_ptr<Tail::Waker>>* out) { out->swap(parked_); }
 
 void CatchUp::Loop() {
   std::vector<std::shared_ptr<Tail::Waker>> wake;
@@ -39,13 +37,12 @@ void CatchUp::Loop() {
     {
       absl::MutexLock l(&mu_);
       // Wait (bounded, to notice stop_) while the subscriber has not taken what is queued.
-      mu_.AwaitWithTimeout(
-          absl::Condition(
-              +[](CatchUp* c) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                return c->queue_.size() < c->queue_records_ || c->stop_.load();
-              },
-              this),
-          absl::Milliseconds(100));
+      mu_.AwaitWithTimeout(absl::Condition(
+                               +[](CatchUp* c) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                                 return c->queue_.size() < c->queue_records_ || c->stop_.load();
+                               },
+                               this),
+                           absl::Milliseconds(100));
       if (queue_.size() >= queue_records_) continue;
     }
     if (auto seq = tail_->Join(reached_); seq.has_value()) {

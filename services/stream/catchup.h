@@ -23,8 +23,8 @@ namespace earshot::stream {
 class CatchUp {
  public:
   static absl::StatusOr<std::unique_ptr<CatchUp>> Start(Tail* tail, Positions from,
-                                                         size_t queue_records,
-                                                         const std::string& client_id);
+                                                        size_t queue_records,
+                                                        const std::string& client_id);
   ~CatchUp();
 
   struct Taken {

@@ -4,8 +4,7 @@
 
 namespace earshot::stream {
 
-RecordPtr MakeRecord(TopicPartition tp, int64_t offset, int64_t timestamp_ms,
-                                     std::string payload) {
+RecordPtr MakeRecord(TopicPartition tp, int64_t offset, int64_t timestamp_ms, std::string payload) {
   auto r = std::make_shared<Record>();
   r->tp = tp;
   r->offset = offset;

@@ -5,6 +5,7 @@
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "services/common/base/log.h"
 #include "services/common/base/metrics.h"
+#include "services/common/base/status.h"
 #include "services/common/kafka/options.h"
 
 namespace earshot::stream {
@@ -15,10 +16,7 @@ using earshot::v1::StreamTopic;
 // Ends a call at once with an error (bad request, no access, too many subscribers).
 class Rejected final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
-  explicit Rejected(const absl::Status& status) {
-    Finish(grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                        std::string(status.message())));
-  }
+  explicit Rejected(const absl::Status& status) { Finish(ToGrpcStatus(status)); }
   void OnDone() override { delete this; }
 };
 
@@ -38,11 +36,16 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
 
 std::string_view CodeLabel(absl::StatusCode code) {
   switch (code) {
-    case absl::StatusCode::kUnauthenticated: return "unauthenticated";
-    case absl::StatusCode::kPermissionDenied: return "permission_denied";
-    case absl::StatusCode::kInvalidArgument: return "invalid_argument";
-    case absl::StatusCode::kResourceExhausted: return "resource_exhausted";
-    default: return "unavailable";
+    case absl::StatusCode::kUnauthenticated:
+      return "unauthenticated";
+    case absl::StatusCode::kPermissionDenied:
+      return "permission_denied";
+    case absl::StatusCode::kInvalidArgument:
+      return "invalid_argument";
+    case absl::StatusCode::kResourceExhausted:
+      return "resource_exhausted";
+    default:
+      return "unavailable";
   }
 }
 
@@ -85,7 +88,8 @@ absl::Status StreamApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
   } else {
     auto loaded = TokenAuth::Load(tokens_file_);
     if (!loaded.ok()) return loaded.status();
-    log::Info(kLogger, "tokens loaded", {{"file", tokens_file_}, {"tokens", static_cast<int64_t>((*loaded)->size())}});
+    log::Info(kLogger, "tokens loaded",
+              {{"file", tokens_file_}, {"tokens", static_cast<int64_t>((*loaded)->size())}});
     auth = std::move(*loaded);
   }
   {
@@ -98,10 +102,11 @@ absl::Status StreamApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
                           .Name("earshot_stream_subscribers")
                           .Help("Subscribers connected to Stream/Subscribe")
                           .Register(reg);
-  auto& catching_up = prometheus::BuildGauge()
-                          .Name("earshot_stream_catching_up_subscribers")
-                          .Help("Subscribers reading history from Kafka before joining the live ring")
-                          .Register(reg);
+  auto& catching_up =
+      prometheus::BuildGauge()
+          .Name("earshot_stream_catching_up_subscribers")
+          .Help("Subscribers reading history from Kafka before joining the live ring")
+          .Register(reg);
   auto& deliveries = prometheus::BuildCounter()
                          .Name("earshot_stream_deliveries_total")
                          .Help("Routed events and alerts delivered to subscribers, by topic")
@@ -122,10 +127,10 @@ absl::Status StreamApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
                    .Name("earshot_stream_rejected_total")
                    .Help("Subscribe calls refused, by gRPC status code")
                    .Register(reg);
-  metrics_ = std::make_unique<StreamMetrics>(StreamMetrics{
-      &subscribers.Add({}), &catching_up.Add({}), &deliveries.Add({{"topic", "routed"}}),
-      &deliveries.Add({{"topic", "alerts"}}), &heartbeats.Add({}), &slow.Add({}),
-      &lag.Add({}, LatencyBuckets())});
+  metrics_ = std::make_unique<StreamMetrics>(
+      StreamMetrics{&subscribers.Add({}), &catching_up.Add({}),
+                    &deliveries.Add({{"topic", "routed"}}), &deliveries.Add({{"topic", "alerts"}}),
+                    &heartbeats.Add({}), &slow.Add({}), &lag.Add({}, LatencyBuckets())});
   for (auto code : {"unauthenticated", "permission_denied", "invalid_argument",
                     "resource_exhausted", "unavailable"}) {
     rejected_->Add({{"code", code}});
@@ -142,7 +147,8 @@ absl::Status StreamApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
   tail_options.poll_batch = static_cast<int>(
       std::min<size_t>(tail_options.poll_batch, subscription_options_.buffer_records));
   if (tail_options.ring_records < subscription_options_.buffer_records) {
-    return absl::InvalidArgumentError("stream.ring_records must be at least stream.subscriber_buffer");
+    return absl::InvalidArgumentError(
+        "stream.ring_records must be at least stream.subscriber_buffer");
   }
   auto tail = Tail::Start(std::move(tail_options));
   if (!tail.ok()) return tail.status();
@@ -191,7 +197,8 @@ absl::Status StreamApp::ResolveStart(const earshot::v1::SubscribeRequest& reques
       if (!earliest.ok()) return earliest.status();
       *positions = std::move(*earliest);
       for (auto& [tp, offset] : *positions) {
-        if (auto it = decoded->find(tp); it != decoded->end()) offset = std::max(offset, it->second);
+        if (auto it = decoded->find(tp); it != decoded->end())
+          offset = std::max(offset, it->second);
       }
       break;
     }
@@ -222,12 +229,11 @@ absl::Status StreamApp::ResolveStart(const earshot::v1::SubscribeRequest& reques
   return absl::OkStatus();
 }
 
-grpc::ServerWriteReactor<grpc::ByteBuffer>* StreamApp::Subscribe(
-    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* raw) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* StreamApp::Subscribe(grpc::CallbackServerContext* ctx,
+                                                                 const grpc::ByteBuffer* raw) {
   auto reject = [&](const absl::Status& status) -> grpc::ServerWriteReactor<grpc::ByteBuffer>* {
     rejected_->Add({{"code", std::string(CodeLabel(status.code()))}}).Increment();
-    log::Info(kLogger, "subscribe refused",
-              {{"peer", ctx->peer()}, {"error", status.ToString()}});
+    log::Info(kLogger, "subscribe refused", {{"peer", ctx->peer()}, {"error", status.ToString()}});
     return new Rejected(status);
   };
   earshot::v1::SubscribeRequest request;
@@ -268,12 +274,15 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* StreamApp::Subscribe(
     catchup = std::move(*started);
   }
   SubscriptionOptions options = subscription_options_;
-  if (request.heartbeat_seconds() > 0) options.heartbeat = absl::Seconds(request.heartbeat_seconds());
+  if (request.heartbeat_seconds() > 0)
+    options.heartbeat = absl::Seconds(request.heartbeat_seconds());
   auto sub = std::make_shared<Subscription>(options, tail_.get(), metrics_.get(),
                                             std::move(*filter), std::move(positions), ctx->peer());
   auto* reactor = new SubscribeReactor(sub);
   log::Info(kLogger, "subscribed",
-            {{"peer", ctx->peer()}, {"team", access->team}, {"client", request.client_name()},
+            {{"peer", ctx->peer()},
+             {"team", access->team},
+             {"client", request.client_name()},
              {"from", seq.has_value() ? "ring" : "kafka"}});
   sub->Begin(ctx, reactor, seq.value_or(0), std::move(catchup));
   {
@@ -308,7 +317,9 @@ void StreamApp::Drain() {
     }
   }
   for (auto& s : live) s->Shutdown();
-  if (!live.empty()) log::Info(kLogger, "ended streams for shutdown", {{"subscribers", static_cast<int64_t>(live.size())}});
+  if (!live.empty())
+    log::Info(kLogger, "ended streams for shutdown",
+              {{"subscribers", static_cast<int64_t>(live.size())}});
 }
 
 void StreamApp::Stop() {

@@ -3,8 +3,8 @@
 #include <cstring>
 
 #include "fmt/format.h"
-#include "grpc/slice.h"
 #include "google/protobuf/util/time_util.h"
+#include "grpc/slice.h"
 #include "grpcpp/server_context.h"
 
 namespace earshot::stream {
@@ -192,8 +192,8 @@ void Subscription::WriteLocked(const Record* r) {
     const bool alert = r->tp.topic == earshot::v1::STREAM_TOPIC_ALERTS;
     AppendFieldHeader(alert ? kAlertField : kRoutedField, r->payload.size(), &bytes);
     (alert ? metrics_->deliveries_alerts : metrics_->deliveries_routed)->Increment();
-    metrics_->delivery_lag->Observe(
-        std::max<double>(0, absl::ToUnixMillis(now) - r->timestamp_ms) / 1000.0);
+    metrics_->delivery_lag->Observe(std::max<double>(0, absl::ToUnixMillis(now) - r->timestamp_ms) /
+                                    1000.0);
   } else {
     *header.mutable_heartbeat()->mutable_at() =
         google::protobuf::util::TimeUtil::MillisecondsToTimestamp(absl::ToUnixMillis(now));
@@ -204,7 +204,8 @@ void Subscription::WriteLocked(const Record* r) {
   const size_t payload = r != nullptr ? r->payload.size() : 0;
   grpc_slice raw = grpc_slice_malloc(bytes.size() + payload);
   std::memcpy(GRPC_SLICE_START_PTR(raw), bytes.data(), bytes.size());
-  if (payload > 0) std::memcpy(GRPC_SLICE_START_PTR(raw) + bytes.size(), r->payload.data(), payload);
+  if (payload > 0)
+    std::memcpy(GRPC_SLICE_START_PTR(raw) + bytes.size(), r->payload.data(), payload);
   grpc::Slice slice(raw, grpc::Slice::STEAL_REF);
   buffer_ = grpc::ByteBuffer(&slice, 1);
   writing_ = true;
@@ -223,8 +224,7 @@ void Subscription::FinishLocked(grpc::StatusCode code, const std::string& messag
 void Subscription::FinishSlowLocked() {
   metrics_->slow_disconnects->Increment();
   FinishLocked(grpc::StatusCode::RESOURCE_EXHAUSTED,
-               fmt::format("subscriber fell more than {} records behind",
-                           options_.buffer_records));
+               fmt::format("subscriber fell more than {} records behind", options_.buffer_records));
 }
 
 }  // namespace earshot::stream

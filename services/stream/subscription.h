@@ -7,8 +7,8 @@
 //
 // Flow control: a subscriber may fall at most `buffer_records` ring records behind the newest
 // (checked by the ticker, so a burst a fast subscriber drains at once does not count); beyond
-// that, or when the ring dropped a record it had not read, it is ended with RESOURCE_EXHAUSTED and trailing metadata `earshot-cursor` (also
-// in the status message), never silently skipped.
+// that, or when the ring dropped a record it had not read, it is ended with RESOURCE_EXHAUSTED and
+// trailing metadata `earshot-cursor` (also in the status message), never silently skipped.
 //
 // Shared by the gRPC reactor (until OnDone), the ring's and catch-up's wakers, and the app's
 // ticker; every entry point takes mu_. gRPC reactions never block.
@@ -42,8 +42,8 @@ struct StreamMetrics {
 };
 
 struct SubscriptionOptions {
-  size_t buffer_records = 10000;                  // stream.subscriber_buffer
-  absl::Duration heartbeat = absl::Seconds(5);    // stream.heartbeat (or the request's)
+  size_t buffer_records = 10000;                // stream.subscriber_buffer
+  absl::Duration heartbeat = absl::Seconds(5);  // stream.heartbeat (or the request's)
   size_t read_batch = 256;
 };
 

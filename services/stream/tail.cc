@@ -137,7 +137,7 @@ absl::StatusOr<Positions> Tail::AtTime(const std::vector<StreamTopic>& topics, i
   Positions out;
   for (StreamTopic topic : topics) {
     auto offsets = lookup_->OffsetsForTime(KafkaTopic(topic), partitions(topic), time_ms,
-                                             options_.metadata_timeout);
+                                           options_.metadata_timeout);
     if (!offsets.ok()) return offsets.status();
     for (int p = 0; p < partitions(topic); ++p) {
       int64_t offset = (*offsets)[p];
@@ -169,8 +169,8 @@ void Tail::Loop() {
     batch.clear();
     for (auto& m : *messages) {
       const StreamTopic topic = StreamTopicOf(m.topic);
-      RecordPtr record = MakeRecord({topic, m.partition}, m.offset, m.timestamp_ms,
-                                    std::move(m.value));
+      RecordPtr record =
+          MakeRecord({topic, m.partition}, m.offset, m.timestamp_ms, std::move(m.value));
       if (!record->valid) {
         log::Warn(kLogger, "record skipped: not the topic's protobuf type",
                   {{"topic", m.topic}, {"partition", m.partition}, {"offset", m.offset}});

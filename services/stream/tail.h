@@ -27,7 +27,7 @@ namespace earshot::stream {
 
 struct TailOptions {
   kafka::ConsumerOptions consumer;
-  size_t ring_records = 65536;                    // stream.ring_records
+  size_t ring_records = 65536;  // stream.ring_records
   int poll_batch = 2000;
   absl::Duration metadata_timeout = absl::Seconds(10);
 };

@@ -8,8 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "earshot/v1/stream.grpc.pb.h"
-#include "grpcpp/create_channel.h"
 #include "google/protobuf/util/time_util.h"
+#include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
 #include "services/router/router_app.h"
 #include "services/stream/stream_app.h"
@@ -45,12 +45,13 @@ policies:
 )");
   const std::string tokens = WriteFile("tokens.yaml", absl::StrCat(R"(
 teams:
-  - {name: care, token: )", kCareToken, R"(, queues: [care]}
-  - {name: ops, token: )", kOpsToken, R"(, queues: ["*"]}
+  - {name: care, token: )",
+                                                                   kCareToken, R"(, queues: [care]}
+  - {name: ops, token: )",
+                                                                   kOpsToken, R"(, queues: ["*"]}
 )"));
-  return absl::StrCat("router: {rules_file: \"", rules, "\"}\n",
-                      "sla: {policies_file: \"", sla, "\"}\n",
-                      "stream: {tokens_file: \"", tokens,
+  return absl::StrCat("router: {rules_file: \"", rules, "\"}\n", "sla: {policies_file: \"", sla,
+                      "\"}\n", "stream: {tokens_file: \"", tokens,
                       "\", subscriber_buffer: 100, ring_records: 5000, heartbeat: 1s}\n");
 }
 
@@ -58,11 +59,10 @@ teams:
 std::string TelegramMessage(int64_t update_id, int64_t chat, const std::string& text,
                             int64_t date = 0) {
   if (date == 0) date = absl::ToUnixSeconds(absl::Now());
-  return absl::StrCat(R"({"update_id":)", update_id, R"(,"message":{"message_id":)", update_id,
-                      R"(,"from":{"id":)", chat,
-                      R"(,"is_bot":false,"first_name":"Kim","language_code":"en"},"chat":{"id":)",
-                      chat, R"(,"type":"private","first_name":"Kim"},"date":)", date,
-                      R"(,"text":")", text, R"("}})");
+  return absl::StrCat(
+      R"({"update_id":)", update_id, R"(,"message":{"message_id":)", update_id, R"(,"from":{"id":)",
+      chat, R"(,"is_bot":false,"first_name":"Kim","language_code":"en"},"chat":{"id":)", chat,
+      R"(,"type":"private","first_name":"Kim"},"date":)", date, R"(,"text":")", text, R"("}})");
 }
 
 std::string ThreadOf(int64_t chat) { return absl::StrCat("tg:", testing::kTelegramBot, ":", chat); }
@@ -133,7 +133,8 @@ class Subscriber {
   std::vector<earshot::v1::RoutedEvent> Routed(const std::set<std::string>& threads = {}) {
     std::vector<earshot::v1::RoutedEvent> out;
     for (const auto& d : all()) {
-      if (d.has_routed() && (threads.empty() || threads.contains(d.routed().event().thread_key()))) {
+      if (d.has_routed() &&
+          (threads.empty() || threads.contains(d.routed().event().thread_key()))) {
         out.push_back(d.routed());
       }
     }
@@ -181,8 +182,8 @@ class StreamIntegrationTest : public ::testing::Test {
   static void SetUpTestSuite() {
     stack_ = new TestStack(StreamConfig());
     auto* router = static_cast<router::RouterApp*>(stack_->process().service("router"));
-    ASSERT_TRUE(testing::WaitFor([&] { return router->OwnedPartitions().size() == 4; },
-                                 absl::Seconds(30)))
+    ASSERT_TRUE(
+        testing::WaitFor([&] { return router->OwnedPartitions().size() == 4; }, absl::Seconds(30)))
         << "router never got its partitions";
   }
   static void TearDownTestSuite() {
@@ -323,8 +324,8 @@ TEST_F(StreamIntegrationTest, StartAtATime) {
     ASSERT_TRUE(live.Wait([&](const auto& ds) { return CountRouted(ds, threads) == 3; }));
   }
   SubscribeRequest since = Routed();
-  *since.mutable_time() = google::protobuf::util::TimeUtil::MillisecondsToTimestamp(
-      absl::ToUnixMillis(before));
+  *since.mutable_time() =
+      google::protobuf::util::TimeUtil::MillisecondsToTimestamp(absl::ToUnixMillis(before));
   Subscriber s(port(), kOpsToken, since);
   ASSERT_TRUE(s.Wait([&](const auto& ds) { return CountRouted(ds, threads) == 3; }))
       << s.status().error_message();
@@ -347,7 +348,7 @@ TEST_F(StreamIntegrationTest, DuplicateWebhookIsDeliveredOnce) {
   const std::string body = TelegramMessage(3000, 3000, "is this in stock");
   ASSERT_EQ(stack_->PostTelegram(body).status, 200);
   ASSERT_EQ(stack_->PostTelegram(body).status, 200);  // Telegram's redelivery
-  std::set<std::string> later = Post(3001, 1);          // arrives after the duplicate would
+  std::set<std::string> later = Post(3001, 1);        // arrives after the duplicate would
   ASSERT_TRUE(s.Wait([&](const auto& ds) { return CountRouted(ds, later) == 1; }));
   absl::SleepFor(absl::Milliseconds(300));
   EXPECT_EQ(s.Routed({ThreadOf(3000)}).size(), 1u);
@@ -402,7 +403,8 @@ TEST_F(StreamIntegrationTest, SlowSubscriberEndedWithCursorWhileFastOneKeepsUp) 
   Subscriber resumed(port(), kOpsToken, resume);
   ASSERT_TRUE(resumed.Wait([&](const auto& ds) {
     return before + CountRouted(ds, threads) >= kEvents;
-  })) << "before " << before << " after " << resumed.Routed(threads).size();
+  })) << "before "
+      << before << " after " << resumed.Routed(threads).size();
   std::set<std::string> ids;
   for (const auto& r : slow.Routed(threads)) EXPECT_TRUE(ids.insert(r.event().event_id()).second);
   for (const auto& r : resumed.Routed(threads)) {

@@ -153,7 +153,7 @@ class Changelog {
   store::Store* store_ = nullptr;
   RecordSink* sink_ = nullptr;
   std::string cluster_id_;
-  std::unique_ptr<Consumer> reader_;  // no group: assigned one partition at a time
+  std::unique_ptr<Consumer> reader_;          // no group: assigned one partition at a time
   std::unique_ptr<Consumer> standby_reader_;  // Warm's, made on first use
   absl::Mutex restore_mu_;                    // held by Restore and Warm: one at a time
   std::unique_ptr<Metrics> metrics_;

@@ -125,15 +125,14 @@ absl::StatusOr<std::pair<int64_t, int64_t>> Consumer::Watermarks(const std::stri
 }
 
 absl::StatusOr<std::vector<int64_t>> Consumer::OffsetsForTime(const std::string& topic,
-                                                              int partition_count,
-                                                              int64_t time_ms,
+                                                              int partition_count, int64_t time_ms,
                                                               absl::Duration timeout) {
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partition_count);
   for (int p = 0; p < partition_count; ++p) {
     rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = time_ms;
   }
-  rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(
-      rk_, list, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+  rd_kafka_resp_err_t err =
+      rd_kafka_offsets_for_times(rk_, list, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
   std::vector<int64_t> out(partition_count, 0);
   for (int i = 0; err == RD_KAFKA_RESP_ERR_NO_ERROR && i < list->cnt; ++i) {
     const auto& e = list->elems[i];

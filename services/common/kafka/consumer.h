@@ -61,13 +61,11 @@ class Consumer {
   absl::Status Assign(const std::vector<PartitionOffset>& partitions);
   // Low and high watermark (the next offset to be written) of one partition.
   absl::StatusOr<std::pair<int64_t, int64_t>> Watermarks(const std::string& topic,
-                                                         int32_t partition,
-                                                         absl::Duration timeout);
+                                                         int32_t partition, absl::Duration timeout);
   // For each partition, the first offset whose record time is at or after `time_ms`, or -1 when
   // the broker found none (or, like librdkafka's mock cluster, cannot look up by time).
-  absl::StatusOr<std::vector<int64_t>> OffsetsForTime(const std::string& topic,
-                                                      int partition_count, int64_t time_ms,
-                                                      absl::Duration timeout);
+  absl::StatusOr<std::vector<int64_t>> OffsetsForTime(const std::string& topic, int partition_count,
+                                                      int64_t time_ms, absl::Duration timeout);
   // Up to `max` messages; waits at most `timeout` for the first one.
   absl::StatusOr<std::vector<Message>> Poll(int max, absl::Duration timeout);
   int PartitionCount(const std::string& topic, absl::Duration timeout);

@@ -12,7 +12,8 @@ StoreMetrics::StoreMetrics(prometheus::Registry& registry, std::string_view serv
   sst_bytes_ = gauge("sst_bytes", "Size of RocksDB's SST files");
   pending_compaction_ =
       gauge("pending_compaction_bytes", "Bytes RocksDB estimates compaction still has to rewrite");
-  cache_hit_ratio_ = gauge("block_cache_hit_ratio", "Block cache hits / (hits + misses) since start");
+  cache_hit_ratio_ =
+      gauge("block_cache_hit_ratio", "Block cache hits / (hits + misses) since start");
   cache_usage_ = gauge("block_cache_usage_bytes", "Memory held by the block cache");
   memtable_ = gauge("memtable_bytes", "Memory held by memtables");
   stall_ = gauge("write_stall_seconds", "Time writes were stalled by RocksDB since start");

@@ -38,7 +38,7 @@ TEST_F(ConfigTest, SetDefaultNeverOverridesFileOrEnvironment) {
   c.SetDefault("kafka.linger", "9ms");            // the file's value stays
   c.SetDefault("stream.deep.fetch_wait", "7ms");  // new maps
   env_["EARSHOT_STREAM_HEARTBEAT"] = "3s";
-  c.SetDefault("stream.heartbeat", "1s");         // the environment's value stays
+  c.SetDefault("stream.heartbeat", "1s");  // the environment's value stays
   EXPECT_EQ(c.GetDuration("kafka.fetch_wait", absl::ZeroDuration()), absl::Milliseconds(5));
   EXPECT_EQ(c.GetDuration("kafka.linger", absl::ZeroDuration()), absl::Milliseconds(2));
   EXPECT_EQ(c.GetString("stream.deep.fetch_wait"), "7ms");

@@ -117,8 +117,8 @@ TEST(FilterTest, TeamSeesOnlyItsQueues) {
   ASSERT_TRUE(all.ok());
   EXPECT_TRUE(all->Matches(Routed("care-en", earshot::v1::PLATFORM_X, earshot::v1::KIND_MENTION,
                                   earshot::v1::PRIORITY_LOW, "")));
-  EXPECT_FALSE(all->Matches(Routed("escalation", earshot::v1::PLATFORM_X,
-                                   earshot::v1::KIND_MENTION, earshot::v1::PRIORITY_LOW, "")));
+  EXPECT_FALSE(all->Matches(Routed("escalation", earshot::v1::PLATFORM_X, earshot::v1::KIND_MENTION,
+                                   earshot::v1::PRIORITY_LOW, "")));
   // Asking for a queue outside the team's: refused, not silently empty.
   SubscribeRequest req;
   req.mutable_filter()->add_queues("escalation");
@@ -149,8 +149,8 @@ TEST(FilterTest, UnknownTopicIsInvalid) {
 class TokenAuthTest : public ::testing::Test {
  protected:
   std::string Write(const std::string& text) {
-    const std::string path = ::testing::TempDir() + "/tokens-" +
-                             std::to_string(counter_++) + ".yaml";
+    const std::string path =
+        ::testing::TempDir() + "/tokens-" + std::to_string(counter_++) + ".yaml";
     std::ofstream(path) << text;
     return path;
   }
@@ -160,13 +160,16 @@ class TokenAuthTest : public ::testing::Test {
 TEST_F(TokenAuthTest, TokensMapToTeamsAndQueues) {
   const std::string secret = ::testing::TempDir() + "/care-token";
   std::ofstream(secret) << "care-secret-from-file\n";
-  auto auth = TokenAuth::Load(Write("teams:\n"
-                                    "  - name: care\n"
-                                    "    token_file: " + secret + "\n"
-                                    "    queues: [care-de, care-en]\n"
-                                    "  - name: analytics\n"
-                                    "    token: analytics-token\n"
-                                    "    queues: [\"*\"]\n"));
+  auto auth =
+      TokenAuth::Load(Write("teams:\n"
+                            "  - name: care\n"
+                            "    token_file: " +
+                            secret +
+                            "\n"
+                            "    queues: [care-de, care-en]\n"
+                            "  - name: analytics\n"
+                            "    token: analytics-token\n"
+                            "    queues: [\"*\"]\n"));
   ASSERT_TRUE(auth.ok()) << auth.status();
   auto care = (*auth)->Authenticate("Bearer care-secret-from-file");
   ASSERT_TRUE(care.ok()) << care.status();
@@ -185,15 +188,15 @@ TEST_F(TokenAuthTest, TokensMapToTeamsAndQueues) {
 }
 
 TEST_F(TokenAuthTest, FileErrorsNameLineAndReason) {
-  auto no_queues = TokenAuth::Load(Write("teams:\n"
-                                         "  - name: ok\n"
-                                         "    token: long-enough-token\n"
-                                         "    queues: [a]\n"
-                                         "  - name: broken\n"
-                                         "    token: another-long-token\n"));
+  auto no_queues =
+      TokenAuth::Load(Write("teams:\n"
+                            "  - name: ok\n"
+                            "    token: long-enough-token\n"
+                            "    queues: [a]\n"
+                            "  - name: broken\n"
+                            "    token: another-long-token\n"));
   ASSERT_FALSE(no_queues.ok());
-  EXPECT_NE(no_queues.status().message().find(":5:"), std::string::npos)
-      << no_queues.status();
+  EXPECT_NE(no_queues.status().message().find(":5:"), std::string::npos) << no_queues.status();
   EXPECT_NE(no_queues.status().message().find("queues"), std::string::npos);
 
   auto short_token = TokenAuth::Load(Write("teams:\n  - {name: x, token: abc, queues: [a]}\n"));
