@@ -400,20 +400,6 @@ class Parser : private YamlErrors {
     return out;
   }
 
-  // The node to blame for an entry's value: the value, or its key when the value is empty
-  // (yaml-cpp places an empty value on the line after its key).
-  static YAML::Node At(const Entry& e) {
-    return e.value.IsNull() || Line(e.value) == 0 ? e.key_node : e.value;
-  }
-
-  // How a value is named in an error: "a map", "a list", "nothing", or the quoted text.
-  static std::string Shown(const YAML::Node& node) {
-    if (node.IsMap()) return "a map";
-    if (node.IsSequence()) return "a list";
-    if (node.IsScalar()) return "\"" + node.Scalar() + "\"";
-    return "nothing";
-  }
-
   // Policy and calendar names end up in alert labels and metrics.
   bool CheckName(const Entry& e, std::string_view what) {
     const bool ok = !e.key.empty() && std::all_of(e.key.begin(), e.key.end(), [](char c) {

@@ -6,6 +6,17 @@
 
 namespace earshot {
 
+YAML::Node YamlErrors::At(const YamlEntry& e) {
+  return e.value.IsNull() || Line(e.value) == 0 ? e.key_node : e.value;
+}
+
+std::string YamlErrors::Shown(const YAML::Node& node) {
+  if (node.IsMap()) return "a map";
+  if (node.IsSequence()) return "a list";
+  if (node.IsScalar()) return "\"" + node.Scalar() + "\"";
+  return "nothing";
+}
+
 int YamlErrors::Line(const YAML::Node& node) {
   if (!node.IsDefined()) return 0;
   const YAML::Mark mark = node.Mark();

@@ -36,6 +36,11 @@ class YamlErrors {
   absl::Status Result() const;
   // The entries of a map; a key that is not a scalar, or is repeated, is reported and skipped.
   std::vector<YamlEntry> Entries(const YAML::Node& map);
+  // The node to blame for an entry's value: the value, or its key when the value is empty
+  // (yaml-cpp places an empty value on the line after its key).
+  static YAML::Node At(const YamlEntry& e);
+  // How a value is named in an error: "a map", "a list", "nothing", or the quoted text.
+  static std::string Shown(const YAML::Node& node);
 
  protected:
   const std::string source_;
