@@ -367,6 +367,12 @@ std::vector<earshot::v1::Event> Input(const Scale& scale, std::set<std::string>*
     neglected->insert(e.thread_key());
     neglect.push_back(std::move(e));
   }
+  // The generator delivers some messages out of order (as platforms do); here each
+  // conversation's arrive in the order they were written.
+  std::stable_sort(neglect.begin(), neglect.end(), [](const auto& a, const auto& b) {
+    return std::make_pair(a.created_at().seconds(), a.created_at().nanos()) <
+           std::make_pair(b.created_at().seconds(), b.created_at().nanos());
+  });
   std::mt19937_64 rng(kSeed);
   std::vector<size_t> at(neglect.size());
   for (size_t& a : at) a = std::uniform_int_distribution<size_t>(0, stream.records.size())(rng);
