@@ -46,8 +46,16 @@ std::string RandomId() {
   return fmt::format("{:016x}{:016x}", absl::Uniform<uint64_t>(gen), absl::Uniform<uint64_t>(gen));
 }
 
+// The gateway's HTTP edge. Sources and normalisers report canonical codes in their canonical
+// meaning (INVALID_ARGUMENT bad input, UNAUTHENTICATED bad signature, NOT_FOUND no such source,
+// UNAVAILABLE Kafka away), which map to HTTP by the shared table; the answers HTTP has a finer
+// code for are given explicitly where the handler refuses the request.
+http::Response ErrorResponse(int http_status, const absl::Status& status) {
+  return http::Response::Json(http_status, StatusToJson(status));
+}
+
 http::Response ErrorResponse(const absl::Status& status) {
-  return http::Response::Json(HttpStatusFromStatus(status), StatusToJson(status));
+  return ErrorResponse(HttpStatusFromStatus(status), status);
 }
 
 bool IsJson(std::string_view content_type) {
@@ -257,8 +265,8 @@ void WebhookHandler::Handle(http::Request request, http::Responder respond) {
     return HandleGet(route, request, std::move(counted));
   }
   if (method == "POST") return HandlePost(route, std::move(request), std::move(counted));
-  http::Response r = http::Response::Json(
-      405, StatusToJson(absl::UnimplementedError("method not allowed on " + request.path)));
+  http::Response r =
+      ErrorResponse(405, absl::UnimplementedError("method not allowed on " + request.path));
   r.headers.emplace_back("Allow", route.kind == kX || route.kind == kMeta ? "GET, POST" : "POST");
   std::move(counted)(std::move(r));
 }
@@ -298,8 +306,8 @@ void WebhookHandler::HandlePost(const Route& route, http::Request request,
                                 http::Responder respond) {
   if (!IsJson(request.header("content-type"))) {
     return std::move(respond)(ErrorResponse(
-        absl::FailedPreconditionError("content type must be application/json, got \"" +
-                                      std::string(request.header("content-type")) + "\"")));
+        415, absl::FailedPreconditionError("content type must be application/json, got \"" +
+                                           std::string(request.header("content-type")) + "\"")));
   }
   const std::string_view body = request.body();
   const absl::Time now = clock_.Now();
