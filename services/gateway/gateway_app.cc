@@ -60,8 +60,9 @@ absl::Status GatewayApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& g
   producer_ = std::move(*producer);
   ctx.health.AddReadinessCheck("gateway.kafka", [p = producer_.get()] { return p->reachable(); });
 
-  if (options->x_secrets.empty() && options->meta_app_secrets.empty() &&
-      options->telegram_tokens.empty() && options->generic_sources.empty()) {
+  bool any_configured = false;
+  for (const auto& source : options->sources->sources()) any_configured |= source->configured();
+  if (!any_configured) {
     log::Warn("gateway", "no platform secret configured: every webhook will be refused");
   }
   Topics topics = options->topics;

@@ -1,22 +1,13 @@
 #pragma once
-// Kafka records the gateway writes: canonical events (key = thread_key, CloudEvents binary-mode
-// headers), raw requests and dead letters. Shared by the webhook and the gRPC Ingest paths.
-#include <string>
-
-#include "earshot/v1/event.pb.h"
-#include "services/common/kafka/producer.h"
+// The gateway's names for the shared canonical records (services/common/kafka/records.h): the
+// webhook and gRPC Ingest paths write events, raw requests and dead letters.
+#include "services/common/kafka/records.h"
 
 namespace earshot::gateway {
 
-struct Topics {
-  std::string events = "earshot.events.v1";
-  std::string raw = "earshot.raw.v1";
-  std::string deadletter = "earshot.deadletter.v1";
-};
-
-kafka::Record EventRecord(const earshot::v1::Event& event, const std::string& topic);
-kafka::Record RawRecord(const earshot::v1::RawWebhook& raw, const std::string& topic);
-kafka::Record DeadLetterRecord(const earshot::v1::RawWebhook& raw, const std::string& reason,
-                               const std::string& topic);
+using Topics = kafka::RecordTopics;
+using kafka::DeadLetterRecord;
+using kafka::EventRecord;
+using kafka::RawRecord;
 
 }  // namespace earshot::gateway

@@ -1,22 +1,24 @@
 #pragma once
 // Webhook authentication for every platform, over the exact received bytes. Each verifier takes
 // a list of secrets (several during rotation) and accepts a request that any of them signs.
-// Comparisons are constant-time (CRYPTO_memcmp). Pure functions; any thread.
+// Comparisons are constant-time (crypto::ConstantTimeEquals). Pure functions; any thread.
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "services/common/crypto/encoding.h"
 
 namespace earshot::gateway {
 
-// Primitives (OpenSSL).
-std::string HmacSha256(std::string_view key, std::string_view message);  // raw 32 bytes
-std::string Base64Encode(std::string_view bytes);                        // standard, padded
-bool Base64Decode(std::string_view text, std::string* out);
-std::string HexEncode(std::string_view bytes);  // lowercase
-bool ConstantTimeEquals(std::string_view a, std::string_view b);
+// The primitives live in services/common/crypto (the router's page tokens use them too); they
+// are named here as well so that webhook senders (tests, bench) find everything in one header.
+using crypto::Base64Decode;
+using crypto::Base64Encode;
+using crypto::ConstantTimeEquals;
+using crypto::HexEncode;
+using crypto::HmacSha256;
 
 // X: the CRC answer token, "sha256=" + base64(HMAC-SHA256(secret, crc_token)).
 std::string XCrcResponseToken(std::string_view crc_token, std::string_view secret);

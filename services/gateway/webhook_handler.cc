@@ -18,7 +18,6 @@
 #include "services/common/base/status.h"
 #include "services/common/base/strings.h"
 #include "services/gateway/normalize.h"
-#include "services/gateway/signature.h"
 
 namespace earshot::gateway {
 namespace {
@@ -27,10 +26,9 @@ using earshot::v1::Platform;
 
 constexpr char kLogger[] = "gateway";
 
-// The request-level label of a route; events carry their own platform (facebook, instagram...).
-enum RouteKind { kX = 0, kMeta, kTelegram, kGeneric, kOther, kRouteKinds };
-constexpr std::array<const char*, kRouteKinds> kRouteNames = {"x", "meta", "telegram", "generic",
-                                                              "other"};
+// The request-level label of a path that is no source's route (the sources' labels are their
+// names); events carry their own platform (facebook, instagram...).
+constexpr char kOtherRoute[] = "other";
 constexpr std::array<int, 14> kCodes = {200, 400, 401, 403, 404, 405, 413,
                                         415, 429, 431, 500, 501, 503, 504};
 
@@ -46,8 +44,16 @@ std::string RandomId() {
   return fmt::format("{:016x}{:016x}", absl::Uniform<uint64_t>(gen), absl::Uniform<uint64_t>(gen));
 }
 
+// The gateway's HTTP edge. Sources and normalisers report canonical codes in their canonical
+// meaning (INVALID_ARGUMENT bad input, UNAUTHENTICATED bad signature, NOT_FOUND no such source,
+// UNAVAILABLE Kafka away), which map to HTTP by the shared table; the answers HTTP has a finer
+// code for are given explicitly where the handler refuses the request.
+http::Response ErrorResponse(int http_status, const absl::Status& status) {
+  return http::Response::Json(http_status, StatusToJson(status));
+}
+
 http::Response ErrorResponse(const absl::Status& status) {
-  return http::Response::Json(HttpStatusFromStatus(status), StatusToJson(status));
+  return ErrorResponse(HttpStatusFromStatus(status), status);
 }
 
 bool IsJson(std::string_view content_type) {
@@ -82,22 +88,6 @@ std::string UrlDecode(std::string_view s) {
   return out;
 }
 
-// The headers kept with a raw request: enough to verify and replay it.
-constexpr std::array<const char*, 12> kKeptHeaders = {
-    "content-type",
-    "user-agent",
-    "x-twitter-webhooks-signature",
-    "x-twitter-webhooks-signature-oauth2",
-    "x-hub-signature-256",
-    "x-hub-signature",
-    "x-telegram-bot-api-secret-token",
-    "webhook-id",
-    "webhook-timestamp",
-    "webhook-signature",
-    "x-request-id",
-    "x-forwarded-for",
-};
-
 }  // namespace
 
 std::map<std::string, std::string> ParseQuery(std::string_view query) {
@@ -114,23 +104,9 @@ std::map<std::string, std::string> ParseQuery(std::string_view query) {
 
 absl::StatusOr<WebhookOptions> WebhookOptions::FromConfig(const Config& config) {
   WebhookOptions o;
-  std::vector<std::string> consumer = config.GetList("x.consumer_secret");
-  std::vector<std::string> client = config.GetList("x.client_secret");
-  o.x_crc_secret = !client.empty() ? client.front() : (!consumer.empty() ? consumer.front() : "");
-  o.x_secrets = client;
-  o.x_secrets.insert(o.x_secrets.end(), consumer.begin(), consumer.end());
-  o.meta_app_secrets = config.GetList("meta.app_secret");
-  o.meta_verify_tokens = config.GetList("meta.verify_token");
-  o.telegram_tokens = config.GetList("telegram.secret_token");
-  o.telegram_bot_id = config.GetString("telegram.bot_id", "bot");
-  for (const auto& source : config.ChildKeys("generic.sources")) {
-    auto secrets = config.GetList("generic.sources." + source + ".secret");
-    if (secrets.empty()) {
-      return absl::InvalidArgumentError("generic.sources." + source + ".secret is not set");
-    }
-    o.generic_sources[source] = std::move(secrets);
-  }
-  o.generic_tolerance = config.GetDuration("generic.tolerance", o.generic_tolerance);
+  auto sources = SourceRegistry::FromConfig(config);
+  if (!sources.ok()) return sources.status();
+  o.sources = std::make_shared<const SourceRegistry>(*std::move(sources));
   o.raw_enabled = config.GetBool("gateway.raw_enabled", o.raw_enabled);
   o.retry_after = config.GetDuration("gateway.retry_after", o.retry_after);
   o.topics.events = config.GetString("kafka.topics.events", o.topics.events);
@@ -141,7 +117,8 @@ absl::StatusOr<WebhookOptions> WebhookOptions::FromConfig(const Config& config) 
 }
 
 struct WebhookHandler::Metrics {
-  explicit Metrics(prometheus::Registry& r) {
+  // One set per route label: each source's name, then "other".
+  Metrics(prometheus::Registry& r, const std::vector<std::string>& routes) {
     auto& requests = prometheus::BuildCounter()
                          .Name("earshot_gateway_requests_total")
                          .Help("Webhook requests answered, by route platform and HTTP status code")
@@ -163,15 +140,21 @@ struct WebhookHandler::Metrics {
                          .Name("earshot_gateway_request_duration_seconds")
                          .Help("Time from request read to answer written, by route platform")
                          .Register(r);
-    for (int p = 0; p < kRouteKinds; ++p) {
+    const size_t n = routes.size();
+    this->requests.resize(n);
+    signature_failures.resize(n);
+    deadletters.resize(n);
+    ignored.resize(n);
+    this->duration.resize(n);
+    for (size_t p = 0; p < n; ++p) {
       for (size_t c = 0; c < kCodes.size(); ++c) {
         this->requests[p][c] =
-            &requests.Add({{"platform", kRouteNames[p]}, {"code", std::to_string(kCodes[c])}});
+            &requests.Add({{"platform", routes[p]}, {"code", std::to_string(kCodes[c])}});
       }
-      signature_failures[p] = &sig.Add({{"platform", kRouteNames[p]}});
-      deadletters[p] = &dead.Add({{"platform", kRouteNames[p]}});
-      ignored[p] = &ignored_f.Add({{"platform", kRouteNames[p]}});
-      this->duration[p] = &duration.Add({{"platform", kRouteNames[p]}}, LatencyBuckets());
+      signature_failures[p] = &sig.Add({{"platform", routes[p]}});
+      deadletters[p] = &dead.Add({{"platform", routes[p]}});
+      ignored[p] = &ignored_f.Add({{"platform", routes[p]}});
+      this->duration[p] = &duration.Add({{"platform", routes[p]}}, LatencyBuckets());
     }
     auto& events_f = prometheus::BuildCounter()
                          .Name("earshot_gateway_events_total")
@@ -197,161 +180,109 @@ struct WebhookHandler::Metrics {
     duration[route]->Observe(absl::ToDoubleSeconds(took));
   }
 
-  std::array<std::array<prometheus::Counter*, kCodes.size()>, kRouteKinds> requests;
-  std::array<prometheus::Counter*, kRouteKinds> signature_failures;
-  std::array<prometheus::Counter*, kRouteKinds> deadletters;
-  std::array<prometheus::Counter*, kRouteKinds> ignored;
-  std::array<prometheus::Histogram*, kRouteKinds> duration;
+  // Indexed by route: the source's index in the registry, or the last for "other".
+  std::vector<std::array<prometheus::Counter*, kCodes.size()>> requests;
+  std::vector<prometheus::Counter*> signature_failures;
+  std::vector<prometheus::Counter*> deadletters;
+  std::vector<prometheus::Counter*> ignored;
+  std::vector<prometheus::Histogram*> duration;
   std::array<std::array<prometheus::Counter*, earshot::v1::Kind_ARRAYSIZE>,
              earshot::v1::Platform_ARRAYSIZE>
       events;
   prometheus::Gauge* in_flight;
 };
 
-// What a path names: the platform and, for Telegram and generic sources, the account.
+// What a path names: its source (null for none) and, for Telegram and generic sources, the
+// account. `index` is the source's index in the registry, the metrics' route label.
 struct WebhookHandler::Route {
-  RouteKind kind = kOther;
+  const WebhookSource* source = nullptr;
+  int index = 0;
   std::string account;
 };
 
+namespace {
+
+std::vector<std::string> RouteLabels(const SourceRegistry& sources) {
+  std::vector<std::string> out;
+  for (const auto& source : sources.sources()) out.emplace_back(source->name());
+  out.emplace_back(kOtherRoute);
+  return out;
+}
+
+}  // namespace
+
 WebhookHandler::WebhookHandler(WebhookOptions options, kafka::RecordSink* sink,
                                prometheus::Registry& registry, const Clock& clock)
-    : options_(std::move(options)),
-      sink_(sink),
-      clock_(clock),
-      metrics_(std::make_unique<Metrics>(registry)) {}
+    : options_(std::move(options)), sink_(sink), clock_(clock) {
+  if (options_.sources == nullptr) {
+    options_.sources =
+        std::make_shared<const SourceRegistry>(std::vector<std::unique_ptr<WebhookSource>>{});
+  }
+  route_labels_ = RouteLabels(*options_.sources);
+  metrics_ = std::make_unique<Metrics>(registry, route_labels_);
+}
 
 WebhookHandler::~WebhookHandler() = default;
 
 void WebhookHandler::Handle(http::Request request, http::Responder respond) {
   const absl::Time start = clock_.Now();
   Route route;
-  std::string_view path = request.path;
-  if (path.starts_with("/webhooks/")) {
-    path.remove_prefix(10);
-    if (path == "x") {
-      route.kind = kX;
-    } else if (path == "meta") {
-      route.kind = kMeta;
-    } else if (path == "telegram" || path.starts_with("telegram/")) {
-      route.kind = kTelegram;
-      route.account = path.size() > 9 ? std::string(path.substr(9)) : options_.telegram_bot_id;
-    } else if (path.starts_with("generic/") && path.size() > 8 &&
-               path.find('/', 8) == std::string_view::npos) {
-      route.kind = kGeneric;
-      route.account = std::string(path.substr(8));
-    }
+  const int found = options_.sources->Route(request.path, &route.account);
+  if (found >= 0) {
+    route.source = options_.sources->sources()[found].get();
+    route.index = found;
+  } else {
+    route.index = static_cast<int>(route_labels_.size()) - 1;  // "other"
   }
   // Every answer passes through here, so each is counted once with its latency.
-  http::Responder counted = [this, kind = route.kind, start,
+  http::Responder counted = [this, index = route.index, start,
                              respond = std::move(respond)](http::Response r) mutable {
-    metrics_->Answered(kind, r.status, clock_.Now() - start);
+    metrics_->Answered(index, r.status, clock_.Now() - start);
     std::move(respond)(std::move(r));
   };
-  if (route.kind == kOther) {
+  if (route.source == nullptr) {
     return std::move(counted)(
         ErrorResponse(absl::NotFoundError("no webhook route " + request.path)));
   }
   const std::string_view method = request.method();
-  if (method == "GET" && (route.kind == kX || route.kind == kMeta)) {
+  if (method == "GET" && route.source->has_handshake()) {
     return HandleGet(route, request, std::move(counted));
   }
   if (method == "POST") return HandlePost(route, std::move(request), std::move(counted));
-  http::Response r = http::Response::Json(
-      405, StatusToJson(absl::UnimplementedError("method not allowed on " + request.path)));
-  r.headers.emplace_back("Allow", route.kind == kX || route.kind == kMeta ? "GET, POST" : "POST");
+  http::Response r =
+      ErrorResponse(405, absl::UnimplementedError("method not allowed on " + request.path));
+  r.headers.emplace_back("Allow", route.source->has_handshake() ? "GET, POST" : "POST");
   std::move(counted)(std::move(r));
 }
 
 void WebhookHandler::HandleGet(const Route& route, const http::Request& request,
                                http::Responder respond) {
-  auto query = ParseQuery(request.query);
-  if (route.kind == kX) {
-    auto it = query.find("crc_token");
-    if (it == query.end() || it->second.empty()) {
-      return std::move(respond)(
-          ErrorResponse(absl::InvalidArgumentError("missing crc_token query parameter")));
+  absl::StatusOr<http::Response> answer = route.source->Handshake(ParseQuery(request.query));
+  if (!answer.ok()) {
+    // A handshake with the wrong verify token is a failed signature check, as on POST.
+    if (answer.status().code() == absl::StatusCode::kPermissionDenied) {
+      metrics_->signature_failures[route.index]->Increment();
     }
-    if (options_.x_crc_secret.empty()) {
-      return std::move(respond)(
-          ErrorResponse(absl::NotFoundError("x webhooks are not configured (no secret)")));
-    }
-    return std::move(respond)(http::Response::Json(
-        200, absl::StrCat("{\"response_token\":",
-                          JsonQuote(XCrcResponseToken(it->second, options_.x_crc_secret)), "}")));
+    return std::move(respond)(ErrorResponse(answer.status()));
   }
-  // Meta's subscription handshake: echo hub.challenge when the verify token matches.
-  const std::string& mode = query["hub.mode"];
-  const std::string& token = query["hub.verify_token"];
-  const std::string& challenge = query["hub.challenge"];
-  bool token_ok = false;
-  for (const auto& t : options_.meta_verify_tokens) token_ok |= ConstantTimeEquals(token, t);
-  if (mode != "subscribe" || !token_ok || challenge.empty()) {
-    metrics_->signature_failures[kMeta]->Increment();
-    return std::move(respond)(ErrorResponse(
-        absl::PermissionDeniedError("hub.mode must be subscribe and hub.verify_token must match")));
-  }
-  std::move(respond)(http::Response::Text(200, challenge));
+  std::move(respond)(*std::move(answer));
 }
 
 void WebhookHandler::HandlePost(const Route& route, http::Request request,
                                 http::Responder respond) {
   if (!IsJson(request.header("content-type"))) {
     return std::move(respond)(ErrorResponse(
-        absl::FailedPreconditionError("content type must be application/json, got \"" +
-                                      std::string(request.header("content-type")) + "\"")));
+        415, absl::FailedPreconditionError("content type must be application/json, got \"" +
+                                           std::string(request.header("content-type")) + "\"")));
   }
   const std::string_view body = request.body();
   const absl::Time now = clock_.Now();
-  absl::Status verified;
-  Platform platform = earshot::v1::PLATFORM_UNSPECIFIED;
-  switch (route.kind) {
-    case kX:
-      platform = earshot::v1::PLATFORM_X;
-      verified =
-          options_.x_secrets.empty()
-              ? absl::NotFoundError("x webhooks are not configured (no secret)")
-              : VerifyX(body, request.header("x-twitter-webhooks-signature"),
-                        request.header("x-twitter-webhooks-signature-oauth2"), options_.x_secrets);
-      break;
-    case kMeta:
-      platform = earshot::v1::PLATFORM_FACEBOOK;
-      verified =
-          options_.meta_app_secrets.empty()
-              ? absl::NotFoundError("meta webhooks are not configured (no app secret)")
-              : VerifyMeta(body, request.header("x-hub-signature-256"), options_.meta_app_secrets);
-      break;
-    case kTelegram:
-      platform = earshot::v1::PLATFORM_TELEGRAM;
-      verified = options_.telegram_tokens.empty()
-                     ? absl::NotFoundError("telegram webhooks are not configured (no token)")
-                     : VerifyTelegram(request.header("x-telegram-bot-api-secret-token"),
-                                      options_.telegram_tokens);
-      break;
-    case kGeneric: {
-      platform = earshot::v1::PLATFORM_GENERIC;
-      auto it = options_.generic_sources.find(route.account);
-      if (it == options_.generic_sources.end()) {
-        verified = absl::NotFoundError("unknown generic source \"" + route.account + "\"");
-        break;
-      }
-      auto h = [&](std::string_view std_name, std::string_view svix_name) {
-        std::string_view v = request.header(std_name);
-        return v.empty() ? request.header(svix_name) : v;
-      };
-      verified = VerifyStandardWebhook(
-          h("webhook-id", "svix-id"), h("webhook-timestamp", "svix-timestamp"), body,
-          h("webhook-signature", "svix-signature"), it->second, now, options_.generic_tolerance);
-      break;
-    }
-    default:
-      break;
-  }
+  const absl::Status verified = route.source->Verify(request, route.account, now);
   if (!verified.ok()) {
     if (verified.code() == absl::StatusCode::kUnauthenticated) {
-      metrics_->signature_failures[route.kind]->Increment();
+      metrics_->signature_failures[route.index]->Increment();
       log::Info(kLogger, "signature rejected",
-                {{"platform", kRouteNames[route.kind]},
+                {{"platform", route.source->name()},
                  {"reason", verified.message()},
                  {"remote", request.remote}});
     }
@@ -359,35 +290,23 @@ void WebhookHandler::HandlePost(const Route& route, http::Request request,
   }
 
   RequestContext ctx{now, route.account};
-  absl::StatusOr<Normalized> normalized;
-  switch (route.kind) {
-    case kX:
-      normalized = NormalizeX(body, ctx);
-      break;
-    case kMeta:
-      normalized = NormalizeMeta(body, ctx);
-      break;
-    case kTelegram:
-      normalized = NormalizeTelegram(body, ctx);
-      break;
-    default:
-      normalized = NormalizeGeneric(body, ctx);
-      break;
-  }
+  const absl::StatusOr<Normalized> normalized = route.source->Normalize(body, ctx);
   if (!normalized.ok()) return std::move(respond)(ErrorResponse(normalized.status()));
 
   earshot::v1::RawWebhook raw;
   raw.set_request_id(RandomId());
-  raw.set_platform(platform);
-  if (route.kind == kGeneric) raw.set_source(route.account);
+  raw.set_platform(route.source->platform());
+  if (std::string source = route.source->RawSource(route.account); !source.empty()) {
+    raw.set_source(std::move(source));
+  }
   raw.set_method(std::string(request.method()));
   raw.set_path(request.path);
   raw.set_query(request.query);
-  // One pass over the request's fields (a lookup per kept name scanned them twelve times); the
+  // One pass over the request's fields (a lookup per kept name scanned them once per name); the
   // first of repeated fields is kept.
   for (const auto& field : request.message) {
     const std::string_view name = field.name_string();
-    for (const char* kept : kKeptHeaders) {
+    for (const std::string& kept : options_.sources->kept_headers()) {
       if (absl::EqualsIgnoreCase(ToAbsl(name), kept)) {
         if (!field.value().empty()) {
           raw.mutable_headers()->insert({kept, std::string(field.value())});
@@ -417,7 +336,8 @@ void WebhookHandler::HandlePost(const Route& route, http::Request request,
   }
   if (options_.raw_enabled) records.push_back(RawRecord(raw, options_.topics.raw));
 
-  const int route_kind = route.kind;
+  const int route_index = route.index;
+  const std::string_view route_name = route.source->name();
   auto unavailable = [this](absl::Status st) {
     http::Response r = ErrorResponse(absl::UnavailableError(st.message()));
     r.headers.emplace_back("Retry-After",
@@ -428,7 +348,7 @@ void WebhookHandler::HandlePost(const Route& route, http::Request request,
     return std::move(respond)(unavailable(absl::UnavailableError("kafka is unreachable")));
   }
   if (records.empty()) {
-    metrics_->ignored[route_kind]->Increment(normalized->ignored);
+    metrics_->ignored[route_index]->Increment(normalized->ignored);
     return std::move(respond)(http::Response::Json(200, "{\"accepted\":0}"));
   }
 
@@ -443,16 +363,16 @@ void WebhookHandler::HandlePost(const Route& route, http::Request request,
   sink_->ProduceBatch(
       std::move(records),
       [this, respond = std::move(respond), kinds = std::move(kinds), accepted, ignored,
-       deadlettered, route_kind, unavailable](absl::Status st) mutable {
+       deadlettered, route_index, route_name, unavailable](absl::Status st) mutable {
         metrics_->in_flight->Decrement();
         if (!st.ok()) {
           log::Warn(kLogger, "kafka did not acknowledge; answering 503",
-                    {{"platform", kRouteNames[route_kind]}, {"error", st.message()}});
+                    {{"platform", route_name}, {"error", st.message()}});
           return std::move(respond)(unavailable(st));
         }
         for (auto [p, k] : kinds) metrics_->events[p][k]->Increment();
-        metrics_->ignored[route_kind]->Increment(ignored);
-        if (deadlettered) metrics_->deadletters[route_kind]->Increment();
+        metrics_->ignored[route_index]->Increment(ignored);
+        if (deadlettered) metrics_->deadletters[route_index]->Increment();
         std::move(respond)(http::Response::Json(
             200, absl::StrCat("{\"accepted\":", accepted, ",\"ignored\":", ignored,
                               ",\"deadlettered\":", deadlettered ? "true" : "false", "}")));

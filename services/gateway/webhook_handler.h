@@ -1,9 +1,11 @@
 #pragma once
-// WebhookHandler: the HTTP side of the gateway. For each request: route, check content type,
-// verify the signature over the exact bytes, normalise, write every record to Kafka, and answer
-// 2xx only once Kafka acknowledged all of them (503 + Retry-After otherwise). Handshakes (X CRC,
-// Meta hub challenge) are answered directly. Bad input gets the answer services/gateway/README.md
-// lists ("Answers") and produces nothing.
+// WebhookHandler: the HTTP side of the gateway. For each request: route to its webhook source
+// (sources/registry.h), check content type, have the source verify the signature over the exact
+// bytes and normalise the body, write every record to Kafka, and answer 2xx only once Kafka
+// acknowledged all of them (503 + Retry-After otherwise). Handshakes (X CRC, Meta hub challenge)
+// are answered directly by their source. Bad input gets the answer services/gateway/README.md
+// lists ("Answers") and produces nothing. Which HTTP status answers which error is decided
+// here, at the edge, and nowhere else in the gateway.
 //
 // Owned by GatewayApp; Handle() runs on the HTTP I/O threads, completions on the Kafka poll
 // thread. Holds no mutable state besides metrics.
@@ -20,18 +22,13 @@
 #include "services/common/http/server.h"
 #include "services/common/kafka/producer.h"
 #include "services/gateway/records.h"
+#include "services/gateway/sources/registry.h"
 
 namespace earshot::gateway {
 
 struct WebhookOptions {
-  std::vector<std::string> x_secrets;  // consumer and client secrets, all accepted on POST
-  std::string x_crc_secret;            // the client secret if set, else the consumer secret
-  std::vector<std::string> meta_app_secrets;
-  std::vector<std::string> meta_verify_tokens;
-  std::vector<std::string> telegram_tokens;
-  std::string telegram_bot_id = "bot";
-  std::map<std::string, std::vector<std::string>> generic_sources;  // name -> secrets
-  absl::Duration generic_tolerance = absl::Minutes(5);
+  // The webhook sources with their secrets (sources/registry.h); shared, since it is immutable.
+  std::shared_ptr<const SourceRegistry> sources;
   bool raw_enabled = true;
   absl::Duration retry_after = absl::Seconds(5);
   Topics topics;
@@ -54,6 +51,7 @@ class WebhookHandler final : public http::Handler {
   void HandlePost(const Route& route, http::Request request, http::Responder respond);
 
   WebhookOptions options_;
+  std::vector<std::string> route_labels_;  // each source's name, then "other"
   kafka::RecordSink* sink_;
   const Clock& clock_;
   std::unique_ptr<Metrics> metrics_;

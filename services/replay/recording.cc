@@ -6,7 +6,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
 #include "fmt/format.h"
+#include "fmt/ranges.h"
 #include "services/common/base/strings.h"
+#include "services/gateway/sources/registry.h"
 #include "simdjson.h"
 
 namespace earshot::replay {
@@ -49,15 +51,7 @@ size_t ObjectEnd(std::string_view text, size_t start) {
   return std::string_view::npos;
 }
 
-bool ValidPlatform(std::string_view name, Platform* out) {
-  for (Platform p : {Platform::kMeta, Platform::kX, Platform::kTelegram, Platform::kGeneric}) {
-    if (PlatformName(p) == name) {
-      *out = p;
-      return true;
-    }
-  }
-  return false;
-}
+const gateway::SourceRegistry& Sources() { return gateway::SourceRegistry::Unconfigured(); }
 
 bool ValidSourceName(std::string_view s) {
   if (s.empty()) return false;
@@ -71,24 +65,10 @@ bool ValidSourceName(std::string_view s) {
 
 }  // namespace
 
-std::string_view PlatformName(Platform platform) {
-  switch (platform) {
-    case Platform::kMeta:
-      return "meta";
-    case Platform::kX:
-      return "x";
-    case Platform::kTelegram:
-      return "telegram";
-    case Platform::kGeneric:
-      return "generic";
-  }
-  return "unknown";
-}
-
 std::string RequestPath(const Recording& recording) {
   if (!recording.path.empty()) return recording.path;
-  if (recording.platform == Platform::kGeneric) return "/webhooks/generic/" + recording.source;
-  return fmt::format("/webhooks/{}", PlatformName(recording.platform));
+  const gateway::WebhookSource* source = Sources().Find(recording.platform);
+  return source != nullptr ? source->PathFor(recording.source) : "";
 }
 
 namespace {
@@ -126,9 +106,11 @@ absl::StatusOr<Recording> ParseLine(std::string_view line, int line_number) {
     od::value value = field.value();
     if (name == "platform") {
       std::string_view p;
-      if (value.get_string().get(p) != simdjson::SUCCESS || !ValidPlatform(p, &r.platform)) {
-        return LineError("\"platform\" must be one of meta, x, telegram, generic");
+      if (value.get_string().get(p) != simdjson::SUCCESS || Sources().Find(p) == nullptr) {
+        return LineError(fmt::format("\"platform\" must be one of {}",
+                                     fmt::join(gateway::SourceRegistry::Names(), ", ")));
       }
+      r.platform = std::string(p);
       has_platform = true;
     } else if (name == "source") {
       std::string_view s;
@@ -199,11 +181,18 @@ absl::StatusOr<Recording> ParseLine(std::string_view line, int line_number) {
   }
   if (!has_platform) return LineError("\"platform\" is missing");
   if (!has_body) return LineError("\"body\" is missing");
-  if (r.platform == Platform::kGeneric && r.source.empty()) {
-    return LineError("a generic recording needs \"source\" (its generic source)");
+  // The route of a generic source names it (/webhooks/generic/<source>); no other route does.
+  const bool needs_source = Sources().Find(r.platform)->route_needs_account();
+  if (needs_source && r.source.empty()) {
+    return LineError(fmt::format("a {0} recording needs \"source\" (its {0} source)", r.platform));
   }
-  if (r.platform != Platform::kGeneric && !r.source.empty()) {
-    return LineError("\"source\" is only for generic recordings");
+  if (!needs_source && !r.source.empty()) {
+    std::vector<std::string_view> with_source;
+    for (const auto& s : Sources().sources()) {
+      if (s->route_needs_account()) with_source.push_back(s->name());
+    }
+    return LineError(
+        fmt::format("\"source\" is only for {} recordings", fmt::join(with_source, ", ")));
   }
   return r;
 }

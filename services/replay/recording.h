@@ -13,17 +13,14 @@
 
 namespace earshot::replay {
 
-enum class Platform { kMeta, kX, kTelegram, kGeneric };
-
-// "meta", "x", "telegram", "generic".
-std::string_view PlatformName(Platform platform);
-
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
 struct Recording {
   int line = 0;  // 1-based line in its file, for messages
-  Platform platform = Platform::kMeta;
-  std::string source;  // generic source name (generic only)
+  // The gateway's webhook source (services/gateway/sources/registry.h): "meta", "x",
+  // "telegram", "generic".
+  std::string platform = "meta";
+  std::string source;  // what the route names, for sources whose route needs it (generic)
   std::string method = "POST";
   std::string path;  // empty: the platform's route (DefaultPath)
   Headers headers;   // as recorded, in order
@@ -32,8 +29,9 @@ struct Recording {
   absl::Duration delay = absl::ZeroDuration();
 };
 
-// The gateway route of the recording's platform: /webhooks/meta, /webhooks/x,
-// /webhooks/telegram, /webhooks/generic/<source>; `path` when the recording sets one.
+// The gateway route of the recording's platform, as its webhook source builds it:
+// /webhooks/meta, /webhooks/x, /webhooks/telegram, /webhooks/generic/<source>; `path` when the
+// recording sets one.
 std::string RequestPath(const Recording& recording);
 
 // One line of a recording file. `line_number` goes into error messages.

@@ -10,8 +10,8 @@
 #include "librdkafka/rdkafka.h"
 #include "rocksdb/iterator.h"
 #include "services/common/base/status.h"
-#include "services/gateway/records.h"
-#include "services/gateway/signature.h"
+#include "services/common/crypto/encoding.h"
+#include "services/common/kafka/records.h"
 
 namespace earshot::router {
 namespace {
@@ -145,7 +145,7 @@ absl::Status RouterApp::ThreadsService::ListAll(const earshot::v1::ListThreadsRe
     response->add_order_keys(e->order_key);
   }
   if (more && !entries.empty()) {
-    response->set_next_page_token(gateway::Base64Encode(entries.back()->order_key));
+    response->set_next_page_token(crypto::Base64Encode(entries.back()->order_key));
   }
   return absl::OkStatus();
 }
@@ -171,7 +171,7 @@ absl::Status RouterApp::ThreadsService::ListLocal(
                           : request->status();
   // The page token is the index suffix (sort time + thread key) of the last thread returned.
   std::string after;
-  if (!request->page_token().empty() && !gateway::Base64Decode(request->page_token(), &after)) {
+  if (!request->page_token().empty() && !crypto::Base64Decode(request->page_token(), &after)) {
     return absl::InvalidArgumentError("page_token is not one this service gave");
   }
   // Merge the index ranges of the owned partitions (and, for every queue, of each queue in
@@ -232,7 +232,7 @@ absl::Status RouterApp::ThreadsService::ListLocal(
     }
   }
   if (more && !entries.empty()) {
-    response->set_next_page_token(gateway::Base64Encode(entries.back().suffix));
+    response->set_next_page_token(crypto::Base64Encode(entries.back().suffix));
   }
   return absl::OkStatus();
 }
@@ -285,7 +285,7 @@ void RouterApp::ThreadsService::Produce(const earshot::v1::Thread& thread,
   *event.mutable_created_at() = event.received_at();
   response->set_event_id(event.event_id());
   std::vector<kafka::Record> records;
-  records.push_back(gateway::EventRecord(event, app_->options_.events_topic));
+  records.push_back(kafka::EventRecord(event, app_->options_.events_topic));
   app_->producer_->ProduceBatch(std::move(records),
                                 [reactor](absl::Status st) { reactor->Finish(ToGrpcStatus(st)); });
 }

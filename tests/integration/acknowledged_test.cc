@@ -16,8 +16,8 @@
 #include "gtest/gtest.h"
 #include "services/common/kafka/embedded_broker.h"
 #include "services/common/kafka/producer.h"
+#include "services/common/kafka/records.h"
 #include "services/common/kafka/topics.h"
-#include "services/gateway/records.h"
 #include "services/router/router_app.h"
 #include "tests/integration/stack.h"
 
@@ -153,7 +153,7 @@ TEST(AcknowledgedTest, RouterAloneRestartedAgainstARecreatedTopicRoutesEveryNewE
       e.set_kind(earshot::v1::KIND_REVIEW);
       e.set_text("Two stars, slow refund.");
       *e.mutable_received_at() = google::protobuf::util::TimeUtil::GetCurrentTime();
-      records.push_back(gateway::EventRecord(e, "earshot.events.v1"));
+      records.push_back(kafka::EventRecord(e, "earshot.events.v1"));
     }
     absl::Notification done;
     absl::Status status;

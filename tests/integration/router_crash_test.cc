@@ -48,8 +48,8 @@
 #include "services/common/kafka/consumer.h"
 #include "services/common/kafka/embedded_broker.h"
 #include "services/common/kafka/producer.h"
+#include "services/common/kafka/records.h"
 #include "services/common/store/store.h"
-#include "services/gateway/records.h"
 #include "services/router/router_core.h"
 #include "tests/integration/test_folder.h"
 #include "tests/integration/test_kafka.h"
@@ -452,7 +452,7 @@ class RouterCrashTest : public ::testing::Test {
     for (size_t begin = 0; begin < stream.records.size(); begin += kChunk) {
       std::vector<kafka::Record> records;
       for (size_t i = begin; i < std::min(begin + kChunk, stream.records.size()); ++i) {
-        records.push_back(gateway::EventRecord(stream.records[i], kEventsTopic));
+        records.push_back(kafka::EventRecord(stream.records[i], kEventsTopic));
       }
       absl::Notification done;
       absl::Status status;

@@ -51,8 +51,8 @@
 #include "services/common/kafka/consumer.h"
 #include "services/common/kafka/embedded_broker.h"
 #include "services/common/kafka/producer.h"
+#include "services/common/kafka/records.h"
 #include "services/common/kafka/topics.h"
-#include "services/gateway/records.h"
 #include "tests/integration/test_folder.h"
 #include "tests/integration/test_kafka.h"
 #include "tests/support/care_stream.h"
@@ -330,8 +330,7 @@ sla:
   // Writes records as the gateway would, in order.
   void Produce(const std::vector<earshot::v1::Event>& events, size_t begin, size_t end) {
     std::vector<kafka::Record> records;
-    for (size_t i = begin; i < end; ++i)
-      records.push_back(gateway::EventRecord(events[i], kEvents));
+    for (size_t i = begin; i < end; ++i) records.push_back(kafka::EventRecord(events[i], kEvents));
     ASSERT_TRUE(kafka::ProduceAndWait(*producer_, std::move(records)).ok());
   }
 

@@ -11,6 +11,8 @@ int HttpStatusFromStatus(const absl::Status& status) {
     case absl::StatusCode::kOk:
       return 200;
     case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kOutOfRange:
       return 400;
     case absl::StatusCode::kUnauthenticated:
       return 401;
@@ -21,10 +23,6 @@ int HttpStatusFromStatus(const absl::Status& status) {
     case absl::StatusCode::kAlreadyExists:
     case absl::StatusCode::kAborted:
       return 409;
-    case absl::StatusCode::kOutOfRange:
-      return 413;
-    case absl::StatusCode::kFailedPrecondition:
-      return 415;
     case absl::StatusCode::kResourceExhausted:
       return 429;
     case absl::StatusCode::kUnavailable:

@@ -1,6 +1,8 @@
 #pragma once
-// One table maps absl::Status codes to HTTP and gRPC codes; every adapter uses it, so a
-// failure means the same thing to a webhook sender and to a gRPC client.
+// One table maps absl::Status codes to HTTP and gRPC codes, so a failure means the same thing to
+// a webhook sender and to a gRPC client. The codes keep their canonical meaning everywhere; an
+// HTTP answer finer than the canonical code (413 body too large, 415 wrong content type) is
+// chosen explicitly by the adapter that refuses the request, never by this table.
 #include <string>
 
 #include "absl/status/status.h"
@@ -8,9 +10,9 @@
 
 namespace earshot {
 
-// 400 InvalidArgument, 401 Unauthenticated, 403 PermissionDenied, 404 NotFound,
-// 409 AlreadyExists/Aborted, 413 OutOfRange (body too large), 415 FailedPrecondition
-// (wrong content type), 429 ResourceExhausted, 503 Unavailable, 504 DeadlineExceeded, 500 else.
+// The google.rpc.Code mapping: 400 InvalidArgument/FailedPrecondition/OutOfRange,
+// 401 Unauthenticated, 403 PermissionDenied, 404 NotFound, 409 AlreadyExists/Aborted,
+// 429 ResourceExhausted, 501 Unimplemented, 503 Unavailable, 504 DeadlineExceeded, 500 else.
 int HttpStatusFromStatus(const absl::Status& status);
 
 grpc::Status ToGrpcStatus(const absl::Status& status);

@@ -35,15 +35,17 @@ class FakeSink : public kafka::RecordSink {
 class WebhookHandlerTest : public ::testing::Test {
  protected:
   WebhookHandlerTest() {
-    WebhookOptions o;
-    o.x_secrets = {"test-consumer-secret"};
-    o.x_crc_secret = "test-consumer-secret";
-    o.meta_app_secrets = {"test-app-secret"};
-    o.meta_verify_tokens = {"verify-me"};
-    o.telegram_tokens = {"tg-secret"};
-    o.telegram_bot_id = "7000000001";
-    o.generic_sources["reviews"] = {"whsec_c2VjcmV0"};
-    handler_ = std::make_unique<WebhookHandler>(o, &sink_, registry_, clock_);
+    auto config = Config::FromYaml(R"(
+x: {consumer_secret: test-consumer-secret}
+meta: {app_secret: test-app-secret, verify_token: verify-me}
+telegram: {secret_token: tg-secret, bot_id: "7000000001"}
+generic: {sources: {reviews: {secret: whsec_c2VjcmV0}}}
+)");
+    EXPECT_TRUE(config.ok()) << config.status();
+    config->set_env_lookup([](const std::string&) { return std::nullopt; });
+    auto o = WebhookOptions::FromConfig(*config);
+    EXPECT_TRUE(o.ok()) << o.status();
+    handler_ = std::make_unique<WebhookHandler>(*o, &sink_, registry_, clock_);
   }
 
   http::Response Send(std::string method, std::string target, std::string body = "",

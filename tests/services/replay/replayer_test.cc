@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/synchronization/mutex.h"
+#include "fmt/format.h"
 #include "gtest/gtest.h"
 #include "services/common/http/server.h"
 #include "services/gateway/signature.h"
@@ -135,13 +136,19 @@ class FakeGateway final : public http::Handler {
   std::thread answerer_;
 };
 
-SigningSecrets Secrets() {
-  SigningSecrets s;
-  s.meta_app_secret = kMetaSecret;
-  s.x_consumer_secret = kXSecret;
-  s.telegram_secret_token = kTgToken;
-  s.generic["reviews"] = kGenericSecret;
-  return s;
+// The gateway's config keys; `with_telegram` false leaves telegram.secret_token unset.
+SigningSecrets Secrets(bool with_telegram = true) {
+  std::string yaml = fmt::format(
+      "meta: {{app_secret: {}}}\nx: {{consumer_secret: {}}}\n"
+      "generic: {{sources: {{reviews: {{secret: \"{}\"}}}}}}\n",
+      kMetaSecret, kXSecret, kGenericSecret);
+  if (with_telegram) yaml += fmt::format("telegram: {{secret_token: {}}}\n", kTgToken);
+  auto config = Config::FromYaml(yaml);
+  EXPECT_TRUE(config.ok()) << config.status();
+  config->set_env_lookup([](const std::string&) { return std::nullopt; });
+  auto s = SigningSecrets::FromConfig(*config);
+  EXPECT_TRUE(s.ok()) << s.status();
+  return s.ok() ? *s : SigningSecrets();
 }
 
 std::vector<Recording> Parse(const std::string& text) {
@@ -316,8 +323,7 @@ TEST(ReplayerTest, NoGatewayIsAnErrorPerLine) {
 
 TEST(ReplayerTest, AMissingSecretFailsBeforeAnythingIsSent) {
   FakeGateway gw;
-  SigningSecrets s = Secrets();
-  s.telegram_secret_token.clear();
+  SigningSecrets s = Secrets(/*with_telegram=*/false);
   Replayer replayer(Options(gw), s);
   auto summary =
       replayer.Run(Parse("{\"platform\":\"meta\",\"body\":{}}\n"

@@ -10,21 +10,25 @@ namespace {
 
 constexpr char kGenericSecret[] = "whsec_c3RhY2stZ2VuZXJpYy1zZWNyZXQ=";
 
-SigningSecrets Secrets() {
-  auto config = Config::FromYaml(std::string(R"(
-x: {consumer_secret: [test-consumer-secret, old-consumer-secret]}
-meta: {app_secret: test-app-secret}
-telegram: {secret_token: tg-secret-token}
-generic: {sources: {reviews: {secret: )") +
-                                 kGenericSecret + "}}}\n");
+SigningSecrets FromYaml(const std::string& yaml) {
+  auto config = Config::FromYaml(yaml);
   EXPECT_TRUE(config.ok()) << config.status();
   config->set_env_lookup([](const std::string&) { return std::nullopt; });
   auto s = SigningSecrets::FromConfig(*config);
   EXPECT_TRUE(s.ok()) << s.status();
-  return *s;
+  return s.ok() ? *s : SigningSecrets();
 }
 
-Recording Rec(Platform p, Headers headers = {}, std::string source = "") {
+SigningSecrets Secrets() {
+  return FromYaml(std::string(R"(
+x: {consumer_secret: [test-consumer-secret, old-consumer-secret]}
+meta: {app_secret: test-app-secret}
+telegram: {secret_token: tg-secret-token}
+generic: {sources: {reviews: {secret: )") +
+                  kGenericSecret + "}}}\n");
+}
+
+Recording Rec(std::string p, Headers headers = {}, std::string source = "") {
   Recording r;
   r.line = 4;
   r.platform = p;
@@ -55,11 +59,18 @@ TEST(SigningTest, ReadsTheGatewaysConfigKeysAndEnvironment) {
   });
   auto s = SigningSecrets::FromConfig(*config);
   ASSERT_TRUE(s.ok());
-  EXPECT_EQ(s->meta_app_secret, "from-yaml");
-  EXPECT_EQ(s->telegram_secret_token, "from-env");
-  EXPECT_TRUE(s->x_consumer_secret.empty());
+  auto meta = SignRequest(Rec("meta"), "{}", *s, false, absl::Now());
+  ASSERT_TRUE(meta.ok()) << meta.status();
+  EXPECT_EQ(Get(*meta, "X-Hub-Signature-256"), gateway::MetaSignature("{}", "from-yaml"));
+  auto tg = SignRequest(Rec("telegram"), "{}", *s, false, absl::Now());
+  ASSERT_TRUE(tg.ok()) << tg.status();
+  EXPECT_EQ(Get(*tg, "X-Telegram-Bot-Api-Secret-Token"), "from-env");
+  EXPECT_FALSE(s->CanSign(Rec("x")).ok());
   // The first of a rotation list signs.
-  EXPECT_EQ(Secrets().x_consumer_secret, "test-consumer-secret");
+  auto x = SignRequest(Rec("x"), "{}", Secrets(), false, absl::Now());
+  ASSERT_TRUE(x.ok()) << x.status();
+  EXPECT_EQ(Get(*x, "x-twitter-webhooks-signature"),
+            gateway::XSignature("{}", "test-consumer-secret"));
 }
 
 TEST(SigningTest, EveryPlatformPassesTheGatewaysCheck) {
@@ -67,25 +78,25 @@ TEST(SigningTest, EveryPlatformPassesTheGatewaysCheck) {
   const std::string body = R"({"object":"page","entry":[]})";
   const absl::Time now = absl::Now();
 
-  auto meta = SignRequest(Rec(Platform::kMeta), body, s, false, now);
+  auto meta = SignRequest(Rec("meta"), body, s, false, now);
   ASSERT_TRUE(meta.ok()) << meta.status();
   EXPECT_TRUE(
       gateway::VerifyMeta(body, Get(*meta, "X-Hub-Signature-256"), {"test-app-secret"}).ok());
   EXPECT_EQ(Get(*meta, "Content-Type"), "application/json");
 
-  auto x = SignRequest(Rec(Platform::kX), body, s, false, now);
+  auto x = SignRequest(Rec("x"), body, s, false, now);
   ASSERT_TRUE(x.ok());
   EXPECT_TRUE(
       gateway::VerifyX(body, Get(*x, "x-twitter-webhooks-signature"), "", {"test-consumer-secret"})
           .ok());
 
-  auto tg = SignRequest(Rec(Platform::kTelegram), body, s, false, now);
+  auto tg = SignRequest(Rec("telegram"), body, s, false, now);
   ASSERT_TRUE(tg.ok());
   EXPECT_TRUE(
       gateway::VerifyTelegram(Get(*tg, "X-Telegram-Bot-Api-Secret-Token"), {"tg-secret-token"})
           .ok());
 
-  auto gen = SignRequest(Rec(Platform::kGeneric, {}, "reviews"), body, s, false, now);
+  auto gen = SignRequest(Rec("generic", {}, "reviews"), body, s, false, now);
   ASSERT_TRUE(gen.ok());
   EXPECT_TRUE(gateway::VerifyStandardWebhook(
                   Get(*gen, "webhook-id"), Get(*gen, "webhook-timestamp"), body,
@@ -101,9 +112,8 @@ TEST(SigningTest, XSignatureMatchesThePublishedVector) {
 }
 
 TEST(SigningTest, XClientSecretSignsTheOAuth2Header) {
-  SigningSecrets s;
-  s.x_client_secret = "client-secret";
-  auto x = SignRequest(Rec(Platform::kX), "{}", s, false, absl::Now());
+  const SigningSecrets s = FromYaml("x: {client_secret: client-secret}\n");
+  auto x = SignRequest(Rec("x"), "{}", s, false, absl::Now());
   ASSERT_TRUE(x.ok());
   EXPECT_EQ(Get(*x, "x-twitter-webhooks-signature"), "");
   EXPECT_TRUE(
@@ -113,10 +123,10 @@ TEST(SigningTest, XClientSecretSignsTheOAuth2Header) {
 
 TEST(SigningTest, RecordedSignaturesAreReplacedUnlessKept) {
   const SigningSecrets s = Secrets();
-  const Recording r = Rec(Platform::kMeta, {{"x-hub-signature-256", "sha256=recorded"},
-                                            {"Content-Type", "application/json; charset=utf-8"},
-                                            {"Content-Length", "999"},
-                                            {"User-Agent", "facebookexternalua"}});
+  const Recording r = Rec("meta", {{"x-hub-signature-256", "sha256=recorded"},
+                                   {"Content-Type", "application/json; charset=utf-8"},
+                                   {"Content-Length", "999"},
+                                   {"User-Agent", "facebookexternalua"}});
   auto signed_anew = SignRequest(r, "{}", s, false, absl::Now());
   ASSERT_TRUE(signed_anew.ok());
   EXPECT_EQ(Get(*signed_anew, "X-Hub-Signature-256"),
@@ -130,7 +140,7 @@ TEST(SigningTest, RecordedSignaturesAreReplacedUnlessKept) {
   EXPECT_EQ(Get(*kept, "X-Hub-Signature-256"), "sha256=recorded");
 
   // --keep-signatures on a recording without one: signed anyway.
-  auto unsigned_kept = SignRequest(Rec(Platform::kMeta), "{}", s, true, absl::Now());
+  auto unsigned_kept = SignRequest(Rec("meta"), "{}", s, true, absl::Now());
   ASSERT_TRUE(unsigned_kept.ok());
   EXPECT_EQ(Get(*unsigned_kept, "X-Hub-Signature-256"),
             gateway::MetaSignature("{}", "test-app-secret"));
@@ -138,28 +148,28 @@ TEST(SigningTest, RecordedSignaturesAreReplacedUnlessKept) {
 
 TEST(SigningTest, GenericIdIsStableForTheSameBytesAndRecordedIdsWin) {
   const SigningSecrets s = Secrets();
-  const Recording r = Rec(Platform::kGeneric, {}, "reviews");
+  const Recording r = Rec("generic", {}, "reviews");
   auto a = SignRequest(r, R"({"id":"1"})", s, false, absl::Now());
   auto b = SignRequest(r, R"({"id":"1"})", s, false, absl::Now() + absl::Seconds(3));
   auto c = SignRequest(r, R"({"id":"2"})", s, false, absl::Now());
   ASSERT_TRUE(a.ok() && b.ok() && c.ok());
   EXPECT_EQ(Get(*a, "webhook-id"), Get(*b, "webhook-id"));
   EXPECT_NE(Get(*a, "webhook-id"), Get(*c, "webhook-id"));
-  auto recorded = SignRequest(Rec(Platform::kGeneric, {{"webhook-id", "msg_rec"}}, "reviews"), "{}",
-                              s, false, absl::Now());
+  auto recorded = SignRequest(Rec("generic", {{"webhook-id", "msg_rec"}}, "reviews"), "{}", s,
+                              false, absl::Now());
   ASSERT_TRUE(recorded.ok());
   EXPECT_EQ(Get(*recorded, "webhook-id"), "msg_rec");
 }
 
 TEST(SigningTest, MissingSecretNamesTheConfigKey) {
   SigningSecrets none;
-  auto st = none.CanSign(Rec(Platform::kMeta));
+  auto st = none.CanSign(Rec("meta"));
   EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(st.message().find("meta.app_secret"), absl::string_view::npos) << st;
   EXPECT_NE(st.message().find("EARSHOT_META_APP_SECRET"), absl::string_view::npos) << st;
-  st = Secrets().CanSign(Rec(Platform::kGeneric, {}, "blog"));
+  st = Secrets().CanSign(Rec("generic", {}, "blog"));
   EXPECT_NE(st.message().find("generic.sources.blog.secret"), absl::string_view::npos) << st;
-  EXPECT_FALSE(SignRequest(Rec(Platform::kTelegram), "{}", none, false, absl::Now()).ok());
+  EXPECT_FALSE(SignRequest(Rec("telegram"), "{}", none, false, absl::Now()).ok());
 }
 
 }  // namespace
