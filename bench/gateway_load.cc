@@ -53,6 +53,7 @@
 #include "boost/beast/http.hpp"
 #include "fmt/format.h"
 #include "services/common/base/config.h"
+#include "services/common/crypto/encoding.h"
 #include "services/gateway/normalize.h"
 #include "services/gateway/signature.h"
 
@@ -156,8 +157,8 @@ std::string RenderRequest(std::string_view target, std::string_view host_header,
 // Signs `body` the way the platform does and renders the request for its webhook route.
 std::string SignedRequest(Platform platform, std::string_view body, const Secrets& secrets,
                           std::string_view host_header, int index) {
-  using gateway::Base64Encode;
-  using gateway::HmacSha256;
+  using crypto::Base64Encode;
+  using crypto::HmacSha256;
   switch (platform) {
     case Platform::kX:
       return RenderRequest(

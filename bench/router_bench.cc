@@ -76,11 +76,11 @@
 #include "services/common/kafka/changelog.h"
 #include "services/common/kafka/embedded_broker.h"
 #include "services/common/kafka/producer.h"
+#include "services/common/kafka/records.h"
 #include "services/common/kafka/stateful_consumer.h"
 #include "services/common/store/kv_view.h"
 #include "services/common/store/store.h"
 #include "services/earshot/process.h"
-#include "services/gateway/records.h"
 #include "services/router/router_app.h"
 #include "services/router/router_core.h"
 #include "services/router/rules.h"
@@ -449,7 +449,7 @@ absl::Status Prefill(const std::string& bootstrap, int64_t n, int64_t threads, i
     const int64_t count = std::min<int64_t>(5000, n - done);
     records.reserve(static_cast<size_t>(count));
     for (int64_t i = 0; i < count; ++i) {
-      records.push_back(gateway::EventRecord(stream.Next(), "earshot.events.v1"));
+      records.push_back(kafka::EventRecord(stream.Next(), "earshot.events.v1"));
       const kafka::Record& r = records.back();
       *bytes += static_cast<int64_t>(r.key.size() + r.value.size());
       for (const auto& [k, v] : r.headers) *bytes += static_cast<int64_t>(k.size() + v.size());
@@ -1365,7 +1365,7 @@ absl::StatusOr<FailoverResult> RunFailoverOnce(const std::string& dir, const std
   for (auto& [p, e] : probes) {
     SetTs(absl::Now(), e.mutable_received_at());
     partition_of[e.event_id()] = p;
-    records.push_back(gateway::EventRecord(e, kFailoverEvents));
+    records.push_back(kafka::EventRecord(e, kFailoverEvents));
   }
   kafka::ConsumerOptions co;
   co.bootstrap = bootstrap;

@@ -1,7 +1,5 @@
 #include "services/gateway/normalize_common.h"
 
-#include "services/common/names/names.h"
-
 #include <cassert>
 #include <charconv>
 #include <system_error>
@@ -10,6 +8,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "fmt/format.h"
+#include "services/common/base/proto_time.h"
+#include "services/common/names/names.h"
 
 namespace earshot::gateway {
 
@@ -295,28 +295,17 @@ std::optional<absl::Time> GetTime(Json obj, std::string_view key, EpochUnit unit
   return value ? TimeOf(*value, unit) : std::nullopt;
 }
 
-void SetTimestamp(absl::Time time, google::protobuf::Timestamp* out) {
-  int64_t seconds = absl::ToUnixSeconds(time);  // floors, so nanos stay non-negative
-  out->set_seconds(seconds);
-  out->set_nanos(
-      static_cast<int32_t>(absl::ToInt64Nanoseconds(time - absl::FromUnixSeconds(seconds))));
-}
-
-absl::Time ToAbslTime(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
-
 earshot::v1::Event NewEvent(earshot::v1::Platform platform, const RequestContext& ctx) {
   earshot::v1::Event event;
   event.set_platform(platform);
-  SetTimestamp(ctx.received_at, event.mutable_received_at());
-  SetTimestamp(ctx.received_at, event.mutable_created_at());
+  SetProtoTime(ctx.received_at, event.mutable_received_at());
+  SetProtoTime(ctx.received_at, event.mutable_created_at());
   return event;
 }
 
 void SetCreatedAt(const std::optional<absl::Time>& time, earshot::v1::Event* event) {
   if (time) {
-    SetTimestamp(*time, event->mutable_created_at());
+    SetProtoTime(*time, event->mutable_created_at());
   }
 }
 

@@ -89,8 +89,6 @@ std::optional<absl::Time> ParseTimeText(std::string_view text);
 std::optional<absl::Time> TimeOf(Json value, EpochUnit unit);
 std::optional<absl::Time> GetTime(Json obj, std::string_view key, EpochUnit unit);
 
-void SetTimestamp(absl::Time time, google::protobuf::Timestamp* out);
-absl::Time ToAbslTime(const google::protobuf::Timestamp& ts);
 
 // --- Event building. ---
 

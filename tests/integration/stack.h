@@ -17,6 +17,7 @@
 #include "earshot/v1/event.pb.h"
 #include "gtest/gtest.h"
 #include "services/common/base/config.h"
+#include "services/common/crypto/encoding.h"
 #include "services/common/http/client.h"
 #include "services/common/kafka/consumer.h"
 #include "services/earshot/process.h"
@@ -168,7 +169,7 @@ class TestStack {
   http::ClientResponse PostX(const std::string& body) {
     return Post("/webhooks/x", body,
                 {{"x-twitter-webhooks-signature",
-                  "sha256=" + gateway::Base64Encode(gateway::HmacSha256(kXSecret, body))}});
+                  "sha256=" + crypto::Base64Encode(crypto::HmacSha256(kXSecret, body))}});
   }
   http::ClientResponse PostMeta(const std::string& body) {
     return Post("/webhooks/meta", body,
