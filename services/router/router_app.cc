@@ -298,7 +298,13 @@ absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
 
   auto peers = PeersFromConfig(config);
   if (!peers.ok()) return peers.status();
-  threads_service_ = std::make_unique<ThreadsService>(this, std::move(*peers));
+  ThreadsBackend backend;
+  backend.store = store_.get();
+  backend.producer = producer_.get();
+  backend.events_topic = options_.events_topic;
+  backend.partition_count = partition_count_;
+  backend.owned_partitions = [this] { return OwnedPartitions(); };
+  threads_service_ = std::make_unique<ThreadsService>(std::move(backend), std::move(*peers));
   grpc.RegisterService(threads_service_.get());
   ctx.health.AddReadinessCheck("router.state", [this] { return runtime_->healthy(); });
   ctx.health.AddReadinessCheck("router.kafka", [this] { return runtime_->producer().reachable(); });

@@ -39,6 +39,7 @@ namespace earshot::router {
 kafka::Record RoutedRecord(const earshot::v1::RoutedEvent& routed, const std::string& topic);
 
 class DedupClock;
+class ThreadsService;
 
 struct RouterAppOptions {
   std::string events_topic = "earshot.events.v1";
@@ -70,7 +71,6 @@ class RouterApp final : public Service, private kafka::StatefulProcessor {
   std::set<int32_t> OwnedPartitions() const;
   int64_t events_applied() const { return applied_.load(); }
 
-  class ThreadsService;
   struct Metrics;
 
  private:
@@ -97,7 +97,7 @@ class RouterApp final : public Service, private kafka::StatefulProcessor {
   // transactional and belongs to the loop).
   std::unique_ptr<kafka::Producer> producer_;
   std::unique_ptr<RouterCore> core_;
-  std::unique_ptr<ThreadsService> threads_service_;
+  std::unique_ptr<ThreadsService> threads_service_;  // over store_, producer_, the owned set
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<kafka::StatefulRuntime> runtime_;
   std::unique_ptr<boost::asio::thread_pool> lane_pool_;  // apply_threads - 1 threads

@@ -8,10 +8,11 @@
 #include "fmt/format.h"
 #include "grpcpp/client_context.h"
 #include "librdkafka/rdkafka.h"
-#include "rocksdb/iterator.h"
 #include "services/common/base/status.h"
 #include "services/common/crypto/encoding.h"
 #include "services/common/kafka/records.h"
+#include "services/common/kafka/stateful_consumer.h"
+#include "services/router/router_core.h"
 
 namespace earshot::router {
 namespace {
@@ -32,33 +33,30 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* ctx, const absl::S
 
 }  // namespace
 
-RouterApp::ThreadsService::ThreadsService(RouterApp* app, std::unique_ptr<Peers> peers)
-    : app_(app), peers_(std::move(peers)) {
+ThreadsService::ThreadsService(ThreadsBackend backend, std::unique_ptr<Peers> peers)
+    : backend_(std::move(backend)), peers_(std::move(peers)) {
   if (peers_ && !peers_->empty()) pool_ = std::make_unique<boost::asio::thread_pool>(2);
 }
 
-RouterApp::ThreadsService::~ThreadsService() {
+ThreadsService::~ThreadsService() {
   if (pool_) pool_->join();
 }
 
-absl::StatusOr<int32_t> RouterApp::ThreadsService::OwnerPartition(
-    const std::string& thread_key) const {
+absl::StatusOr<int32_t> ThreadsService::OwnerPartition(const std::string& thread_key) const {
   if (thread_key.empty()) return absl::InvalidArgumentError("thread_key is required");
-  const int32_t partition = kafka::PartitionForKey(thread_key, app_->partition_count_);
-  absl::MutexLock lock(&app_->mu_);
-  if (app_->owned_.count(partition) == 0) {
+  const int32_t partition = kafka::PartitionForKey(thread_key, backend_.partition_count);
+  if (!backend_.owned_partitions().contains(partition)) {
     return absl::FailedPreconditionError(fmt::format(
         "thread {} is on partition {} of {}, which another router instance owns; ask that one",
-        thread_key, partition, app_->options_.events_topic));
+        thread_key, partition, backend_.events_topic));
   }
   return partition;
 }
 
-absl::StatusOr<earshot::v1::Thread> RouterApp::ThreadsService::Load(
-    const std::string& thread_key) const {
+absl::StatusOr<earshot::v1::Thread> ThreadsService::Load(const std::string& thread_key) const {
   auto partition = OwnerPartition(thread_key);
   if (!partition.ok()) return partition.status();
-  auto value = app_->store_->Get(CfName(Cf::kThreads), PartitionKey(*partition, thread_key));
+  auto value = backend_.store->Get(CfName(Cf::kThreads), PartitionKey(*partition, thread_key));
   if (!value.ok()) return value.status();
   if (!value->has_value()) return absl::NotFoundError("no thread " + thread_key);
   earshot::v1::Thread thread;
@@ -66,7 +64,7 @@ absl::StatusOr<earshot::v1::Thread> RouterApp::ThreadsService::Load(
   return thread;
 }
 
-absl::StatusOr<earshot::v1::Thread> RouterApp::ThreadsService::Find(const std::string& thread_key) {
+absl::StatusOr<earshot::v1::Thread> ThreadsService::Find(const std::string& thread_key) {
   auto local = Load(thread_key);
   if (!absl::IsFailedPrecondition(local.status()) || !pool_) return local;
   earshot::v1::GetThreadRequest ask;
@@ -88,9 +86,9 @@ absl::StatusOr<earshot::v1::Thread> RouterApp::ThreadsService::Find(const std::s
                   thread_key));
 }
 
-grpc::ServerUnaryReactor* RouterApp::ThreadsService::GetThread(
-    grpc::CallbackServerContext* ctx, const earshot::v1::GetThreadRequest* request,
-    earshot::v1::Thread* response) {
+grpc::ServerUnaryReactor* ThreadsService::GetThread(grpc::CallbackServerContext* ctx,
+                                                    const earshot::v1::GetThreadRequest* request,
+                                                    earshot::v1::Thread* response) {
   auto local = Load(request->thread_key());
   if (request->local() || !absl::IsFailedPrecondition(local.status()) || !pool_) {
     if (local.ok()) *response = std::move(*local);
@@ -105,8 +103,8 @@ grpc::ServerUnaryReactor* RouterApp::ThreadsService::GetThread(
   return reactor;
 }
 
-absl::Status RouterApp::ThreadsService::ListAll(const earshot::v1::ListThreadsRequest& request,
-                                                earshot::v1::ListThreadsResponse* response) {
+absl::Status ThreadsService::ListAll(const earshot::v1::ListThreadsRequest& request,
+                                     earshot::v1::ListThreadsResponse* response) {
   const int page_size =
       request.page_size() <= 0 ? kDefaultPageSize : std::min(request.page_size(), kMaxPageSize);
   earshot::v1::ListThreadsRequest ask = request;
@@ -150,7 +148,7 @@ absl::Status RouterApp::ThreadsService::ListAll(const earshot::v1::ListThreadsRe
   return absl::OkStatus();
 }
 
-grpc::ServerUnaryReactor* RouterApp::ThreadsService::ListThreads(
+grpc::ServerUnaryReactor* ThreadsService::ListThreads(
     grpc::CallbackServerContext* ctx, const earshot::v1::ListThreadsRequest* request,
     earshot::v1::ListThreadsResponse* response) {
   if (request->local() || !pool_) return Finish(ctx, ListLocal(*request, response));
@@ -161,8 +159,8 @@ grpc::ServerUnaryReactor* RouterApp::ThreadsService::ListThreads(
   return reactor;
 }
 
-absl::Status RouterApp::ThreadsService::ListLocal(
-    const earshot::v1::ListThreadsRequest& req, earshot::v1::ListThreadsResponse* response) const {
+absl::Status ThreadsService::ListLocal(const earshot::v1::ListThreadsRequest& req,
+                                       earshot::v1::ListThreadsResponse* response) const {
   const earshot::v1::ListThreadsRequest* request = &req;
   const int page_size =
       request->page_size() <= 0 ? kDefaultPageSize : std::min(request->page_size(), kMaxPageSize);
@@ -182,7 +180,7 @@ absl::Status RouterApp::ThreadsService::ListLocal(
     int32_t partition;
   };
   std::vector<Entry> entries;
-  store::Store& store = *app_->store_;
+  store::Store& store = *backend_.store;
   const char* index = CfName(Cf::kQueueIndex);
   auto take_range = [&](int32_t p, std::string_view queue) {
     const std::string prefix = QueueIndexPrefix(p, queue, status);
@@ -194,7 +192,7 @@ absl::Status RouterApp::ThreadsService::ListLocal(
       return ++taken <= page_size;
     });
   };
-  for (int32_t p : app_->OwnedPartitions()) {
+  for (int32_t p : backend_.owned_partitions()) {
     if (!request->queue().empty()) {
       if (auto st = take_range(p, request->queue()); !st.ok()) return st;
       continue;
@@ -237,9 +235,9 @@ absl::Status RouterApp::ThreadsService::ListLocal(
   return absl::OkStatus();
 }
 
-grpc::ServerUnaryReactor* RouterApp::ThreadsService::Resolve(
-    grpc::CallbackServerContext* ctx, const earshot::v1::ResolveRequest* request,
-    earshot::v1::ResolveResponse* response) {
+grpc::ServerUnaryReactor* ThreadsService::Resolve(grpc::CallbackServerContext* ctx,
+                                                  const earshot::v1::ResolveRequest* request,
+                                                  earshot::v1::ResolveResponse* response) {
   auto thread = Load(request->thread_key());
   auto* reactor = ctx->DefaultReactor();
   if (request->local() || !absl::IsFailedPrecondition(thread.status()) || !pool_) {
@@ -263,10 +261,10 @@ grpc::ServerUnaryReactor* RouterApp::ThreadsService::Resolve(
   return reactor;
 }
 
-void RouterApp::ThreadsService::Produce(const earshot::v1::Thread& thread,
-                                        const earshot::v1::ResolveRequest& request,
-                                        earshot::v1::ResolveResponse* response,
-                                        grpc::ServerUnaryReactor* reactor) {
+void ThreadsService::Produce(const earshot::v1::Thread& thread,
+                             const earshot::v1::ResolveRequest& request,
+                             earshot::v1::ResolveResponse* response,
+                             grpc::ServerUnaryReactor* reactor) {
   thread_local absl::BitGen gen;
   earshot::v1::Event event;
   event.set_event_id(fmt::format("ctl:resolve:{:016x}{:016x}", absl::Uniform<uint64_t>(gen),
@@ -285,9 +283,9 @@ void RouterApp::ThreadsService::Produce(const earshot::v1::Thread& thread,
   *event.mutable_created_at() = event.received_at();
   response->set_event_id(event.event_id());
   std::vector<kafka::Record> records;
-  records.push_back(kafka::EventRecord(event, app_->options_.events_topic));
-  app_->producer_->ProduceBatch(std::move(records),
-                                [reactor](absl::Status st) { reactor->Finish(ToGrpcStatus(st)); });
+  records.push_back(kafka::EventRecord(event, backend_.events_topic));
+  backend_.producer->ProduceBatch(
+      std::move(records), [reactor](absl::Status st) { reactor->Finish(ToGrpcStatus(st)); });
 }
 
 }  // namespace earshot::router

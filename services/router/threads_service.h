@@ -5,18 +5,31 @@
 // pool of threads of the service's own, so no gRPC callback thread waits on the network.
 // Resolve publishes a control event to earshot.events.v1, so it is applied in order with the
 // thread's other events.
+#include <functional>
 #include <memory>
+#include <set>
+#include <string>
 
 #include "boost/asio/thread_pool.hpp"
 #include "earshot/v1/threads.grpc.pb.h"
+#include "services/common/kafka/producer.h"
+#include "services/common/store/store.h"
 #include "services/router/peers.h"
-#include "services/router/router_app.h"
 
 namespace earshot::router {
 
-class RouterApp::ThreadsService final : public earshot::v1::Threads::CallbackService {
+// What the service reads and writes of its router; every part is safe from any thread.
+struct ThreadsBackend {
+  store::Store* store = nullptr;        // the router's state
+  kafka::Producer* producer = nullptr;  // control events (not the loop's transactional one)
+  std::string events_topic;             // where control events go: the router's input
+  int partition_count = 0;              // of the input topic
+  std::function<std::set<int32_t>()> owned_partitions;
+};
+
+class ThreadsService final : public earshot::v1::Threads::CallbackService {
  public:
-  ThreadsService(RouterApp* app, std::unique_ptr<Peers> peers);
+  ThreadsService(ThreadsBackend backend, std::unique_ptr<Peers> peers);
   ~ThreadsService() override;
 
   grpc::ServerUnaryReactor* GetThread(grpc::CallbackServerContext* ctx,
@@ -44,7 +57,7 @@ class RouterApp::ThreadsService final : public earshot::v1::Threads::CallbackSer
   void Produce(const earshot::v1::Thread& thread, const earshot::v1::ResolveRequest& request,
                earshot::v1::ResolveResponse* response, grpc::ServerUnaryReactor* reactor);
 
-  RouterApp* app_;
+  const ThreadsBackend backend_;
   std::unique_ptr<Peers> peers_;
   std::unique_ptr<boost::asio::thread_pool> pool_;  // forwarding calls
 };
