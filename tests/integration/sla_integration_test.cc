@@ -147,6 +147,15 @@ TEST(SlaIntegrationTest, DeadlinesMissedWhileDownFireOnceAfterRestart) {
   }
 }
 
+// The environment of stacks that are replicas of one deployment: the same consumer groups,
+// hence the same changelogs (on the embedded broker, the default groups already are; a real
+// Kafka outlives one test, so each test's groups are its own).
+std::map<std::string, std::string> ReplicaGroups() {
+  if (!testing::TestKafka::Real()) return {};
+  return {{"EARSHOT_ROUTER_GROUP_ID", testing::TestKafka::UniqueName("earshot-router")},
+          {"EARSHOT_SLA_GROUP_ID", testing::TestKafka::UniqueName("earshot-sla")}};
+}
+
 // A replica with no copy of the state (another pod, an empty volume) takes over: it restores the
 // clocks from the changelog instead of reading the routed events again, fires the missed
 // deadline once, and a third replica fires nothing again.
@@ -156,13 +165,7 @@ TEST(SlaIntegrationTest, AReplicaWithoutACopyTakesOverTheClocksFromTheChangelog)
   const TestFolder first_data("sla-first");
   const TestFolder second_data("sla-second");
   const TestFolder third_data("sla-third");
-  // The three stacks are replicas of one deployment: the same consumer groups, hence the same
-  // changelogs (on the embedded broker, the default groups already are).
-  std::map<std::string, std::string> groups;
-  if (testing::TestKafka::Real()) {
-    groups = {{"EARSHOT_ROUTER_GROUP_ID", testing::TestKafka::UniqueName("earshot-router")},
-              {"EARSHOT_SLA_GROUP_ID", testing::TestKafka::UniqueName("earshot-sla")}};
-  }
+  const auto groups = ReplicaGroups();
   auto options = [&](const TestFolder& data) {
     StackOptions o{SlaConfig(kHourPolicy), &clock, kafka.bootstrap, data.path()};
     o.env = groups;
@@ -223,11 +226,7 @@ TEST(SlaIntegrationTest, ASurgeSplitOverReplicasIsCountedWholeAndFiresOnce) {
   FakeClock clock(absl::FromUnixSeconds(kCustomerWrote + 60));
   const TestFolder first_data("sla-watch-first");
   const TestFolder second_data("sla-watch-second");
-  std::map<std::string, std::string> groups;
-  if (testing::TestKafka::Real()) {
-    groups = {{"EARSHOT_ROUTER_GROUP_ID", testing::TestKafka::UniqueName("earshot-router")},
-              {"EARSHOT_SLA_GROUP_ID", testing::TestKafka::UniqueName("earshot-sla")}};
-  }
+  const auto groups = ReplicaGroups();
   constexpr int kSurge = 16;
   const std::string config =
       "sla: {policies_file: \"" + PoliciesFile(kHourPolicy) +
@@ -236,6 +235,7 @@ TEST(SlaIntegrationTest, ASurgeSplitOverReplicasIsCountedWholeAndFiresOnce) {
   auto options = [&](const TestFolder& data) {
     StackOptions o{config, &clock, kafka.bootstrap, data.path()};
     o.env = groups;
+    o.ready_timeout = absl::Seconds(60);  // the second joins the first's group
     return o;
   };
   auto first = std::make_unique<TestStack>(options(first_data));

@@ -110,6 +110,9 @@ struct StackOptions {
   int64_t body_limit_bytes = 2097152;
   // EARSHOT_* settings, as the process's environment would give them (they win over the YAML).
   std::map<std::string, std::string> env;
+  // How long the stack may take to be ready; a replica that joins others waits for their
+  // rebalance too.
+  absl::Duration ready_timeout = absl::Seconds(10);
 };
 
 class TestStack {
@@ -146,7 +149,7 @@ class TestStack {
     auto st = process_->Start();
     EXPECT_TRUE(st.ok()) << st;
     http_port_ = static_cast<gateway::GatewayApp*>(process_->service("gateway"))->http_port();
-    EXPECT_TRUE(WaitReady(true, absl::Seconds(10)));
+    EXPECT_TRUE(WaitReady(true, stack.ready_timeout));
   }
 
   ~TestStack() {
