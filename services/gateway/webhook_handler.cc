@@ -15,6 +15,7 @@
 #include "prometheus/histogram.h"
 #include "services/common/base/log.h"
 #include "services/common/base/metrics.h"
+#include "services/common/base/proto_time.h"
 #include "services/common/base/status.h"
 #include "services/common/base/strings.h"
 #include "services/gateway/normalize.h"
@@ -316,9 +317,7 @@ void WebhookHandler::HandlePost(const Route& route, http::Request request,
     }
   }
   raw.set_body(std::move(request.message.body()));  // `body` is not read after this
-  raw.mutable_received_at()->set_seconds(absl::ToUnixSeconds(now));
-  raw.mutable_received_at()->set_nanos(static_cast<int32_t>(
-      (now - absl::FromUnixSeconds(absl::ToUnixSeconds(now))) / absl::Nanoseconds(1)));
+  SetProtoTime(now, raw.mutable_received_at());
 
   std::vector<kafka::Record> records;
   records.reserve(normalized->events.size() + 2);

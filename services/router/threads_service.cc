@@ -8,6 +8,7 @@
 #include "fmt/format.h"
 #include "grpcpp/client_context.h"
 #include "librdkafka/rdkafka.h"
+#include "services/common/base/proto_time.h"
 #include "services/common/base/status.h"
 #include "services/common/crypto/encoding.h"
 #include "services/common/kafka/records.h"
@@ -277,9 +278,7 @@ void ThreadsService::Produce(const earshot::v1::Thread& thread,
   event.mutable_control()->set_reason(request.reason());
   event.mutable_control()->set_actor(request.actor());
   const absl::Time now = absl::Now();
-  event.mutable_received_at()->set_seconds(absl::ToUnixSeconds(now));
-  event.mutable_received_at()->set_nanos(static_cast<int32_t>(
-      (now - absl::FromUnixSeconds(absl::ToUnixSeconds(now))) / absl::Nanoseconds(1)));
+  SetProtoTime(now, event.mutable_received_at());
   *event.mutable_created_at() = event.received_at();
   response->set_event_id(event.event_id());
   std::vector<kafka::Record> records;

@@ -1,4 +1,5 @@
 #include "services/common/kafka/cloud_event.h"
+#include "services/common/base/proto_time.h"
 
 #include <chrono>
 
@@ -34,9 +35,7 @@ std::string CloudEventTime(const google::protobuf::Timestamp& ts) {
   const hh_mm_ss hms{secs - day};
   const int year = static_cast<int>(ymd.year());
   if (year < 0 || year > 9999) {
-    return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ",
-                            absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos()),
-                            absl::UTCTimeZone());
+    return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", FromProtoTime(ts), absl::UTCTimeZone());
   }
   std::string out = "0000-00-00T00:00:00.000Z";
   auto put = [&out](size_t at, int width, int value) {
