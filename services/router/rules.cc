@@ -289,18 +289,14 @@ class Parser : private YamlErrors {
   template <typename E, size_t N>
   std::optional<std::set<int>> EnumSet(const Entry& e, std::string_view kind,
                                        const EnumName<E> (&names)[N]) {
-    std::vector<YAML::Node> items;
-    if (e.value.IsSequence() && e.value.size() > 0) {
-      for (const YAML::Node& item : e.value) items.push_back(item);
-    } else if (e.value.IsScalar()) {
-      items.push_back(e.value);
-    } else {
+    auto items = OneOrList(e.value);
+    if (!items || items->empty()) {
       Error(At(e), fmt::format("condition \"{}\": expected one {} or a list of them", e.key, kind));
       return std::nullopt;
     }
     std::set<int> out;
     bool ok = true;
-    for (const YAML::Node& item : items) {
+    for (const YAML::Node& item : *items) {
       if (auto v = EnumValue(item, kind, names, e.key_node)) {
         out.insert(static_cast<int>(*v));
       } else {
@@ -570,17 +566,13 @@ class Parser : private YamlErrors {
 
   Condition ParseKeywords(const Entry& e) {
     std::vector<std::string> words;
-    std::vector<YAML::Node> items;
-    if (e.value.IsSequence() && e.value.size() > 0) {
-      for (const YAML::Node& item : e.value) items.push_back(item);
-    } else if (e.value.IsScalar()) {
-      items.push_back(e.value);
-    } else {
+    auto items = OneOrList(e.value);
+    if (!items || items->empty()) {
       Error(At(e), "condition \"keywords\": expected a non-empty list of words or @lexicon names");
       return nullptr;
     }
     bool ok = true;
-    for (const YAML::Node& item : items) {
+    for (const YAML::Node& item : *items) {
       if (!item.IsScalar() || item.Scalar().empty()) {
         Error(item, fmt::format("condition \"keywords\": expected a word, got {}", Shown(item)));
         ok = false;

@@ -324,19 +324,16 @@ class Parser : private YamlErrors {
   // The items of a value given as one scalar or a list of scalars; an empty list or nothing
   // gives no items. nullopt (reported) when an item is not a scalar.
   std::optional<std::vector<YAML::Node>> ScalarItems(const Entry& e, std::string_view what) {
-    std::vector<YAML::Node> items;
-    if (e.value.IsNull()) return items;
-    if (e.value.IsScalar()) {
-      items.push_back(e.value);
-      return items;
-    }
-    if (!e.value.IsSequence()) {
+    if (e.value.IsNull()) return std::vector<YAML::Node>();
+    auto given = OneOrList(e.value);
+    if (!given) {
       Error(At(e),
             fmt::format("{}: expected {} or a list of them, got {}", e.key, what, Shown(e.value)));
       return std::nullopt;
     }
+    std::vector<YAML::Node> items;
     bool ok = true;
-    for (const YAML::Node& item : e.value) {
+    for (const YAML::Node& item : *given) {
       if (!item.IsScalar()) {
         Error(item.IsNull() ? At(e) : item,
               fmt::format("{}: expected {}, got {}", e.key, what, Shown(item)));

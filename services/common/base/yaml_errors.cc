@@ -17,6 +17,18 @@ std::string YamlErrors::Shown(const YAML::Node& node) {
   return "nothing";
 }
 
+std::optional<std::vector<YAML::Node>> YamlErrors::OneOrList(const YAML::Node& value) {
+  std::vector<YAML::Node> items;
+  if (value.IsScalar()) {
+    items.push_back(value);
+  } else if (value.IsSequence()) {
+    for (const YAML::Node& item : value) items.push_back(item);
+  } else {
+    return std::nullopt;
+  }
+  return items;
+}
+
 int YamlErrors::Line(const YAML::Node& node) {
   if (!node.IsDefined()) return 0;
   const YAML::Mark mark = node.Mark();

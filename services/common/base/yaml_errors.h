@@ -3,6 +3,7 @@
 // error collected with its line ("<source>:<line>: <context>: <reason>", at most kMaxErrors),
 // so that a user fixes a file in one go, and the entries of a map with plain, unique keys.
 // A parser derives from it; one per load, on the loading thread.
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,9 @@ class YamlErrors {
   static YAML::Node At(const YamlEntry& e);
   // How a value is named in an error: "a map", "a list", "nothing", or the quoted text.
   static std::string Shown(const YAML::Node& node);
+  // The items of a value a user may give as one scalar or as a list: the scalar alone, or the
+  // list's items (maybe none); nullopt for anything else (the caller says what it expected).
+  static std::optional<std::vector<YAML::Node>> OneOrList(const YAML::Node& value);
 
  protected:
   const std::string source_;
