@@ -428,6 +428,7 @@ absl::Status StatefulRuntime::Commit(StatefulBatch& batch) {
 }
 
 absl::Status StatefulRuntime::CommitAtLeastOnce(StatefulBatch& batch) {
+  const absl::Time produced = absl::Now();
   // Output first: a crash after this and before the local write replays the batch, giving the
   // same records again (stable ids) and the same state.
   if (auto st = ProduceAndWait(*producer_, std::move(batch.output)); !st.ok()) {
@@ -449,14 +450,24 @@ absl::Status StatefulRuntime::CommitAtLeastOnce(StatefulBatch& batch) {
     for (const auto& c : counts) changelog_->Resync(c);
     return st;
   }
+  if (metrics_) metrics_->Observe("produce", produced);
+  if (auto st = WriteLocal(batch, counts, /*markers=*/0); !st.ok()) return st;
+  if (!batch.records.empty()) consumer_->CommitAsync();  // for lag tools; the store is the truth
+  return absl::OkStatus();
+}
+
+absl::Status StatefulRuntime::WriteLocal(StatefulBatch& batch,
+                                         const std::vector<std::map<int32_t, int64_t>>& counts,
+                                         int64_t markers) {
+  const absl::Time writing = absl::Now();
   for (size_t i = 0; i < batch.views.size(); ++i) {
-    changelog_->Checkpoint(counts[i], *batch.views[i], /*markers=*/0);
+    changelog_->Checkpoint(counts[i], *batch.views[i], markers);
   }
   if (auto st = processor_->WriteViews(batch); !st.ok()) {
     Fatal(st);
     return st;
   }
-  if (!batch.records.empty()) consumer_->CommitAsync();  // for lag tools; the store is the truth
+  if (metrics_) metrics_->Observe("write", writing);
   return absl::OkStatus();
 }
 
@@ -499,15 +510,7 @@ absl::Status StatefulRuntime::CommitTransaction(StatefulBatch& batch) {
     return st;
   }
   // Each partition the transaction wrote ends with its commit marker, which takes an offset.
-  for (size_t i = 0; i < batch.views.size(); ++i) {
-    changelog_->Checkpoint(counts[i], *batch.views[i], /*markers=*/1);
-  }
-  if (auto write = processor_->WriteViews(batch); !write.ok()) {
-    Fatal(write);
-    return write;
-  }
-  done("write");
-  return absl::OkStatus();
+  return WriteLocal(batch, counts, /*markers=*/1);
 }
 
 void StatefulRuntime::AbortTransaction(const std::vector<std::map<int32_t, int64_t>>& counts) {

@@ -176,6 +176,11 @@ class StatefulRuntime {
   absl::Status Commit(StatefulBatch& batch);
   absl::Status CommitAtLeastOnce(StatefulBatch& batch);
   absl::Status CommitTransaction(StatefulBatch& batch);
+  // After the batch's records are acknowledged or committed: the changelog checkpoints (each
+  // partition's end moved by its records and `markers`), then the local write; a failed local
+  // write stops the loop.
+  absl::Status WriteLocal(StatefulBatch& batch,
+                          const std::vector<std::map<int32_t, int64_t>>& counts, int64_t markers);
   // A transaction that failed: aborted, and the changelog's ends read again.
   void AbortTransaction(const std::vector<std::map<int32_t, int64_t>>& counts);
   void Fatal(const absl::Status& status);
