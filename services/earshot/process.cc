@@ -205,6 +205,7 @@ void Process::WatchFiles(absl::Duration interval) {
   for (const char* key : {"router.rules_file", "sla.policies_file", "stream.tokens_file"}) {
     if (std::string f = config_.GetString(key, ""); !f.empty()) files.push_back(f);
   }
+  for (std::string& f : config_.secret_files()) files.push_back(std::move(f));
   if (files.empty() || interval <= absl::ZeroDuration()) return;
   watch_thread_ = std::thread([this, files, interval] {
     std::map<std::string, FileStamp> seen;

@@ -12,6 +12,12 @@ namespace earshot::gateway {
 
 absl::Status GatewayApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc) {
   const Config& config = ctx.config;
+  config_ = &ctx.config;
+  reloads_ = &prometheus::BuildCounter()
+                  .Name("earshot_gateway_secret_reloads_total")
+                  .Help("Reloads of the webhook secrets, by result: rotated, unchanged, failed")
+                  .Register(ctx.registry);
+  for (const char* result : {"rotated", "unchanged", "failed"}) reloads_->Add({{"result", result}});
   auto options = WebhookOptions::FromConfig(config);
   if (!options.ok()) return options.status();
 
@@ -73,6 +79,29 @@ absl::Status GatewayApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& g
   http_ = std::make_unique<http::Server>(http_options, handler_.get());
   if (auto st = http_->Start(); !st.ok()) return st;
   return http_->Watch(producer_->delivery_fd(), [p = producer_.get()] { p->ServeDeliveries(); });
+}
+
+void GatewayApp::Reload() {
+  if (handler_ == nullptr) return;
+  // A secret file that cannot be read now (a half-done edit) must not unconfigure its source:
+  // the reload fails and the secrets in use stay.
+  const size_t errors = config_->error_count();
+  auto next = SourceRegistry::FromConfig(*config_);
+  absl::Status st = next.status();
+  if (st.ok() && config_->error_count() > errors) st = config_->status();
+  if (!st.ok()) {
+    reloads_->Add({{"result", "failed"}}).Increment();
+    log::Warn("gateway", "webhook secrets not reloaded; the current ones stay",
+              {{"error", st.message()}});
+    return;
+  }
+  const bool rotated =
+      handler_->RotateSources(std::make_shared<const SourceRegistry>(*std::move(next)));
+  reloads_->Add({{"result", rotated ? "rotated" : "unchanged"}}).Increment();
+  if (rotated) {
+    log::Info("gateway", "webhook secrets rotated; the previous ones verify for the overlap",
+              {{"generation", handler_->secrets_generation()}});
+  }
 }
 
 void GatewayApp::Stop() {

@@ -110,6 +110,7 @@ absl::StatusOr<WebhookOptions> WebhookOptions::FromConfig(const Config& config) 
   o.sources = std::make_shared<const SourceRegistry>(*std::move(sources));
   o.raw_enabled = config.GetBool("gateway.raw_enabled", o.raw_enabled);
   o.retry_after = config.GetDuration("gateway.retry_after", o.retry_after);
+  o.secret_overlap = config.GetDuration("gateway.secret_overlap", o.secret_overlap);
   o.topics.events = config.GetString("kafka.topics.events", o.topics.events);
   o.topics.raw = config.GetString("kafka.topics.raw", o.topics.raw);
   o.topics.deadletter = config.GetString("kafka.topics.deadletter", o.topics.deadletter);
@@ -196,6 +197,7 @@ struct WebhookHandler::Metrics {
 // What a path names: its source (null for none) and, for Telegram and generic sources, the
 // account. `index` is the source's index in the registry, the metrics' route label.
 struct WebhookHandler::Route {
+  std::shared_ptr<const SourceRegistry> sources;  // this request's generation (rotation.h)
   const WebhookSource* source = nullptr;
   int index = 0;
   std::string account;
@@ -221,6 +223,19 @@ WebhookHandler::WebhookHandler(WebhookOptions options, kafka::RecordSink* sink,
   }
   route_labels_ = RouteLabels(*options_.sources);
   metrics_ = std::make_unique<Metrics>(registry, route_labels_);
+  sources_ = std::make_unique<RotatingSources>(options_.sources, options_.secret_overlap);
+  secrets_generation_ = &prometheus::BuildGauge()
+                             .Name("earshot_gateway_secrets_generation")
+                             .Help("Webhook secrets in use: 1 at start, one more per rotation")
+                             .Register(registry)
+                             .Add({});
+  secrets_generation_->Set(1);
+}
+
+bool WebhookHandler::RotateSources(std::shared_ptr<const SourceRegistry> next) {
+  const bool rotated = sources_->Rotate(std::move(next), clock_.Now());
+  secrets_generation_->Set(static_cast<double>(sources_->generation()));
+  return rotated;
 }
 
 WebhookHandler::~WebhookHandler() = default;
@@ -228,9 +243,10 @@ WebhookHandler::~WebhookHandler() = default;
 void WebhookHandler::Handle(http::Request request, http::Responder respond) {
   const absl::Time start = clock_.Now();
   Route route;
-  const int found = options_.sources->Route(request.path, &route.account);
+  route.sources = sources_->current();
+  const int found = route.sources->Route(request.path, &route.account);
   if (found >= 0) {
-    route.source = options_.sources->sources()[found].get();
+    route.source = route.sources->sources()[found].get();
     route.index = found;
   } else {
     route.index = static_cast<int>(route_labels_.size()) - 1;  // "other"
@@ -258,7 +274,8 @@ void WebhookHandler::Handle(http::Request request, http::Responder respond) {
 
 void WebhookHandler::HandleGet(const Route& route, const http::Request& request,
                                http::Responder respond) {
-  absl::StatusOr<http::Response> answer = route.source->Handshake(ParseQuery(request.query));
+  absl::StatusOr<http::Response> answer =
+      sources_->Handshake(route.index, ParseQuery(request.query), clock_.Now());
   if (!answer.ok()) {
     // A handshake with the wrong verify token is a failed signature check, as on POST.
     if (answer.status().code() == absl::StatusCode::kPermissionDenied) {
@@ -278,7 +295,7 @@ void WebhookHandler::HandlePost(const Route& route, http::Request request,
   }
   const std::string_view body = request.body();
   const absl::Time now = clock_.Now();
-  const absl::Status verified = route.source->Verify(request, route.account, now);
+  const absl::Status verified = sources_->Verify(route.index, request, route.account, now);
   if (!verified.ok()) {
     if (verified.code() == absl::StatusCode::kUnauthenticated) {
       metrics_->signature_failures[route.index]->Increment();
@@ -307,7 +324,7 @@ void WebhookHandler::HandlePost(const Route& route, http::Request request,
   // first of repeated fields is kept.
   for (const auto& field : request.message) {
     const std::string_view name = field.name_string();
-    for (const std::string& kept : options_.sources->kept_headers()) {
+    for (const std::string& kept : route.sources->kept_headers()) {
       if (absl::EqualsIgnoreCase(ToAbsl(name), kept)) {
         if (!field.value().empty()) {
           raw.mutable_headers()->insert({kept, std::string(field.value())});

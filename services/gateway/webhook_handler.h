@@ -8,7 +8,7 @@
 // here, at the edge, and nowhere else in the gateway.
 //
 // Owned by GatewayApp; Handle() runs on the HTTP I/O threads, completions on the Kafka poll
-// thread. Holds no mutable state besides metrics.
+// thread. Holds no mutable state besides metrics and the sources, which a reload rotates.
 #include <map>
 #include <memory>
 #include <string>
@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 #include "services/common/base/clock.h"
 #include "services/common/base/config.h"
@@ -23,6 +24,7 @@
 #include "services/common/kafka/producer.h"
 #include "services/gateway/records.h"
 #include "services/gateway/sources/registry.h"
+#include "services/gateway/sources/rotation.h"
 
 namespace earshot::gateway {
 
@@ -31,6 +33,8 @@ struct WebhookOptions {
   std::shared_ptr<const SourceRegistry> sources;
   bool raw_enabled = true;
   absl::Duration retry_after = absl::Seconds(5);
+  // How long the previous secrets still verify after a rotation (rotation.h).
+  absl::Duration secret_overlap = absl::Hours(1);
   Topics topics;
 
   static absl::StatusOr<WebhookOptions> FromConfig(const Config& config);
@@ -44,6 +48,11 @@ class WebhookHandler final : public http::Handler {
 
   void Handle(http::Request request, http::Responder respond) override;
 
+  // The sources built again from the config after a reload; they serve from now on when their
+  // secrets changed (returns whether they did), the previous keep verifying for the overlap.
+  bool RotateSources(std::shared_ptr<const SourceRegistry> next);
+  int64_t secrets_generation() const { return sources_->generation(); }
+
  private:
   struct Metrics;
   struct Route;
@@ -55,6 +64,8 @@ class WebhookHandler final : public http::Handler {
   kafka::RecordSink* sink_;
   const Clock& clock_;
   std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<RotatingSources> sources_;
+  prometheus::Gauge* secrets_generation_ = nullptr;
 };
 
 // Decodes application/x-www-form-urlencoded query strings; keeps dotted names ("hub.mode").

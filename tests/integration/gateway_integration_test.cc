@@ -1,6 +1,8 @@
 // The gateway end to end: real HTTP requests on real sockets, the embedded Kafka-protocol
 // broker, a real Kafka consumer reading back what was acknowledged.
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -168,6 +170,59 @@ TEST_F(GatewayIntegrationTest, GenericSourceSignedEvent) {
   EXPECT_EQ(events[0].kind(), earshot::v1::KIND_REVIEW);
   EXPECT_EQ(events[0].text(), "Kettle broke after a week");
   EXPECT_EQ(events[0].created_at().seconds(), 1741162200);
+}
+
+// A Meta app secret rotated the way a Kubernetes Secret update does it: the mounted file
+// (EARSHOT_META_APP_SECRET_FILE) is swapped while the gateway runs. A platform that signs with
+// the old secret is never refused until the overlap ends, one that signs with the new secret is
+// accepted once the file watch saw it, and every 200 answered was written.
+TEST(GatewaySecretRotationTest, OldAndNewSecretsOverlapThenOnlyTheNewPasses) {
+  testing::TestFolder dir("earshot-secrets");
+  const std::string file = dir.path() + "/app_secret";
+  auto write = [&](const std::string& secret) {
+    const std::string tmp = file + ".new";
+    std::ofstream(tmp) << secret << "\n";
+    std::filesystem::rename(tmp, file);  // atomic, as the kubelet swaps a Secret's files
+  };
+  write("secret-one");
+  const absl::Duration overlap = absl::Seconds(3);
+  testing::StackOptions options;
+  options.extra_config = "reload: {watch_interval: 100ms}\ngateway: {secret_overlap: 3s}\n";
+  options.env["EARSHOT_META_APP_SECRET_FILE"] = file;
+  TestStack stack(options);
+  const std::string body = testing::ReadFixture("meta/fb_comment.json");
+  int accepted = 0;
+  auto post = [&](const std::string& secret) {
+    auto r = stack.Post("/webhooks/meta", body,
+                        {{"X-Hub-Signature-256", gateway::MetaSignature(body, secret)}});
+    accepted += r.status == 200;
+    return r.status;
+  };
+  ASSERT_EQ(post("secret-one"), 200);
+  ASSERT_EQ(post("secret-two"), 401);
+
+  write("secret-two");
+  const absl::Time written = absl::Now();
+  // Until the watch rotates, the old secret is the one in use; from then on both pass.
+  bool rotated = false;
+  while (!rotated && absl::Now() < written + absl::Seconds(5)) {
+    ASSERT_EQ(post("secret-one"), 200) << "the old secret was refused before the overlap ended";
+    rotated = post("secret-two") == 200;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_TRUE(rotated) << "the new secret was not taken within 5 s";
+  const absl::Time overlap_ends_no_earlier = written + overlap;
+  while (absl::Now() + absl::Milliseconds(300) < overlap_ends_no_earlier) {
+    ASSERT_EQ(post("secret-one"), 200) << "the old secret was refused inside the overlap";
+    ASSERT_EQ(post("secret-two"), 200);
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  // The overlap counts from the rotation, at most one watch interval and a reload after the
+  // write.
+  absl::SleepFor(overlap_ends_no_earlier + absl::Seconds(1) - absl::Now());
+  EXPECT_EQ(post("secret-one"), 401);
+  EXPECT_EQ(post("secret-two"), 200);
+  EXPECT_EQ(stack.ReadTopic("earshot.events.v1", accepted).size(), static_cast<size_t>(accepted));
 }
 
 TEST_F(GatewayIntegrationTest, BadInputGetsItsAnswerAndProducesNothing) {

@@ -87,6 +87,7 @@ std::optional<std::string> Config::Lookup(std::string_view key) const {
   const std::string env = EnvName(key);
   if (auto v = env_(env)) return v;
   if (auto file = env_(env + "_FILE")) {
+    secret_files_.insert(*file);
     if (auto v = ReadSecretFile(*file)) return v;
     RecordError(env + "_FILE: cannot read " + *file);
     return std::nullopt;
@@ -102,6 +103,10 @@ std::optional<std::string> Config::Lookup(std::string_view key) const {
     return absl::StrJoin(items, ",");
   }
   return std::nullopt;
+}
+
+std::vector<std::string> Config::secret_files() const {
+  return {secret_files_.begin(), secret_files_.end()};
 }
 
 void Config::RecordError(std::string message) const { errors_.push_back(std::move(message)); }

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,8 +58,14 @@ class Config {
 
   // Errors recorded by the typed getters so far.
   absl::Status status() const;
+  // How many: a reload that reads keys again compares it before and after.
+  size_t error_count() const { return errors_.size(); }
 
   static std::string EnvName(std::string_view key);
+
+  // The files EARSHOT_<KEY>_FILE named for the keys read so far: a process watches them, since
+  // a Kubernetes Secret's update swaps them while it runs.
+  std::vector<std::string> secret_files() const;
 
  private:
   explicit Config(YAML::Node root);
@@ -68,6 +75,7 @@ class Config {
   YAML::Node root_;
   EnvLookup env_;
   mutable std::vector<std::string> errors_;
+  mutable std::set<std::string> secret_files_;
 };
 
 }  // namespace earshot

@@ -76,6 +76,15 @@ std::span<const std::string_view> GenericSource::signature_headers() const {
   return kSignatureHeaders;
 }
 
+std::vector<std::string> GenericSource::Secrets() const {
+  // "name=secret": moving a secret from one source to another is a change too.
+  std::vector<std::string> out;
+  for (const auto& [source, secrets] : options_.sources) {
+    for (const auto& s : secrets) out.push_back(source + "=" + s);
+  }
+  return out;
+}
+
 std::string GenericSource::MissingSecret(std::string_view account) const {
   return options_.sources.contains(std::string(account))
              ? ""

@@ -33,6 +33,7 @@ class GenericSource final : public WebhookSource {
   std::string_view name() const override { return kName; }
   earshot::v1::Platform platform() const override { return earshot::v1::PLATFORM_GENERIC; }
   bool configured() const override { return !options_.sources.empty(); }
+  std::vector<std::string> Secrets() const override;
   // "generic/<source>": the account is the source's name.
   bool MatchPath(std::string_view rest, std::string* account) const override;
   std::string PathFor(std::string_view account) const override;

@@ -63,6 +63,12 @@ std::span<const std::string_view> MetaSource::signature_headers() const {
   return kSignatureHeaders;
 }
 
+std::vector<std::string> MetaSource::Secrets() const {
+  std::vector<std::string> out = options_.app_secrets;
+  out.insert(out.end(), options_.verify_tokens.begin(), options_.verify_tokens.end());
+  return out;
+}
+
 std::string MetaSource::MissingSecret(std::string_view /*account*/) const {
   return options_.app_secrets.empty() ? "meta.app_secret" : "";
 }

@@ -26,6 +26,7 @@ class MetaSource final : public WebhookSource {
   // Events name their own platform (facebook, instagram, messenger, whatsapp).
   earshot::v1::Platform platform() const override { return earshot::v1::PLATFORM_FACEBOOK; }
   bool configured() const override { return !options_.app_secrets.empty(); }
+  std::vector<std::string> Secrets() const override;
   bool MatchPath(std::string_view rest, std::string* account) const override;
   std::string PathFor(std::string_view account) const override;
   bool has_handshake() const override { return true; }

@@ -25,6 +25,7 @@ class TelegramSource final : public WebhookSource {
   std::string_view name() const override { return kName; }
   earshot::v1::Platform platform() const override { return earshot::v1::PLATFORM_TELEGRAM; }
   bool configured() const override { return !options_.secret_tokens.empty(); }
+  std::vector<std::string> Secrets() const override { return options_.secret_tokens; }
   bool MatchPath(std::string_view rest, std::string* account) const override;
   std::string PathFor(std::string_view account) const override;
   absl::Status Verify(const http::Request& request, std::string_view account,

@@ -51,6 +51,9 @@ class WebhookSource {
 
   // Whether a secret is configured; without one every POST on the route gets 404.
   virtual bool configured() const = 0;
+  // Every secret the source checks requests with, in a stable order: a reload compares them to
+  // tell a rotation from a re-read of the same secrets.
+  virtual std::vector<std::string> Secrets() const = 0;
 
   // --- Route ---
   // Whether `rest`, the path after "/webhooks/", is this source's route. On a match, `account`

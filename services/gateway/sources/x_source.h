@@ -26,6 +26,7 @@ class XSource final : public WebhookSource {
   std::string_view name() const override { return kName; }
   earshot::v1::Platform platform() const override { return earshot::v1::PLATFORM_X; }
   bool configured() const override { return !secrets_.empty(); }
+  std::vector<std::string> Secrets() const override { return secrets_; }
   bool MatchPath(std::string_view rest, std::string* account) const override;
   std::string PathFor(std::string_view account) const override;
   bool has_handshake() const override { return true; }

@@ -32,18 +32,24 @@ class FakeSink : public kafka::RecordSink {
   bool reachable_ = true;
 };
 
-class WebhookHandlerTest : public ::testing::Test {
- protected:
-  WebhookHandlerTest() {
-    auto config = Config::FromYaml(R"(
+// Every source configured; Meta's app secret as given.
+Config SourcesConfig(const std::string& meta_app_secret = "test-app-secret") {
+  auto config = Config::FromYaml(R"(
 x: {consumer_secret: test-consumer-secret}
-meta: {app_secret: test-app-secret, verify_token: verify-me}
+meta: {app_secret: )" + meta_app_secret +
+                                 R"(, verify_token: verify-me}
 telegram: {secret_token: tg-secret, bot_id: "7000000001"}
 generic: {sources: {reviews: {secret: whsec_c2VjcmV0}}}
 )");
-    EXPECT_TRUE(config.ok()) << config.status();
-    config->set_env_lookup([](const std::string&) { return std::nullopt; });
-    auto o = WebhookOptions::FromConfig(*config);
+  EXPECT_TRUE(config.ok()) << config.status();
+  config->set_env_lookup([](const std::string&) { return std::nullopt; });
+  return *std::move(config);
+}
+
+class WebhookHandlerTest : public ::testing::Test {
+ protected:
+  WebhookHandlerTest() {
+    auto o = WebhookOptions::FromConfig(SourcesConfig());
     EXPECT_TRUE(o.ok()) << o.status();
     handler_ = std::make_unique<WebhookHandler>(*o, &sink_, registry_, clock_);
   }
@@ -238,6 +244,37 @@ TEST(ParseQueryTest, KeepsDotsAndDecodes) {
   EXPECT_EQ(q["hub.challenge"], "12 34");
   EXPECT_EQ(q["hub.verify_token"], "a b");
   EXPECT_EQ(q.count("flag"), 1u);
+}
+
+// A Meta app secret rotated while the platform still signs with the old one: the old secret
+// keeps passing for gateway.secret_overlap (default 1 h), the new one passes at once, and after
+// the overlap only the new one does.
+TEST_F(WebhookHandlerTest, RotatedSecretOverlapsThenTheOldOneIsRefused) {
+  auto sources_with = [](const std::string& app_secret) {
+    auto sources = SourceRegistry::FromConfig(SourcesConfig(app_secret));
+    EXPECT_TRUE(sources.ok()) << sources.status();
+    return std::make_shared<const SourceRegistry>(*std::move(sources));
+  };
+  auto post = [&](const std::string& secret) {
+    return Send("POST", "/webhooks/meta", kComment,
+                {{"Content-Type", "application/json"},
+                 {"X-Hub-Signature-256", MetaSignature(kComment, secret)}})
+        .status;
+  };
+  EXPECT_EQ(handler_->secrets_generation(), 1);
+  EXPECT_FALSE(handler_->RotateSources(sources_with("test-app-secret"))) << "same secret";
+  EXPECT_EQ(post("new-app-secret"), 401);
+
+  ASSERT_TRUE(handler_->RotateSources(sources_with("new-app-secret")));
+  EXPECT_EQ(handler_->secrets_generation(), 2);
+  EXPECT_EQ(post("new-app-secret"), 200);
+  clock_.Advance(absl::Minutes(59));
+  EXPECT_EQ(post("test-app-secret"), 200) << "inside the overlap";
+  EXPECT_EQ(post("new-app-secret"), 200);
+  clock_.Advance(absl::Minutes(1));
+  EXPECT_EQ(post("test-app-secret"), 401) << "after the overlap";
+  EXPECT_EQ(post("new-app-secret"), 200);
+  EXPECT_EQ(sink_.On("earshot.events.v1").size(), 4u);
 }
 
 }  // namespace
