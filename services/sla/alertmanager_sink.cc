@@ -8,6 +8,7 @@
 #include "services/common/base/proto_time.h"
 #include "services/common/base/status.h"
 #include "services/common/base/strings.h"
+#include "services/common/crypto/encoding.h"
 #include "services/common/http/client.h"
 #include "services/common/names/names.h"
 
@@ -105,32 +106,44 @@ size_t AlertmanagerSink::active() const {
   return active_.size();
 }
 
+std::string ThreadRef(std::string_view thread_key) {
+  if (thread_key.empty()) return "";
+  return crypto::HexEncode(crypto::Sha256(thread_key)).substr(0, 16);
+}
+
 std::string AlertmanagerSink::ToJson(const std::vector<earshot::v1::Alert>& alerts, absl::Time now,
-                                     absl::Duration resend_interval,
-                                     const std::string& generator_url) {
+                                     const AlertmanagerOptions& options) {
   std::string out = "[";
   for (const auto& a : alerts) {
     if (out.size() > 1) out += ',';
     const bool resolved = a.state() == earshot::v1::ALERT_STATE_RESOLVED;
     // A firing alert stays valid for a few re-send intervals, so a monitor that died lets it
     // expire instead of leaving it firing for ever.
-    const absl::Time ends = resolved ? FromProtoTime(a.resolved_at()) : now + 4 * resend_interval;
+    const absl::Time ends =
+        resolved ? FromProtoTime(a.resolved_at()) : now + 4 * options.resend_interval;
     std::string platform(names::Platform(a.platform()));
     std::string priority(names::Priority(a.priority()));
     out += fmt::format(
         "{{\"labels\":{{\"alertname\":{},\"queue\":{},\"platform\":{},\"priority\":{},"
-        "\"severity\":{},\"thread\":{},\"policy\":{},\"account\":{}}},"
-        "\"annotations\":{{\"summary\":{},\"excerpt\":{},\"permalink\":{},\"waited\":{},"
-        "\"deadline\":{}}},\"startsAt\":{},\"endsAt\":{}",
+        "\"severity\":{},\"thread_ref\":{},\"policy\":{},\"account\":{}",
         JsonQuote(a.name()), JsonQuote(a.queue()), JsonQuote(platform), JsonQuote(priority),
-        JsonQuote(Severity(a.level())), JsonQuote(a.thread_key()), JsonQuote(a.policy()),
-        JsonQuote(a.account_id()), JsonQuote(a.summary()), JsonQuote(a.excerpt()),
-        JsonQuote(a.permalink()),
-        JsonQuote(absl::FormatDuration(
-            absl::Trunc(absl::Seconds(a.waited().seconds()), absl::Seconds(1)))),
-        JsonQuote(a.has_deadline() ? Rfc3339(FromProtoTime(a.deadline())) : ""),
-        JsonQuote(Rfc3339(FromProtoTime(a.fired_at()))), JsonQuote(Rfc3339(ends)));
-    if (!generator_url.empty()) out += ",\"generatorURL\":" + JsonQuote(generator_url);
+        JsonQuote(Severity(a.level())), JsonQuote(ThreadRef(a.thread_key())), JsonQuote(a.policy()),
+        JsonQuote(a.account_id()));
+    if (options.customer_data) out += ",\"thread\":" + JsonQuote(a.thread_key());
+    out += fmt::format("}},\"annotations\":{{\"summary\":{},\"waited\":{},\"deadline\":{}",
+                       JsonQuote(a.summary()),
+                       JsonQuote(absl::FormatDuration(
+                           absl::Trunc(absl::Seconds(a.waited().seconds()), absl::Seconds(1)))),
+                       JsonQuote(a.has_deadline() ? Rfc3339(FromProtoTime(a.deadline())) : ""));
+    if (options.customer_data) {
+      out +=
+          ",\"excerpt\":" + JsonQuote(a.excerpt()) + ",\"permalink\":" + JsonQuote(a.permalink());
+    }
+    out += fmt::format("}},\"startsAt\":{},\"endsAt\":{}",
+                       JsonQuote(Rfc3339(FromProtoTime(a.fired_at()))), JsonQuote(Rfc3339(ends)));
+    if (!options.generator_url.empty()) {
+      out += ",\"generatorURL\":" + JsonQuote(options.generator_url);
+    }
     out += '}';
   }
   out += ']';
@@ -183,7 +196,7 @@ void AlertmanagerSink::Run() {
       }
     }
     if (!batch.empty()) {
-      if (Post(ToJson(batch, now, options_.resend_interval, options_.generator_url))) {
+      if (Post(ToJson(batch, now, options_))) {
         sent_->Increment(static_cast<double>(batch.size()));
         backoff = absl::Milliseconds(200);
         if (resend) next_resend = now + options_.resend_interval;

@@ -27,7 +27,16 @@ struct AlertmanagerOptions {
   absl::Duration max_backoff = absl::Seconds(30);
   size_t queue_limit = 100000;
   std::string generator_url;  // link shown in Alertmanager, e.g. the Grafana dashboard
+  // Alertmanager often forwards to chat and paging services outside the brand's control, so by
+  // default alerts carry no customer data: the thread is named by `thread_ref`, a digest of its
+  // key (which holds a WhatsApp customer's phone number). True adds the `thread` label and the
+  // message's excerpt and permalink as annotations.
+  bool customer_data = false;
 };
+
+// The label naming a thread without its key: the first 16 hex digits of its SHA-256; "" for no
+// thread (channel alerts).
+std::string ThreadRef(std::string_view thread_key);
 
 class AlertmanagerSink {
  public:
@@ -44,7 +53,7 @@ class AlertmanagerSink {
 
   // The v2 API body for these alerts (exposed for tests).
   static std::string ToJson(const std::vector<earshot::v1::Alert>& alerts, absl::Time now,
-                            absl::Duration resend_interval, const std::string& generator_url);
+                            const AlertmanagerOptions& options);
 
  private:
   void Run();

@@ -191,6 +191,7 @@ absl::Status SlaApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc)
   am.timeout = config.GetDuration("alertmanager.timeout", am.timeout);
   am.max_backoff = config.GetDuration("alertmanager.max_backoff", am.max_backoff);
   am.generator_url = config.GetString("alertmanager.generator_url", "");
+  am.customer_data = config.GetBool("alertmanager.customer_data", am.customer_data);
 
   ChannelWatchOptions& watch = watch_options_;
   watch.surge_window = config.GetDuration("sla.surge.window", watch.surge_window);

@@ -358,7 +358,10 @@ policies:
               absl::Seconds(30)))
       << am.ActiveAlerts();
   const std::string active = am.ActiveAlerts();
-  EXPECT_NE(active.find(std::string("\"thread\":\"") + kThread + "\""), std::string::npos);
+  // The thread by its digest: its key holds the customer's phone number, which stays out.
+  EXPECT_NE(active.find("\"thread_ref\":\"" + sla::ThreadRef(kThread) + "\""), std::string::npos)
+      << active;
+  EXPECT_EQ(active.find("4915112345678"), std::string::npos) << active;
   EXPECT_NE(active.find("\"severity\":\"critical\""), std::string::npos);
   EXPECT_NE(active.find("\"queue\":\"general\""), std::string::npos);
   EXPECT_NE(active.find("\"platform\":\"whatsapp\""), std::string::npos);
@@ -368,8 +371,9 @@ policies:
                                  absl::ToUnixSeconds(absl::Now())))
                 .status,
             200);
-  EXPECT_TRUE(WaitFor([&] { return am.ActiveAlerts().find(kThread) == std::string::npos; },
-                      absl::Seconds(30)))
+  EXPECT_TRUE(
+      WaitFor([&] { return am.ActiveAlerts().find(sla::ThreadRef(kThread)) == std::string::npos; },
+              absl::Seconds(30)))
       << "still active: " << am.ActiveAlerts();
 }
 

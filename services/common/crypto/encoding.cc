@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/params.h>
+#include <openssl/sha.h>
 
 #include <memory>
 
@@ -41,6 +42,12 @@ EVP_MAC_CTX* KeyedHmac(std::string_view key) {
 }
 
 }  // namespace
+
+std::string Sha256(std::string_view message) {
+  unsigned char out[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(message.data()), message.size(), out);
+  return std::string(reinterpret_cast<const char*>(out), sizeof(out));
+}
 
 std::string HmacSha256(std::string_view key, std::string_view message) {
   unsigned char out[EVP_MAX_MD_SIZE];

@@ -152,9 +152,13 @@ TEST(AlertmanagerJsonTest, LabelsAnnotationsAndTimes) {
   a.set_platform(earshot::v1::PLATFORM_X);
   a.set_priority(earshot::v1::PRIORITY_HIGH);
   a.set_summary("A \"quoted\" summary");
+  a.set_excerpt("My number is +49 151 12345678");
+  a.set_permalink("https://x.com/customer/status/2");
   a.mutable_fired_at()->set_seconds(1741000000);
-  const std::string json = AlertmanagerSink::ToJson({a}, absl::FromUnixSeconds(1741000060),
-                                                    absl::Minutes(1), "http://grafana/d/earshot");
+  AlertmanagerOptions options{.resend_interval = absl::Minutes(1),
+                              .generator_url = "http://grafana/d/earshot"};
+  const std::string json =
+      AlertmanagerSink::ToJson({a}, absl::FromUnixSeconds(1741000060), options);
   EXPECT_NE(json.find(R"("alertname":"ResponseTimeBreached")"), std::string::npos) << json;
   EXPECT_NE(json.find(R"("platform":"x")"), std::string::npos);
   EXPECT_NE(json.find(R"("priority":"high")"), std::string::npos);
@@ -164,10 +168,23 @@ TEST(AlertmanagerJsonTest, LabelsAnnotationsAndTimes) {
   // Firing: valid for four re-send intervals after now.
   EXPECT_NE(json.find(R"("endsAt":"2025-03-03T11:11:40.000Z")"), std::string::npos) << json;
   EXPECT_NE(json.find(R"("generatorURL":"http://grafana/d/earshot")"), std::string::npos);
+  // No customer data by default: the thread by its digest, no key, excerpt or permalink.
+  EXPECT_NE(json.find(R"("thread_ref":")" + ThreadRef("x:1:u:2") + "\""), std::string::npos);
+  EXPECT_EQ(ThreadRef("x:1:u:2").size(), 16u);
+  for (const char* hidden : {"x:1:u:2", "12345678", "x.com/customer", "excerpt", "permalink"}) {
+    EXPECT_EQ(json.find(hidden), std::string::npos) << hidden << " in " << json;
+  }
+  options.customer_data = true;
+  const std::string with_data =
+      AlertmanagerSink::ToJson({a}, absl::FromUnixSeconds(1741000060), options);
+  EXPECT_NE(with_data.find(R"("thread":"x:1:u:2")"), std::string::npos) << with_data;
+  EXPECT_NE(with_data.find(R"("excerpt":"My number is +49 151 12345678")"), std::string::npos);
+  EXPECT_NE(with_data.find(R"("permalink":"https://x.com/customer/status/2")"), std::string::npos);
+
   a.set_state(earshot::v1::ALERT_STATE_RESOLVED);
   a.mutable_resolved_at()->set_seconds(1741000030);
-  const std::string resolved =
-      AlertmanagerSink::ToJson({a}, absl::FromUnixSeconds(1741000060), absl::Minutes(1), "");
+  const std::string resolved = AlertmanagerSink::ToJson({a}, absl::FromUnixSeconds(1741000060),
+                                                        {.resend_interval = absl::Minutes(1)});
   EXPECT_NE(resolved.find(R"("endsAt":"2025-03-03T11:07:10.000Z")"), std::string::npos);
 }
 
