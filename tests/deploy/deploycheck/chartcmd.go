@@ -437,7 +437,9 @@ func runChart(args []string) int {
 	// gRPC certificates from cert-manager: helm install and lint cannot be told the cluster's
 	// APIs, so the first case is rendered by helm template with cert-manager.io/v1 served and
 	// grpcTls.certManager.issuerRef set, and checked as the cases are.
-	if r, err := helm.Render(*chartDir, releases[0], tc.newest.release, "-f", cases[0]); err != nil {
+	if len(cases) == 0 {
+		report(false, "cert-manager", ": no ci case to render")
+	} else if r, err := helm.Render(*chartDir, releases[0], tc.newest.release, "-f", cases[0]); err != nil {
 		report(false, "cert-manager", ": "+err.Error())
 	} else {
 		args := []string{releases[0].Name, *chartDir, "-n", releases[0].Namespace, "-f", cases[0],
