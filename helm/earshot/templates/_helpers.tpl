@@ -78,7 +78,82 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "earshot.secretsDir" -}}/etc/earshot/secrets{{- end -}}
 {{- define "earshot.kafkaDir" -}}/etc/earshot/kafka{{- end -}}
 {{- define "earshot.grpcTlsDir" -}}/etc/earshot/grpc-tls{{- end -}}
-{{- define "earshot.streamTokensDir" -}}/etc/earshot/stream-tokens{{- end -}}
+{{- define "earshot.principalTokensDir" -}}/etc/earshot/principals{{- end -}}
+
+{{/* The principal the router replicas present to each other (threads:forward). */}}
+{{- define "earshot.peersPrincipal" -}}earshot-router-peers{{- end -}}
+
+{{/* The Secret holding the router peers' token: the user's, or the one the chart keeps. */}}
+{{- define "earshot.peersSecretName" -}}
+{{- default (printf "%s-router-peers" (include "earshot.fullname" .)) .Values.auth.routerPeers.existingSecret -}}
+{{- end -}}
+
+{{/* The Secret holding the gRPC certificate: the user's, or the one cert-manager writes. */}}
+{{- define "earshot.grpcTlsSecretName" -}}
+{{- default (printf "%s-grpc-tls" (include "earshot.fullname" .)) .Values.grpcTls.secretName -}}
+{{- end -}}
+
+{{- define "earshot.certManagerEnabled" -}}
+{{- if and .Values.grpcTls.enabled .Values.grpcTls.certManager.issuerRef.name }}true{{ end -}}
+{{- end -}}
+
+{{/*
+Every principal, the chart's router peers first: a YAML list of {name, tokens: [{secret, key,
+path}], certificate, scopes}, where path is the token's file under earshot.principalTokensDir.
+Both the principals file and the pods' projected token volume are made from it.
+*/}}
+{{- define "earshot.principalList" -}}
+{{- $out := list -}}
+{{- if .Values.router.enabled -}}
+{{- $peer := include "earshot.peersPrincipal" . -}}
+{{- $tok := dict "secret" (include "earshot.peersSecretName" .) "key" .Values.auth.routerPeers.key "path" (printf "%s/token" $peer) -}}
+{{- $out = append $out (dict "name" $peer "tokens" (list $tok) "scopes" (dict "threads:forward" (list "*"))) -}}
+{{- end -}}
+{{- range .Values.auth.principals -}}
+{{- $p := . -}}
+{{- $tokens := list -}}
+{{- with .tokenSecret -}}
+{{- $tokens = append $tokens (dict "secret" .name "key" .key "path" (printf "%s/token" $p.name)) -}}
+{{- end -}}
+{{- range $i, $t := (default list .extraTokenSecrets) -}}
+{{- $tokens = append $tokens (dict "secret" $t.name "key" $t.key "path" (printf "%s/token-%d" $p.name (add $i 1))) -}}
+{{- end -}}
+{{- $e := dict "name" .name "tokens" $tokens "scopes" .scopes -}}
+{{- with .certificate -}}
+{{- $_ := set $e "certificate" . -}}
+{{- end -}}
+{{- $out = append $out $e -}}
+{{- end -}}
+{{- toYaml $out -}}
+{{- end -}}
+
+{{/* The principals file (auth.principals_file): token files of the mounted Secrets. */}}
+{{- define "earshot.principalsFile" -}}
+{{- $dir := include "earshot.principalTokensDir" . -}}
+{{- $principals := list -}}
+{{- range (include "earshot.principalList" . | fromYamlArray) -}}
+{{- $files := list -}}
+{{- range .tokens -}}
+{{- $files = append $files (dict "file" (printf "%s/%s" $dir .path)) -}}
+{{- end -}}
+{{- $e := dict "name" .name "scopes" .scopes -}}
+{{- if $files -}}
+{{- $_ := set $e "tokens" $files -}}
+{{- end -}}
+{{- with .certificate -}}
+{{- $_ := set $e "certificate" . -}}
+{{- end -}}
+{{- $principals = append $principals $e -}}
+{{- end -}}
+{{- toYaml (dict "principals" $principals) -}}
+{{- end -}}
+
+{{/* Whether any principal is identified by its client certificate. */}}
+{{- define "earshot.certificatePrincipals" -}}
+{{- range .Values.auth.principals -}}
+{{- if .certificate }}true{{ end -}}
+{{- end -}}
+{{- end -}}
 
 {{- define "earshot.kafkaUsesSasl" -}}
 {{- if hasPrefix "SASL_" .Values.kafka.securityProtocol }}true{{ end -}}
@@ -137,6 +212,7 @@ environment (EARSHOT_*_ADDR, see earshot.podTemplate); secrets from EARSHOT_*_FI
 {{- $routerCtx := dict "root" . "component" "router" "values" $v.router -}}
 {{- $routerHost := printf "%s.%s.svc" (include "earshot.componentName" $routerCtx) .Release.Namespace -}}
 {{- $_ := set $router "peers" (printf "%s:%d" $routerHost (int $v.ports.grpc)) -}}
+{{- $_ := set $router "peers_token_file" (printf "%s/%s/token" (include "earshot.principalTokensDir" .) (include "earshot.peersPrincipal" .)) -}}
 {{- if $v.grpcTls.enabled -}}
 {{- $_ := set $router "peers_tls_name" $routerHost -}}
 {{- $_ := set $router "peers_ca_file" (printf "%s/ca.crt" (include "earshot.grpcTlsDir" .)) -}}
@@ -150,27 +226,20 @@ environment (EARSHOT_*_ADDR, see earshot.podTemplate); secrets from EARSHOT_*_FI
 {{- if $v.alertmanager.url -}}
 {{- $_ := set $c "alertmanager" (dict "url" $v.alertmanager.url "generator_url" $v.alertmanager.generatorUrl) -}}
 {{- end -}}
-{{- if $v.stream.teams -}}
-{{- $_ := set $c "stream" (dict "tokens_file" (printf "%s/stream-teams.yaml" (include "earshot.configDir" .))) -}}
-{{- end -}}
+{{- $_ := set $c "auth" (dict "principals_file" (printf "%s/principals.yaml" (include "earshot.configDir" .))) -}}
+{{- $grpc := dict "reflection" $v.grpc.reflection -}}
 {{- if $v.grpcTls.enabled -}}
 {{- $dir := include "earshot.grpcTlsDir" . -}}
 {{- $tls := dict "cert_file" (printf "%s/tls.crt" $dir) "key_file" (printf "%s/tls.key" $dir) -}}
-{{- if $v.grpcTls.clientAuth -}}
+{{- /* The CA verifies client certificates when given; only clientAuth requires one. */ -}}
+{{- if or $v.grpcTls.clientAuth (include "earshot.certificatePrincipals" .) -}}
 {{- $_ := set $tls "client_ca_file" (printf "%s/ca.crt" $dir) -}}
 {{- end -}}
-{{- $_ := set $c "grpc" (dict "tls" $tls) -}}
+{{- $_ := set $tls "require_client_certificate" $v.grpcTls.clientAuth -}}
+{{- $_ := set $grpc "tls" $tls -}}
 {{- end -}}
+{{- $_ := set $c "grpc" $grpc -}}
 {{- toYaml (mergeOverwrite $c (deepCopy $v.config)) -}}
-{{- end -}}
-
-{{/* The stream's teams file (stream.tokens_file): tokens are files of mounted Secrets. */}}
-{{- define "earshot.streamTeamsFile" -}}
-{{- $teams := list -}}
-{{- range .Values.stream.teams -}}
-{{- $teams = append $teams (dict "name" .name "queues" .queues "token_file" (printf "%s/%s" (include "earshot.streamTokensDir" $) .name)) -}}
-{{- end -}}
-{{- toYaml (dict "teams" $teams) -}}
 {{- end -}}
 
 {{/*
@@ -189,10 +258,11 @@ metadata:
     {{- toYaml . | nindent 4 }}
     {{- end }}
   annotations:
-    {{- /* Only the config file rolls the pods: the rules, SLA policies and stream teams in the
-           same ConfigMap are reloaded by the running processes when Kubernetes updates the
-           mounted files (reload.watch_interval), so editing them moves no partition. */}}
-    checksum/config: {{ include "earshot.configFile" $root | sha256sum }}
+    {{- /* Only the config file and the principals roll the pods: the rules and SLA policies in
+           the same ConfigMap are reloaded by the running processes when Kubernetes updates the
+           mounted files (reload.watch_interval), so editing them moves no partition. A new
+           principal needs a new token mount anyway. */}}
+    checksum/config: {{ print (include "earshot.configFile" $root) (include "earshot.principalsFile" $root) | sha256sum }}
     {{- with $v.podAnnotations }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
@@ -329,11 +399,9 @@ spec:
           mountPath: {{ include "earshot.secretsDir" $root }}
           readOnly: true
         {{- end }}
-        {{- if and (eq $component "stream") $c.teams }}
-        - name: stream-tokens
-          mountPath: {{ include "earshot.streamTokensDir" $root }}
+        - name: principal-tokens
+          mountPath: {{ include "earshot.principalTokensDir" $root }}
           readOnly: true
-        {{- end }}
   volumes:
     - name: config
       configMap:
@@ -380,7 +448,7 @@ spec:
     {{- if $v.grpcTls.enabled }}
     - name: grpc-tls
       secret:
-        secretName: {{ required "grpcTls.secretName is required when grpcTls.enabled" $v.grpcTls.secretName }}
+        secretName: {{ include "earshot.grpcTlsSecretName" $root }}
     {{- end }}
     {{- if and (eq $component "gateway") $c.secrets.existingSecret }}
     - name: platform-secrets
@@ -398,18 +466,32 @@ spec:
             path: {{ .secretKey }}
           {{- end }}
     {{- end }}
-    {{- if and (eq $component "stream") $c.teams }}
-    - name: stream-tokens
-      projected:
-        sources:
-          {{- range $c.teams }}
-          - secret:
-              name: {{ .tokenSecret.name }}
-              items:
-                - key: {{ .tokenSecret.key }}
-                  path: {{ .name }}
-          {{- end }}
+    {{- /* Every token of every principal (auth.principals_file names them), each Secret
+           once; not subPath mounts, so a Secret's update reaches the running pods. */}}
+    {{- $bySecret := dict }}
+    {{- $order := list }}
+    {{- range (include "earshot.principalList" $root | fromYamlArray) }}
+    {{- range .tokens }}
+    {{- if not (hasKey $bySecret .secret) }}
+    {{- $order = append $order .secret }}
+    {{- $_ := set $bySecret .secret list }}
     {{- end }}
+    {{- $_ := set $bySecret .secret (append (get $bySecret .secret) (dict "key" .key "path" .path)) }}
+    {{- end }}
+    {{- end }}
+    - name: principal-tokens
+      projected:
+        {{- if $order }}
+        sources:
+          {{- range $order }}
+          - secret:
+              name: {{ . }}
+              items:
+                {{- toYaml (get $bySecret .) | nindent 16 }}
+          {{- end }}
+        {{- else }}
+        sources: []
+        {{- end }}
   {{- with $c.nodeSelector }}
   nodeSelector:
     {{- toYaml . | nindent 4 }}
@@ -445,7 +527,102 @@ spec:
 {{- if or (eq (int $p.http) (int $p.grpc)) (eq (int $p.http) (int $p.admin)) (eq (int $p.grpc) (int $p.admin)) -}}
 {{- fail "ports.http, ports.grpc and ports.admin must differ" -}}
 {{- end -}}
-{{- if and .Values.grpcTls.enabled (not .Values.grpcTls.secretName) -}}
-{{- fail "grpcTls.secretName is required when grpcTls.enabled" -}}
+{{- $tls := .Values.grpcTls -}}
+{{- if $tls.enabled -}}
+{{- if and (not $tls.secretName) (not $tls.certManager.issuerRef.name) -}}
+{{- fail "grpcTls.enabled (the default) needs a certificate: set grpcTls.secretName to an existing kubernetes.io/tls Secret (tls.crt, tls.key, ca.crt), or grpcTls.certManager.issuerRef to a cert-manager CA issuer (e.g. {name: my-ca, kind: ClusterIssuer}); for development only, grpcTls.enabled=false with grpcTls.allowPlaintext=true" -}}
 {{- end -}}
+{{- if and $tls.certManager.issuerRef.name (not (.Capabilities.APIVersions.Has "cert-manager.io/v1")) -}}
+{{- fail "grpcTls.certManager.issuerRef needs cert-manager (the API cert-manager.io/v1 is not served; with helm template pass --api-versions cert-manager.io/v1), or give the certificate as grpcTls.secretName" -}}
+{{- end -}}
+{{- else -}}
+{{- if not $tls.allowPlaintext -}}
+{{- fail "grpcTls.enabled=false sends bearer tokens in the clear: set grpcTls.allowPlaintext=true as well to acknowledge it (development only), or keep TLS on with grpcTls.secretName or grpcTls.certManager.issuerRef" -}}
+{{- end -}}
+{{- if $tls.clientAuth -}}
+{{- fail "grpcTls.clientAuth needs grpcTls.enabled" -}}
+{{- end -}}
+{{- if include "earshot.certificatePrincipals" . -}}
+{{- fail "auth.principals with a certificate identity need grpcTls.enabled (client certificates are TLS)" -}}
+{{- end -}}
+{{- end -}}
+{{- if not .Values.auth.principals -}}
+{{- fail "auth.principals is empty: earshot refuses to start a gRPC listener without principals; list at least one (name, tokenSecret and/or certificate, scopes)" -}}
+{{- end -}}
+{{- $names := dict -}}
+{{- range .Values.auth.principals -}}
+{{- if hasKey $names .name -}}
+{{- fail (printf "auth.principals: the name %s is given twice" .name) -}}
+{{- end -}}
+{{- $_ := set $names .name true -}}
+{{- if and (not .tokenSecret) .extraTokenSecrets -}}
+{{- fail (printf "auth.principals %s: extraTokenSecrets without tokenSecret" .name) -}}
+{{- end -}}
+{{- end -}}
+{{- if .Values.stream.teams -}}
+{{- fail "stream.teams is replaced by auth.principals: give each team {name, tokenSecret: {name, key}, scopes: {stream:read: [its queues]}} and set stream.teams: []" -}}
+{{- end -}}
+{{- $np := .Values.networkPolicy -}}
+{{- if and (or (not $np.enabled) (not $np.egress.enabled)) (not $np.allowUnrestricted) -}}
+{{- fail "networkPolicy.enabled=false or networkPolicy.egress.enabled=false opens the pods to (or from) the whole network: set networkPolicy.allowUnrestricted=true as well to acknowledge it" -}}
+{{- end -}}
+{{- if $np.enabled -}}
+{{- if not $np.monitoringNamespaceSelector -}}
+{{- fail "networkPolicy.monitoringNamespaceSelector is empty: give the labels of your Prometheus' namespace (e.g. {kubernetes.io/metadata.name: monitoring}); an empty selector would open the admin port to every namespace" -}}
+{{- end -}}
+{{- if and .Values.gateway.enabled (not $np.ingressNamespaceSelector) -}}
+{{- fail "networkPolicy.ingressNamespaceSelector is empty: give the labels of your ingress controller's namespace (e.g. {kubernetes.io/metadata.name: ingress-nginx})" -}}
+{{- end -}}
+{{- if $np.egress.enabled -}}
+{{- $_ := include "earshot.kafkaPeers" . -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The NetworkPolicyPeers of the Kafka brokers (networkPolicy.kafka, or the Strimzi cluster's pods);
+fails when they cannot be known.
+*/}}
+{{- define "earshot.kafkaPeers" -}}
+{{- $k := .Values.networkPolicy.kafka -}}
+{{- $peers := list -}}
+{{- if $k.namespaceSelector -}}
+{{- $peer := dict "namespaceSelector" (dict "matchLabels" $k.namespaceSelector) -}}
+{{- with $k.podSelector -}}
+{{- $_ := set $peer "podSelector" (dict "matchLabels" .) -}}
+{{- end -}}
+{{- $peers = append $peers $peer -}}
+{{- end -}}
+{{- range $k.ipBlocks -}}
+{{- $peers = append $peers (dict "ipBlock" (dict "cidr" .)) -}}
+{{- end -}}
+{{- if and (not $peers) .Values.kafka.strimzi.enabled -}}
+{{- $ns := default .Release.Namespace .Values.kafka.strimzi.namespace -}}
+{{- $peers = append $peers (dict "namespaceSelector" (dict "matchLabels" (dict "kubernetes.io/metadata.name" $ns)) "podSelector" (dict "matchLabels" (dict "strimzi.io/cluster" .Values.kafka.strimzi.clusterName))) -}}
+{{- end -}}
+{{- if not $peers -}}
+{{- fail "networkPolicy.kafka: say where the Kafka brokers are, for the egress policy: namespaceSelector (e.g. {kubernetes.io/metadata.name: kafka}, optionally podSelector) or ipBlocks (a managed Kafka); with kafka.strimzi.enabled the Strimzi cluster's pods are used" -}}
+{{- end -}}
+{{- toYaml $peers -}}
+{{- end -}}
+
+{{/* The distinct ports of kafka.bootstrap, a YAML list of NetworkPolicyPorts. */}}
+{{- define "earshot.kafkaPorts" -}}
+{{- $seen := dict -}}
+{{- $ports := list -}}
+{{- range splitList "," .Values.kafka.bootstrap -}}
+{{- $port := regexFind "[0-9]+$" (trim .) -}}
+{{- if and $port (not (hasKey $seen $port)) -}}
+{{- $_ := set $seen $port true -}}
+{{- $ports = append $ports (dict "port" (atoi $port) "protocol" "TCP") -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $ports -}}
+{{- end -}}
+
+{{/* The port of alertmanager.url (default 80, or 443 for https). */}}
+{{- define "earshot.alertmanagerPort" -}}
+{{- $u := urlParse .Values.alertmanager.url -}}
+{{- $port := regexFind ":[0-9]+$" $u.host | trimPrefix ":" -}}
+{{- if $port -}}{{ $port }}{{- else if eq $u.scheme "https" -}}443{{- else -}}80{{- end -}}
 {{- end -}}

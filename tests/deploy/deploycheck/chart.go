@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -183,8 +184,34 @@ func LoadConfigKeys(dir string) (*ConfigKeys, error) {
 	return ck, err
 }
 
-// Known tells whether a service reads the dotted key.
+// announcedKeys are keys of issue 19 (principals, the router peers' token, reflection, required
+// client certificates) that the chart renders while the services that read them are written on
+// another branch. They are known either way; once the scan finds them in the sources this list
+// is redundant, and Pending (printed by `deploycheck chart`) names the ones still unread.
+var announcedKeys = []string{
+	"auth.principals_file",
+	"router.peers_token_file",
+	"grpc.reflection",
+	"grpc.tls.require_client_certificate",
+}
+
+// Pending lists the announced keys the scanned sources do not read (yet).
+func (ck *ConfigKeys) Pending() []string {
+	var out []string
+	for _, k := range announcedKeys {
+		if !ck.known(k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Known tells whether a service reads the dotted key (or it is announced).
 func (ck *ConfigKeys) Known(key string) bool {
+	return ck.known(key) || slices.Contains(announcedKeys, key)
+}
+
+func (ck *ConfigKeys) known(key string) bool {
 	if ck.exact[key] {
 		return true
 	}
@@ -427,19 +454,50 @@ func CheckObjects(ctx CheckContext, objs []Object) []string {
 					}
 				}
 			}
-			for name := range cports {
-				allowed := false
-				for _, rule := range listOf(o.M, "spec", "ingress") {
-					for _, p := range listOf(rule, "ports") {
-						if get(p, "port") == name {
-							allowed = true
-						}
+			for _, p := range checkNetworkPolicy(ctx.Values, o, w.podLabels, cports, func(l map[string]string) bool {
+				for _, x := range workloads {
+					if selects(l, x.podLabels) && x.podLabels["app.kubernetes.io/component"] != "router" {
+						return false
 					}
 				}
-				if !allowed {
-					fail(o, "container port %q of %s is not reachable (no ingress rule)", name, w.obj.ID())
-				}
+				return len(selected(l)) > 0
+			}) {
+				fail(o, "%s", p)
 			}
+		}
+	}
+	if get(ctx.Values, "networkPolicy", "enabled") == true && len(byKind["NetworkPolicy"]) != len(workloads) {
+		fail(nil, "%d NetworkPolicies for %d workloads: each component needs its own", len(byKind["NetworkPolicy"]), len(workloads))
+	}
+	// cert-manager Certificates (not decoded by types of their own): the names the clients and the
+	// router peers expect, client and server use, and a Secret the pods mount.
+	for _, o := range byKind["Certificate"] {
+		names := listOf(o.M, "spec", "dnsNames")
+		for _, svc := range byKind["Service"] {
+			hasGrpc := false
+			for _, p := range listOf(svc.M, "spec", "ports") {
+				hasGrpc = hasGrpc || str(p, "name") == "grpc"
+			}
+			if want := svc.Name() + "." + ctx.Release.Namespace + ".svc"; hasGrpc && !slices.Contains(names, interface{}(want)) {
+				fail(o, "dnsNames lack %s (Service %s serves gRPC)", want, svc.Name())
+			}
+		}
+		for _, u := range []string{"server auth", "client auth"} {
+			if !slices.Contains(listOf(o.M, "spec", "usages"), interface{}(u)) {
+				fail(o, "usages lack %q", u)
+			}
+		}
+		if str(o.M, "spec", "issuerRef", "name") == "" {
+			fail(o, "no issuerRef.name")
+		}
+		used := false
+		for _, w := range workloads {
+			for _, v := range listOf(w.pod, "volumes") {
+				used = used || str(v, "secret", "secretName") == str(o.M, "spec", "secretName")
+			}
+		}
+		if !used {
+			fail(o, "its Secret %s is mounted by no pod", str(o.M, "spec", "secretName"))
 		}
 	}
 	for _, o := range byKind["Ingress"] {
@@ -868,7 +926,8 @@ func checkPod(ctx CheckContext, o *Object, kind string, podLabels map[string]str
 								fail("%s: %v", s, err)
 							}
 							walkLeaves(inner, path.Base(s), func(k string, v interface{}) {
-								if f, ok := v.(string); ok && strings.HasSuffix(k, "_file") {
+								// "<x>_file", and the principals' tokens: [{file: ...}]
+								if f, ok := v.(string); ok && (strings.HasSuffix(k, "_file") || strings.HasSuffix(k, ".file")) {
 									resolve(path.Base(s)+" "+k, f)
 								}
 							})
@@ -882,6 +941,17 @@ func checkPod(ctx CheckContext, o *Object, kind string, podLabels map[string]str
 					fail("config key %s is read by no service (a typo?)", key)
 				}
 			})
+			// Principals: every component's gRPC listener needs them (issue 19).
+			pfile := str(cfg, "auth", "principals_file")
+			ptext := ""
+			for _, m := range mounts {
+				if cm := configMaps[str(m.volume, "configMap", "name")]; cm != nil && m.path == path.Dir(pfile) {
+					ptext, _ = mapOf(cm.M, "data")[path.Base(pfile)].(string)
+				}
+			}
+			for _, p := range checkPrincipals(args["target"], cfg, pfile, ptext, ctx.Values) {
+				fail("container %s: %s", cname, p)
+			}
 			if str(cfg, "kafka", "bootstrap") != str(ctx.Values, "kafka", "bootstrap") {
 				fail("config kafka.bootstrap %q is not the value %q", str(cfg, "kafka", "bootstrap"), str(ctx.Values, "kafka", "bootstrap"))
 			}
@@ -964,4 +1034,261 @@ func walkLeaves(v interface{}, prefix string, fn func(string, interface{})) {
 		return
 	}
 	fn(prefix, v)
+}
+
+// peersPrincipal is the principal the chart adds for the router replicas' calls to each other.
+const peersPrincipal = "earshot-router-peers"
+
+// checkPrincipals checks one component's principals: the config names a principals file (earshot
+// refuses to start a gRPC listener on a pod address without principals), the file is in the
+// mounted ConfigMap and lists at least one principal, each with a token file or a certificate
+// identity and known scopes; with the router enabled it lists the router peers' principal,
+// holding threads:forward on every queue and nothing else, whose token file is the router's
+// router.peers_token_file. It returns the problems.
+func checkPrincipals(target string, cfg map[string]interface{}, file, text string, values map[string]interface{}) []string {
+	var errs []string
+	if file == "" {
+		return []string{"the config has no auth.principals_file (earshot refuses to listen on gRPC without principals)"}
+	}
+	if text == "" {
+		return []string{fmt.Sprintf("auth.principals_file %s is not in a mounted ConfigMap", file)}
+	}
+	var doc struct {
+		Principals []struct {
+			Name   string `yaml:"name"`
+			Tokens []struct {
+				File string `yaml:"file"`
+			} `yaml:"tokens"`
+			Certificate map[string]string   `yaml:"certificate"`
+			Scopes      map[string][]string `yaml:"scopes"`
+		} `yaml:"principals"`
+	}
+	if err := yaml3.Unmarshal([]byte(text), &doc); err != nil {
+		return []string{fmt.Sprintf("%s: %v", file, err)}
+	}
+	if len(doc.Principals) == 0 {
+		errs = append(errs, file+" lists no principal")
+	}
+	known := []string{"stream:read", "threads:read", "threads:resolve", "threads:erase", "ingest:publish", "threads:forward"}
+	var peer *struct {
+		file   string
+		scopes map[string][]string
+	}
+	for _, p := range doc.Principals {
+		if len(p.Tokens) == 0 && len(p.Certificate) == 0 {
+			errs = append(errs, fmt.Sprintf("%s: principal %s has neither a token nor a certificate", file, p.Name))
+		}
+		for _, t := range p.Tokens {
+			if t.File == "" {
+				errs = append(errs, fmt.Sprintf("%s: principal %s has a token without a file", file, p.Name))
+			}
+		}
+		if len(p.Scopes) == 0 {
+			errs = append(errs, fmt.Sprintf("%s: principal %s has no scope", file, p.Name))
+		}
+		for sc := range p.Scopes {
+			if !slices.Contains(known, sc) {
+				errs = append(errs, fmt.Sprintf("%s: principal %s: unknown scope %s", file, p.Name, sc))
+			}
+		}
+		if p.Name == peersPrincipal && len(p.Tokens) > 0 {
+			peer = &struct {
+				file   string
+				scopes map[string][]string
+			}{p.Tokens[0].File, p.Scopes}
+		}
+	}
+	if get(values, "router", "enabled") == true {
+		switch {
+		case peer == nil:
+			errs = append(errs, fmt.Sprintf("%s lists no principal %s (the router replicas' calls to each other)", file, peersPrincipal))
+		case len(peer.scopes) != 1 || fmt.Sprint(peer.scopes["threads:forward"]) != "[*]":
+			errs = append(errs, fmt.Sprintf("%s: principal %s must hold threads:forward on [*] and nothing else, has %v", file, peersPrincipal, peer.scopes))
+		case target == "router" && str(cfg, "router", "peers_token_file") != peer.file:
+			errs = append(errs, fmt.Sprintf("router.peers_token_file %q is not the token of principal %s (%s)",
+				str(cfg, "router", "peers_token_file"), peersPrincipal, peer.file))
+		}
+	}
+	return errs
+}
+
+// checkNetworkPolicy checks that one component's NetworkPolicy is closed as the values say
+// (networkPolicy in values.yaml): every ingress rule names its peers, none of them open to every
+// namespace or address; webhooks only from the ingress controller's namespace (and webhookFrom),
+// the admin port only from the monitoring namespace (and metricsFrom), gRPC only from grpcFrom,
+// the router's also from the router pods (routerOnly tells a podSelector that selects router pods
+// and nothing else), and no gRPC rule at all while grpcFrom is empty elsewhere; with egress
+// restricted, egress only to DNS (53), the Kafka peers on the bootstrap's ports, Alertmanager
+// (the SLA monitor), the router pods' gRPC port (the router) and networkPolicy.egress.to, each of
+// them present. It returns the problems.
+func checkNetworkPolicy(values map[string]interface{}, o *Object, podLabels map[string]string, cports map[string]int,
+	routerOnly func(map[string]string) bool) []string {
+	var errs []string
+	errf := func(format string, args ...interface{}) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	component := podLabels["app.kubernetes.io/component"]
+	np := mapOf(values, "networkPolicy")
+	same := func(a, b interface{}) bool { return fmt.Sprint(a) == fmt.Sprint(b) }
+	matchLabels := func(v interface{}, keys ...string) map[string]string {
+		return labels(v, append(keys, "matchLabels")...)
+	}
+	openPeer := func(p interface{}) string {
+		m, _ := p.(map[string]interface{})
+		switch {
+		case len(m) == 0:
+			return "an empty peer (every pod of the namespace)"
+		case mapOf(m, "namespaceSelector") != nil && len(mapOf(m, "namespaceSelector")) == 0:
+			return "namespaceSelector {} (every namespace)"
+		case str(m, "ipBlock", "cidr") == "0.0.0.0/0" || str(m, "ipBlock", "cidr") == "::/0":
+			return "ipBlock " + str(m, "ipBlock", "cidr") + " (every address)"
+		}
+		return ""
+	}
+	// Ingress: port name -> the peers allowed on it.
+	from := map[string][]interface{}{}
+	for _, rule := range listOf(o.M, "spec", "ingress") {
+		peers := listOf(rule, "from")
+		if len(peers) == 0 {
+			errf("an ingress rule without from admits every peer: %v", rule)
+		}
+		for _, p := range peers {
+			if why := openPeer(p); why != "" {
+				errf("ingress from %s", why)
+			}
+		}
+		if len(listOf(rule, "ports")) == 0 {
+			errf("an ingress rule without ports admits every port: %v", rule)
+		}
+		for _, p := range listOf(rule, "ports") {
+			name, _ := get(p, "port").(string)
+			from[name] = append(from[name], peers...)
+		}
+	}
+	hasPeer := func(port string, want func(interface{}) bool) bool {
+		for _, p := range from[port] {
+			if want(p) {
+				return true
+			}
+		}
+		return false
+	}
+	nsPeer := func(sel interface{}, pods interface{}) func(interface{}) bool {
+		return func(p interface{}) bool {
+			return same(matchLabels(p, "namespaceSelector"), labels(sel)) && same(matchLabels(p, "podSelector"), labels(pods))
+		}
+	}
+	extra := func(key string) int { return len(listOf(np, key)) }
+	for name := range cports {
+		switch name {
+		case "http":
+			if !hasPeer(name, nsPeer(get(np, "ingressNamespaceSelector"), nil)) {
+				errf("webhooks (port http) are not admitted from the ingress controller's namespace %v", get(np, "ingressNamespaceSelector"))
+			}
+			if len(from[name]) != 1+extra("webhookFrom") {
+				errf("port http admits %d peers, want the ingress namespace and networkPolicy.webhookFrom (%d)", len(from[name]), 1+extra("webhookFrom"))
+			}
+		case "admin":
+			if !hasPeer(name, nsPeer(get(np, "monitoringNamespaceSelector"), get(np, "monitoringPodSelector"))) {
+				errf("the admin port is not admitted from the monitoring namespace %v", get(np, "monitoringNamespaceSelector"))
+			}
+			if len(from[name]) != 1+extra("metricsFrom") {
+				errf("port admin admits %d peers, want the monitoring namespace and networkPolicy.metricsFrom (%d)", len(from[name]), 1+extra("metricsFrom"))
+			}
+		case "grpc":
+			want := extra("grpcFrom")
+			if component == "router" {
+				want++
+				if !hasPeer(name, func(p interface{}) bool {
+					return mapOf(p, "namespaceSelector") == nil && routerOnly(matchLabels(p, "podSelector"))
+				}) {
+					errf("the router's gRPC port is not admitted from the other router pods (peers)")
+				}
+			}
+			if len(from[name]) != want {
+				errf("port grpc admits %d peers, want %d (networkPolicy.grpcFrom%s)", len(from[name]), want,
+					map[bool]string{true: " and the router pods", false: ""}[component == "router"])
+			}
+		default:
+			if len(from[name]) == 0 {
+				errf("container port %q has no ingress rule", name)
+			}
+		}
+	}
+	types := fmt.Sprint(listOf(o.M, "spec", "policyTypes"))
+	if get(np, "egress", "enabled") != true {
+		return errs
+	}
+	if !strings.Contains(types, "Egress") {
+		errf("policyTypes %s: egress is not restricted", types)
+	}
+	// Egress: every rule names peers and ports, and is one of the expected ones.
+	var kafkaPorts []int
+	for _, hp := range strings.Split(str(values, "kafka", "bootstrap"), ",") {
+		if i := strings.LastIndex(hp, ":"); i >= 0 {
+			if n, err := strconv.Atoi(strings.TrimSpace(hp[i+1:])); err == nil && !slices.Contains(kafkaPorts, n) {
+				kafkaPorts = append(kafkaPorts, n)
+			}
+		}
+	}
+	grpcPort, _ := intOf(values, "ports", "grpc")
+	amSelector := get(np, "alertmanagerNamespaceSelector")
+	if len(labels(amSelector)) == 0 {
+		amSelector = get(np, "monitoringNamespaceSelector")
+	}
+	found := map[string]bool{}
+	for _, rule := range listOf(o.M, "spec", "egress") {
+		if slices.ContainsFunc(listOf(np, "egress", "to"), func(x interface{}) bool { return same(x, rule) }) {
+			continue
+		}
+		to, ports := listOf(rule, "to"), listOf(rule, "ports")
+		if len(to) == 0 || len(ports) == 0 {
+			errf("an egress rule without to or ports: %v", rule)
+			continue
+		}
+		for _, p := range to {
+			if why := openPeer(p); why != "" {
+				errf("egress to %s", why)
+			}
+		}
+		var nums []string
+		for _, p := range ports {
+			n, _ := intOf(p, "port")
+			nums = append(nums, fmt.Sprintf("%d/%s", n, str(p, "protocol")))
+		}
+		sort.Strings(nums)
+		var kafka []string
+		for _, n := range kafkaPorts {
+			kafka = append(kafka, fmt.Sprintf("%d/TCP", n))
+		}
+		sort.Strings(kafka)
+		switch {
+		case same(nums, []string{"53/TCP", "53/UDP"}):
+			if !same(matchLabels(to[0], "namespaceSelector"), labels(np, "dns", "namespaceSelector")) || len(to) != 1 {
+				errf("DNS egress goes to %v, not networkPolicy.dns", to)
+			}
+			found["dns"] = true
+		case component == "sla" && str(values, "alertmanager", "url") != "" && len(ports) == 1 && len(to) == 1 &&
+			same(matchLabels(to[0], "namespaceSelector"), labels(amSelector)):
+			found["alertmanager"] = true
+		case component == "router" && same(nums, []string{fmt.Sprintf("%d/TCP", grpcPort)}) && len(to) == 1 &&
+			mapOf(to[0], "namespaceSelector") == nil && routerOnly(matchLabels(to[0], "podSelector")):
+			found["peers"] = true
+		case same(nums, kafka):
+			found["kafka"] = true
+		default:
+			errf("egress rule to %v on %v is none of DNS, Kafka (ports %v), Alertmanager, router peers or networkPolicy.egress.to", to, nums, kafkaPorts)
+		}
+	}
+	want := []string{"dns", "kafka"}
+	if component == "router" {
+		want = append(want, "peers")
+	}
+	if component == "sla" && str(values, "alertmanager", "url") != "" {
+		want = append(want, "alertmanager")
+	}
+	for _, w := range want {
+		if !found[w] {
+			errf("no egress rule for %s", w)
+		}
+	}
+	return errs
 }

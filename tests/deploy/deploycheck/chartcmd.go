@@ -44,9 +44,12 @@ type typeChecks struct {
 
 // Custom resources do not change with the Kubernetes release: the newest build decodes the
 // Prometheus Operator's, Strimzi's are decoded by Strimzi's Java types.
+// cert-manager's Certificate is not decoded: no types of it are pinned (the chart renders one
+// only with grpcTls.certManager).
 var (
-	skipNewest = []string{"--skip-group", "kafka.strimzi.io"}
-	skipOldest = []string{"--skip-group", "kafka.strimzi.io", "--skip-group", "monitoring.coreos.com"}
+	skipNewest = []string{"--skip-group", "kafka.strimzi.io", "--skip-group", "cert-manager.io"}
+	skipOldest = []string{"--skip-group", "kafka.strimzi.io", "--skip-group", "monitoring.coreos.com",
+		"--skip-group", "cert-manager.io"}
 )
 
 // run runs a command and returns its output (stdout and stderr) and whether it exited 0.
@@ -208,10 +211,17 @@ func setValues(flags []string) map[string]string {
 	return out
 }
 
+// generatedData is the data of a Secret the chart generates on the first install (the router
+// peers' token: randAlphaNum, then kept by lookup, which a dry run cannot do).
+var generatedData = regexp.MustCompile(`(?m)^(  [-._a-zA-Z0-9]+: )"[A-Za-z0-9+/=]+"$`)
+
 func documents(manifest string) []string {
 	var docs []string
 	for _, r := range SplitSources(manifest) {
 		for _, d := range strings.Split(r.Text, "\n---\n") {
+			if strings.Contains(d, "\nkind: Secret\n") && strings.Contains(r.Name, "secret-router-peers") {
+				d = generatedData.ReplaceAllString(d, "${1}<generated>")
+			}
 			if d = strings.TrimSpace(d); d != "" && d != "---" {
 				docs = append(docs, d)
 			}
@@ -255,6 +265,10 @@ func runChart(args []string) int {
 	if err != nil {
 		report(false, "config keys", ": "+err.Error())
 		return 1
+	}
+	if pending := configKeys.Pending(); len(pending) > 0 {
+		fmt.Printf("note  config keys the chart renders that %s does not read yet (issue 19, announced in chart.go): %s\n",
+			*sources, strings.Join(pending, ", "))
 	}
 	helm := Helm{Bin: *helmBin}
 	if out, err := helm.run("version", "--short"); err != nil {
@@ -356,9 +370,10 @@ func runChart(args []string) int {
 	for _, file := range cases {
 		name := "ci/" + filepath.Base(file)
 		base := strings.TrimSuffix(filepath.Base(file), ".yaml")
+		extra := []string{"-f", file}
 		for _, d := range []decoder{tc.oldest, tc.newest} {
 			kv := "--kube-version=" + d.release + ".0"
-			out, err := helm.Lint(*chartDir, "-f", file, kv)
+			out, err := helm.Lint(*chartDir, append(extra, kv)...)
 			var lines []string
 			if err != nil {
 				lines = []string{err.Error(), out}
@@ -370,7 +385,7 @@ func runChart(args []string) int {
 					label += ", long release name"
 				}
 				label += ")"
-				r, err := helm.Render(*chartDir, rel, d.release, "-f", file)
+				r, err := helm.Render(*chartDir, rel, d.release, extra...)
 				if err != nil {
 					report(false, label, ": "+err.Error())
 					continue
@@ -418,6 +433,31 @@ func runChart(args []string) int {
 	_, err = helm.Template("earshot", *chartDir, "-n", "care", "-f", cases[0], "--kube-version="+below+".0")
 	report(err != nil && strings.Contains(err.Error(), "kubeVersion"), "Kubernetes "+below,
 		": refused by the chart's kubeVersion", fmt.Sprint(err))
+
+	// gRPC certificates from cert-manager: helm install and lint cannot be told the cluster's
+	// APIs, so the first case is rendered by helm template with cert-manager.io/v1 served and
+	// grpcTls.certManager.issuerRef set, and checked as the cases are.
+	if len(cases) == 0 {
+		report(false, "cert-manager", ": no ci case to render")
+	} else if r, err := helm.Render(*chartDir, releases[0], tc.newest.release, "-f", cases[0]); err != nil {
+		report(false, "cert-manager", ": "+err.Error())
+	} else {
+		args := []string{releases[0].Name, *chartDir, "-n", releases[0].Namespace, "-f", cases[0],
+			"--kube-version", tc.newest.release + ".0", "--api-versions", "cert-manager.io/v1",
+			"--set", "grpcTls.secretName=", "--set", "grpcTls.certManager.issuerRef.name=care-ca",
+			"--set", "grpcTls.certManager.issuerRef.kind=ClusterIssuer"}
+		manifest, err := helm.Template(args...)
+		if err != nil {
+			report(false, "cert-manager", ": "+err.Error())
+		} else {
+			r.Manifest, r.Files = manifest, SplitSources(manifest)
+			errs := checkRendering(r, releases[0], tc.newest, filepath.Join(*outDir, "cert-manager.yaml"))
+			if !strings.Contains(manifest, "\nkind: Certificate\n") {
+				errs = append(errs, "no Certificate rendered")
+			}
+			report(len(errs) == 0, "cert-manager", ": grpcTls.certManager.issuerRef renders a Certificate the pods mount", errs...)
+		}
+	}
 
 	// Cases that must be refused: the chart's defaults alone (no Kafka), and ci/reject/*.
 	type rejectCase struct{ name, file, text string }

@@ -2,11 +2,11 @@ package main
 
 // `deploycheck chart-run`: the config the chart generates is one the real earshot accepts.
 // For every ci/*-values.yaml, the chart's ConfigMap (earshot.yaml, rules.yaml, sla.yaml,
-// stream-teams.yaml) is written to a temporary folder in place of /etc/earshot, every file the
-// pods get from Secrets (EARSHOT_*_FILE, Kafka and gRPC certificates, stream tokens) is made
+// principals.yaml) is written to a temporary folder in place of /etc/earshot, every file the
+// pods get from Secrets (EARSHOT_*_FILE, Kafka and gRPC certificates, principals' tokens) is made
 // up (gRPC TLS with a fresh self-signed certificate), and `earshot --target=all` must start
 // and become ready with it. Only Kafka is swapped for the embedded broker (EARSHOT_KAFKA_*
-// overrides): routing rules, SLA policies and calendars, stream teams, gRPC TLS and every
+// overrides): routing rules, SLA policies and calendars, principals, gRPC TLS and every
 // other key are the chart's.
 
 import (
@@ -164,11 +164,12 @@ func runChartRun(args []string) int {
 				paths = append(paths, s)
 			}
 		})
-		teamsRaw, _ := os.ReadFile(filepath.Join(etc, "config", "stream-teams.yaml"))
-		var teams interface{}
-		yaml3.Unmarshal(teamsRaw, &teams)
-		walkLeaves(teams, "", func(k string, v interface{}) {
-			if s, ok := v.(string); ok && strings.HasSuffix(k, "token_file") {
+		// The principals' token files (tokens: [{file: ...}]).
+		principalsRaw, _ := os.ReadFile(filepath.Join(etc, "config", "principals.yaml"))
+		var principals interface{}
+		yaml3.Unmarshal(principalsRaw, &principals)
+		walkLeaves(principals, "", func(k string, v interface{}) {
+			if s, ok := v.(string); ok && (strings.HasSuffix(k, "token_file") || strings.HasSuffix(k, ".file")) {
 				paths = append(paths, s)
 			}
 		})
