@@ -474,6 +474,41 @@ TEST(SecureDefaultTest, NoPrincipalsOnAnOpenAddressRefusesToStart) {
   EXPECT_FALSE(IsLoopback("earshot.example.com:9090"));
 }
 
+// A reload (SIGHUP, or the watched file changed) swaps the principals whole; a broken file keeps
+// the previous ones.
+TEST(PrincipalsReloadTest, NewTokensApplyAndABrokenFileKeepsTheOldOnes) {
+  const std::string path = WriteFile("reload-principals.yaml", R"(principals:
+  - {name: desk, tokens: [{value: first-token}], scopes: {threads:read: [care]}}
+)");
+  testing::StackOptions options;
+  options.extra_config =
+      "auth: {principals_file: \"" + path + "\"}\nreload: {watch_interval: 0s}\n";
+  TestStack stack(options);
+  auto list = [&](const std::string& token) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, token);
+    v1::ListThreadsRequest req;
+    req.set_queue("care");
+    v1::ListThreadsResponse res;
+    return v1::Threads::NewStub(
+               grpc::CreateChannel("127.0.0.1:" + std::to_string(stack.process().grpc_port()),
+                                   grpc::InsecureChannelCredentials()))
+        ->ListThreads(&ctx, req, &res)
+        .error_code();
+  };
+  EXPECT_EQ(list("first-token"), StatusCode::OK);
+  EXPECT_EQ(list("second-token"), StatusCode::UNAUTHENTICATED);
+  std::ofstream(path) << "principals:\n"
+                         "  - {name: desk, tokens: [{value: second-token}], scopes: "
+                         "{threads:read: [care]}}\n";
+  stack.process().Reload();
+  EXPECT_EQ(list("first-token"), StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(list("second-token"), StatusCode::OK);
+  std::ofstream(path) << "principals:\n  - {name: desk, tokens: [{value: short}]}\n";
+  stack.process().Reload();
+  EXPECT_EQ(list("second-token"), StatusCode::OK);
+}
+
 // Two router replicas on one broker, each naming both as peers: a Threads call for a thread the
 // other replica owns is forwarded with this replica's token (router.peers_token_file) on behalf
 // of the caller, and the owner decides.
@@ -565,6 +600,20 @@ router:
       },
       absl::Seconds(60)))
       << "no thread on replica 1, or not every thread answered";
+
+  // A listing merges both replicas' pages, each authorized on the queue by its replica.
+  auto list = [&](const std::string& token, const std::string& queue) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, token);
+    v1::ListThreadsRequest req;
+    req.set_queue(queue);
+    v1::ListThreadsResponse res;
+    const grpc::Status st = stub(0)->ListThreads(&ctx, req, &res);
+    return st.ok() ? res.threads_size() : -st.error_code();
+  };
+  EXPECT_EQ(list(kDeskToken, "care"), 16);
+  EXPECT_EQ(list(kDeskToken, ""), -StatusCode::PERMISSION_DENIED);  // every queue: "*" only
+  EXPECT_EQ(list(kAllToken, ""), 16);
 
   auto resolve = [&](const std::string& token, v1::ResolveResponse* res) {
     grpc::ClientContext ctx;

@@ -51,7 +51,7 @@ absl::StatusOr<Caller> Guard::Authenticate(const grpc::ServerContextBase& ctx,
   Caller caller{current(), nullptr, nullptr, std::string(method), ctx.peer()};
   auto refuse = [&](const absl::Status& st, std::string_view principal) {
     Count(method, "unauthenticated");
-    LogRefusal(method, caller.peer, principal, st);
+    LogRefusal(method, caller.peer, principal, "", st);
     return st;
   };
   auto principal = caller.auth->Authenticate(ctx);
@@ -72,7 +72,7 @@ absl::StatusOr<Caller> Guard::Authenticate(const grpc::ServerContextBase& ctx,
     const auto st = absl::PermissionDeniedError(fmt::format(
         "principal {} lacks threads:forward and may not act for {}", caller.name(), name));
     Count(method, "denied");
-    LogRefusal(method, caller.peer, caller.name(), st);
+    LogRefusal(method, caller.peer, caller.name(), "", st);
     return st;
   }
   caller.via = caller.principal;
@@ -109,7 +109,8 @@ absl::StatusOr<Caller> Guard::Check(const grpc::ServerContextBase& ctx, std::str
 void Guard::Record(const Caller& caller, const absl::Status& decision) const {
   if (decision.ok()) return Count(caller.method, "allowed");
   Count(caller.method, "denied");
-  LogRefusal(caller.method, caller.peer, caller.name(), decision);
+  LogRefusal(caller.method, caller.peer, caller.name(),
+             caller.via != nullptr ? std::string_view(caller.via->name) : "", decision);
 }
 
 void Guard::Count(std::string_view method, std::string_view decision) const {
@@ -118,11 +119,12 @@ void Guard::Count(std::string_view method, std::string_view decision) const {
 }
 
 void Guard::LogRefusal(std::string_view method, std::string_view peer, std::string_view principal,
-                       const absl::Status& status) const {
+                       std::string_view via, const absl::Status& status) const {
   log::Warn(kLogger, "call refused",
             {{"method", method},
              {"peer", peer},
              {"principal", principal},
+             {"via", via},
              {"code", absl::StatusCodeToString(status.code())},
              {"reason", status.message()}});
 }

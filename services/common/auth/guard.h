@@ -64,8 +64,9 @@ class Guard {
 
  private:
   void Count(std::string_view method, std::string_view decision) const;
+  // `via`: the forwarding replica's principal, "" for a direct call.
   void LogRefusal(std::string_view method, std::string_view peer, std::string_view principal,
-                  const absl::Status& status) const;
+                  std::string_view via, const absl::Status& status) const;
 
   prometheus::Family<prometheus::Counter>* decisions_;
   mutable absl::Mutex mu_;

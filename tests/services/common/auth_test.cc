@@ -2,12 +2,40 @@
 // sources, and errors that name the line and the reason. (Calls through gRPC:
 // tests/integration/auth_integration_test.cc.)
 #include <fstream>
+#include <map>
 
+#include "grpc/grpc_security_constants.h"
 #include "gtest/gtest.h"
 #include "services/common/auth/authenticator.h"
 
 namespace earshot::auth {
 namespace {
+
+// A TLS peer as the transport describes it: verified or not, with its certificate's names.
+class FakePeer final : public grpc::AuthContext {
+ public:
+  FakePeer(bool verified, std::multimap<std::string, std::string> properties)
+      : verified_(verified), properties_(std::move(properties)) {}
+  bool IsPeerAuthenticated() const override { return verified_; }
+  std::vector<grpc::string_ref> GetPeerIdentity() const override { return {}; }
+  std::string GetPeerIdentityPropertyName() const override { return ""; }
+  std::vector<grpc::string_ref> FindPropertyValues(const std::string& name) const override {
+    std::vector<grpc::string_ref> out;
+    for (auto [it, end] = properties_.equal_range(name); it != end; ++it) {
+      out.emplace_back(it->second);
+    }
+    return out;
+  }
+  grpc::AuthPropertyIterator begin() const override { return None(); }
+  grpc::AuthPropertyIterator end() const override { return None(); }
+  void AddProperty(const std::string&, const grpc::string_ref&) override {}
+  bool SetPeerIdentityPropertyName(const std::string&) override { return false; }
+
+ private:
+  struct None : grpc::AuthPropertyIterator {};
+  bool verified_;
+  std::multimap<std::string, std::string> properties_;
+};
 
 class AuthenticatorTest : public ::testing::Test {
  protected:
@@ -128,6 +156,46 @@ TEST_F(AuthenticatorTest, StreamTeamsArePrincipalsWithStreamRead) {
   EXPECT_NE(clash.status().message().find("has this name"), std::string::npos) << clash.status();
   auto no_queues = Authenticator::Load("", Write("teams:\n  - {name: x, token: long-enough}\n"));
   EXPECT_NE(no_queues.status().message().find(":2:"), std::string::npos) << no_queues.status();
+}
+
+TEST_F(AuthenticatorTest, VerifiedCertificatesNamePrincipals) {
+  auto auth = Authenticator::Load(Write(R"(principals:
+  - {name: by-cn, certificate: {common_name: desk-cn}, scopes: {threads:read: [a]}}
+  - {name: by-dns, certificate: {dns_name: desk.example.com}, scopes: {threads:read: [a]}}
+  - {name: by-uri, certificate: {uri: "spiffe://example.com/desk"}, scopes: {threads:read: [a]}}
+  - {name: by-token, tokens: [{value: token-wins}], scopes: {threads:read: [a]}}
+)"),
+                                  "");
+  ASSERT_TRUE(auth.ok()) << auth.status();
+  auto name = [&](const std::string& authorization, const FakePeer& peer) -> std::string {
+    auto p = (*auth)->Authenticate(authorization, &peer);
+    return p.ok() ? (*p)->name : std::string(p.status().message());
+  };
+  const FakePeer cn(true, {{GRPC_X509_CN_PROPERTY_NAME, "desk-cn"},
+                           {GRPC_PEER_DNS_PROPERTY_NAME, "unlisted.example.com"}});
+  const FakePeer dns(true, {{GRPC_X509_CN_PROPERTY_NAME, "other"},
+                            {GRPC_PEER_DNS_PROPERTY_NAME, "a.example.com"},
+                            {GRPC_PEER_DNS_PROPERTY_NAME, "desk.example.com"}});
+  const FakePeer uri(true, {{GRPC_PEER_URI_PROPERTY_NAME, "spiffe://example.com/desk"}});
+  EXPECT_EQ(name("", cn), "by-cn");
+  EXPECT_EQ(name("", dns), "by-dns");
+  EXPECT_EQ(name("", uri), "by-uri");
+  // A token names the principal even on a connection with a certificate.
+  EXPECT_EQ(name("Bearer token-wins", cn), "by-token");
+  // A name only counts in the kind of field the principal lists, and only when verified.
+  const FakePeer dns_as_cn(true, {{GRPC_X509_CN_PROPERTY_NAME, "desk.example.com"}});
+  EXPECT_EQ(name("", dns_as_cn), "the client certificate names no principal");
+  const FakePeer unverified(false, {{GRPC_X509_CN_PROPERTY_NAME, "desk-cn"}});
+  EXPECT_NE(name("", unverified).find("missing `authorization"), std::string::npos);
+
+  auto twice = Authenticator::Load(Write(R"(principals:
+  - {name: a, certificate: {dns_name: x.example.com}, scopes: {threads:read: [a]}}
+  - {name: b, certificate: {dns_name: x.example.com}, scopes: {threads:read: [a]}}
+)"),
+                                   "");
+  EXPECT_NE(twice.status().message().find(":3: principal b: another principal has this"),
+            std::string::npos)
+      << twice.status();
 }
 
 TEST_F(AuthenticatorTest, OpenIsAnonymousWithEveryScope) {
