@@ -9,7 +9,7 @@ Needs Debian's python3-grpcio and python3-protobuf, and `protoc` with `grpc_pyth
 (protobuf-compiler, protobuf-compiler-grpc) to generate the stubs from proto/ on first use
 (into --stubs-dir; `python3 -m grpc_tools.protoc` is used instead when there is no protoc).
 
-    export EARSHOT_TOKEN=dev-stream-token
+    export EARSHOT_TOKEN=dev-earshot-token
     python3 examples/python/subscribe.py --from earliest --cursor-file /tmp/earshot.cursor
     python3 examples/python/subscribe.py --cursor-file /tmp/earshot.cursor   # resumes
 

@@ -1,5 +1,6 @@
 #include "services/earshot/process.h"
 
+#include <arpa/inet.h>
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -10,6 +11,8 @@
 #include "absl/strings/str_join.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/impl/server_builder_option.h"
+#include "grpcpp/impl/server_builder_plugin.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "services/common/base/log.h"
@@ -23,7 +26,18 @@
 namespace earshot {
 namespace {
 constexpr char kLogger[] = "earshot";
-}
+
+// Linking grpc++_reflection registers its plugin with every ServerBuilder (a static
+// initializer); this takes it out again, so reflection is served only when asked for.
+class WithoutReflection final : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    std::erase_if(*plugins, [](const auto& p) { return p->name() == "proto_server_reflection"; });
+  }
+};
+
+}  // namespace
 
 const std::vector<std::string>& KnownTargets() {
   static const std::vector<std::string> targets = {"all", "gateway", "router", "sla", "stream"};
@@ -57,11 +71,29 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcServerCredentials(
     auto ca = read(ca_file, "grpc.tls.client_ca_file");
     if (!ca.ok()) return ca.status();
     options.pem_root_certs = *ca;
-    // Mutual TLS: a client without a certificate signed by this CA is refused.
-    options.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+    // A certificate, when presented, must be one this CA signed; it may name a principal.
+    options.client_certificate_request =
+        config.GetBool("grpc.tls.require_client_certificate", false)
+            ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+            : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
   }
-  log::Info(kLogger, "grpc tls", {{"mutual", !ca_file.empty()}});
+  log::Info(kLogger, "grpc tls",
+            {{"client_certificates", !ca_file.empty()},
+             {"required", config.GetBool("grpc.tls.require_client_certificate", false)}});
   return grpc::SslServerCredentials(options);
+}
+
+bool IsLoopback(std::string_view addr) {
+  if (addr.starts_with("unix:")) return true;
+  std::string host(addr.substr(0, addr.rfind(':')));
+  if (host.size() > 1 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host == "localhost") return true;
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  return inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
 Process::Process(ProcessOptions options, Config config)
@@ -84,6 +116,26 @@ absl::Status Process::Start() {
     return absl::InvalidArgumentError("unknown --target=" + target +
                                       "; known: " + absl::StrJoin(KnownTargets(), ", "));
   }
+  // Before anything starts: an open gRPC listener only where nobody else can reach it.
+  const std::string grpc_addr = config_.GetString("grpc.addr", "0.0.0.0:9090");
+  auto authenticator = auth::LoadFromConfig(config_);
+  if (!authenticator.ok()) return authenticator.status();
+  if ((*authenticator)->open()) {
+    if (!IsLoopback(grpc_addr)) {
+      return absl::FailedPreconditionError(
+          "grpc.addr " + grpc_addr +
+          " is reachable from other machines but no auth.principals_file is set: every caller "
+          "could read and resolve every thread. Set auth.principals_file, or listen on "
+          "127.0.0.1 (see docs/security.md)");
+    }
+    log::Warn(kLogger, "no auth.principals_file: gRPC is open to every local caller",
+              {{"addr", grpc_addr}});
+  } else {
+    log::Info(kLogger, "principals loaded",
+              {{"principals", static_cast<int64_t>((*authenticator)->size())}});
+  }
+  auth_ = std::make_unique<auth::Guard>(*registry_, std::move(*authenticator));
+
   std::error_code ec;
   std::filesystem::create_directories(options_.data_dir, ec);
   if (ec) return absl::PermissionDeniedError("cannot create data dir " + options_.data_dir);
@@ -131,10 +183,12 @@ absl::Status Process::Start() {
   admin_ = std::make_unique<http::Server>(admin_options, admin_handler_.get());
   if (auto st = admin_->Start(); !st.ok()) return st;
 
+  // Health stays unauthenticated (probes); reflection lists every method, so it is opt-in.
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  const bool reflection = config_.GetBool("grpc.reflection", false);
+  if (reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  const std::string grpc_addr = config_.GetString("grpc.addr", "0.0.0.0:9090");
+  if (!reflection) builder.SetOption(std::make_unique<WithoutReflection>());
   auto credentials = GrpcServerCredentials(config_);
   if (!credentials.ok()) return credentials.status();
   builder.AddListeningPort(grpc_addr, *credentials, &grpc_port_);
@@ -142,9 +196,9 @@ absl::Status Process::Start() {
       static_cast<int>(config_.GetInt("grpc.max_message_bytes", 16 << 20)));
 
   ServiceContext ctx{
-      config_,           *registry_,
-      health_,           bootstrap_,
-      options_.data_dir, options_.clock != nullptr ? *options_.clock : RealClock::Get()};
+      config_,    *registry_,        health_,
+      bootstrap_, options_.data_dir, options_.clock != nullptr ? *options_.clock : RealClock::Get(),
+      *auth_};
   if (target == "all" || target == "gateway") {
     services_.push_back(std::make_unique<gateway::GatewayApp>());
   }
@@ -164,7 +218,8 @@ absl::Status Process::Start() {
   }
   grpc_ = builder.BuildAndStart();
   if (grpc_ == nullptr) return absl::UnavailableError("cannot listen for gRPC on " + grpc_addr);
-  log::Info(kLogger, "grpc listening", {{"addr", grpc_addr}, {"port", grpc_port_}});
+  log::Info(kLogger, "grpc listening",
+            {{"addr", grpc_addr}, {"port", grpc_port_}, {"reflection", reflection}});
 
   // gRPC health follows readiness.
   health_thread_ = std::thread([this] {
@@ -180,6 +235,17 @@ absl::Status Process::Start() {
 
 void Process::Reload() {
   absl::MutexLock lock(&reload_mu_);
+  if (auth_ != nullptr) {
+    auto loaded = auth::LoadFromConfig(config_);
+    if (!loaded.ok()) {
+      log::Error(kLogger, "principals reload failed; keeping the previous ones",
+                 {{"error", loaded.status().ToString()}});
+    } else {
+      log::Info(kLogger, "principals reloaded",
+                {{"principals", static_cast<int64_t>((*loaded)->size())}});
+      auth_->Swap(std::move(*loaded));
+    }
+  }
   for (auto& s : services_) s->Reload();
 }
 
@@ -202,7 +268,8 @@ FileStamp Stamp(const std::string& path) {
 
 void Process::WatchFiles(absl::Duration interval) {
   std::vector<std::string> files;
-  for (const char* key : {"router.rules_file", "sla.policies_file", "stream.tokens_file"}) {
+  for (const char* key :
+       {"router.rules_file", "sla.policies_file", "stream.tokens_file", "auth.principals_file"}) {
     if (std::string f = config_.GetString(key, ""); !f.empty()) files.push_back(f);
   }
   for (std::string& f : config_.secret_files()) files.push_back(std::move(f));

@@ -1,7 +1,8 @@
 #pragma once
 // Process: the wiring of one `earshot` process. Starts, in order, the embedded broker (standalone
 // without a configured Kafka), the admin endpoint, the selected services and the shared gRPC
-// server (health and reflection on); Stop() undoes it in reverse. Used by main() and by
+// server (health always, reflection with grpc.reflection), every gRPC service behind the one
+// auth::Guard; Stop() undoes it in reverse. Used by main() and by
 // end-to-end tests that run the whole stack in one test process.
 #include <atomic>
 #include <memory>
@@ -16,6 +17,7 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "prometheus/registry.h"
+#include "services/common/auth/guard.h"
 #include "services/common/base/clock.h"
 #include "services/common/base/config.h"
 #include "services/common/base/metrics.h"
@@ -56,6 +58,7 @@ class Process {
   Config config_;
   std::shared_ptr<prometheus::Registry> registry_;
   Health health_;
+  std::unique_ptr<auth::Guard> auth_;
   std::unique_ptr<kafka::EmbeddedBroker> broker_;
   std::string bootstrap_;
   std::unique_ptr<http::AdminHandler> admin_handler_;
@@ -74,9 +77,15 @@ class Process {
 };
 
 // gRPC listener credentials from config: plain, TLS (grpc.tls.cert_file, grpc.tls.key_file), or
-// mutual TLS (also grpc.tls.client_ca_file: clients must present a certificate it signed).
+// also client certificates (grpc.tls.client_ca_file): verified when presented, so that token
+// clients without one still connect, and required with grpc.tls.require_client_certificate. An
+// untrusted or expired certificate fails the handshake (the client sees UNAVAILABLE).
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcServerCredentials(
     const Config& config);
+
+// Whether a listening address ("host:port") is reachable from this machine only: 127.0.0.0/8,
+// ::1, localhost, or a unix socket.
+bool IsLoopback(std::string_view addr);
 
 // The names --target accepts.
 const std::vector<std::string>& KnownTargets();

@@ -1,7 +1,8 @@
 #pragma once
 // The gRPC connection of earshotctl: plain, TLS (--tls-ca) or mTLS (--tls-cert, --tls-key),
 // the bearer token on every call, and one way to report a failed call: the gRPC status name and
-// its message ("PERMISSION_DENIED: team care-de may not read queue legal"). Main thread.
+// its message ("PERMISSION_DENIED: principal care-de lacks stream:read on queue legal"). Main
+// thread.
 #include <memory>
 #include <string>
 

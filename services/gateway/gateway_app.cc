@@ -73,7 +73,8 @@ absl::Status GatewayApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& g
   }
   Topics topics = options->topics;
   handler_ = std::make_unique<WebhookHandler>(std::move(*options), producer_.get(), ctx.registry);
-  ingest_ = std::make_unique<IngestService>(producer_.get(), topics, max_batch, ctx.registry);
+  ingest_ =
+      std::make_unique<IngestService>(producer_.get(), topics, max_batch, ctx.registry, ctx.auth);
   grpc.RegisterService(ingest_.get());
 
   http_ = std::make_unique<http::Server>(http_options, handler_.get());

@@ -4,6 +4,7 @@
 #include "fmt/format.h"
 #include "prometheus/counter.h"
 #include "services/common/base/status.h"
+#include "services/common/names/names.h"
 
 namespace earshot::gateway {
 namespace {
@@ -23,11 +24,18 @@ absl::Status Validate(const earshot::v1::Event& e, int index) {
   return absl::OkStatus();
 }
 
+// What ingest:publish names: the platform, or a generic webhook source's account.
+std::string Source(const earshot::v1::Event& e) {
+  if (e.platform() == earshot::v1::PLATFORM_GENERIC) return "generic:" + e.account_id();
+  return std::string(names::Platform(e.platform()));
+}
+
 }  // namespace
 
 IngestService::IngestService(kafka::RecordSink* sink, Topics topics, std::size_t max_batch,
-                             prometheus::Registry& registry, const Clock& clock)
-    : sink_(sink), topics_(std::move(topics)), max_batch_(max_batch), clock_(clock) {
+                             prometheus::Registry& registry, const auth::Guard& guard,
+                             const Clock& clock)
+    : sink_(sink), topics_(std::move(topics)), max_batch_(max_batch), guard_(guard), clock_(clock) {
   auto& family = prometheus::BuildCounter()
                      .Name("earshot_gateway_ingest_events_total")
                      .Help("Events published through gRPC Ingest, by result")
@@ -41,6 +49,12 @@ grpc::ServerUnaryReactor* IngestService::Publish(grpc::CallbackServerContext* co
                                                  earshot::v1::PublishResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const int n = request->events_size();
+  auto caller = guard_.Authenticate(*context, "/earshot.v1.Ingest/Publish");
+  if (!caller.ok()) {
+    rejected_->Increment(n);
+    reactor->Finish(ToGrpcStatus(caller.status()));
+    return reactor;
+  }
   if (static_cast<std::size_t>(n) > max_batch_) {
     rejected_->Increment(n);
     reactor->Finish(ToGrpcStatus(absl::InvalidArgumentError(
@@ -53,6 +67,22 @@ grpc::ServerUnaryReactor* IngestService::Publish(grpc::CallbackServerContext* co
       reactor->Finish(ToGrpcStatus(st));
       return reactor;
     }
+  }
+  std::vector<std::string> sources;
+  absl::Status allowed;
+  for (int i = 0; i < n && allowed.ok(); ++i) {
+    if (request->events(i).kind() == earshot::v1::KIND_CONTROL) {
+      allowed = absl::PermissionDeniedError(fmt::format(
+          "events[{}]: control events come only from Threads/Resolve, never from Ingest", i));
+      guard_.Record(*caller, allowed);
+    }
+    sources.push_back(Source(request->events(i)));
+  }
+  if (allowed.ok()) allowed = guard_.Authorize(*caller, "ingest:publish", sources);
+  if (!allowed.ok()) {
+    rejected_->Increment(n);
+    reactor->Finish(ToGrpcStatus(allowed));
+    return reactor;
   }
   if (!sink_->reachable()) {
     reactor->Finish(ToGrpcStatus(absl::UnavailableError("kafka is unreachable")));

@@ -9,6 +9,7 @@
 
 #include "grpcpp/create_channel.h"
 #include "grpcpp/support/channel_arguments.h"
+#include "services/common/auth/guard.h"
 #include "services/common/base/log.h"
 
 namespace earshot::router {
@@ -39,6 +40,12 @@ std::vector<std::string> ResolveTarget(const std::string& target) {
   }
   freeaddrinfo(found);
   return {out.begin(), out.end()};
+}
+
+void Peers::Prepare(grpc::ClientContext* ctx, const std::string& on_behalf_of) const {
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + options_.timeout));
+  if (!options_.token.empty()) ctx->AddMetadata("authorization", "Bearer " + options_.token);
+  ctx->AddMetadata(auth::kOnBehalfOf, on_behalf_of);
 }
 
 std::vector<Peers::Peer> Peers::Current() {

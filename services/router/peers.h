@@ -5,6 +5,9 @@
 // most every resolve_every, so a Kubernetes headless Service name (the chart's default) always
 // names every ready replica, whatever the scale. The list may include this replica itself: a
 // replica asked with `local` answers from its own partitions only, so nothing loops.
+//
+// With principals, a replica calls its peers as itself (router.peers_token_file, or its TLS
+// certificate) on behalf of its caller (x-earshot-on-behalf-of); the peer decides.
 #include <memory>
 #include <string>
 #include <utility>
@@ -13,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "earshot/v1/threads.grpc.pb.h"
+#include "grpcpp/client_context.h"
 #include "grpcpp/security/credentials.h"
 
 namespace earshot::router {
@@ -23,6 +27,7 @@ struct PeersOptions {
   absl::Duration timeout = absl::Seconds(5);              // each call to a peer
   std::shared_ptr<grpc::ChannelCredentials> credentials;  // null: plaintext
   std::string tls_target_name;  // the name peers' certificates carry, when TLS
+  std::string token;            // this replica's bearer token; empty: none
 };
 
 class Peers {
@@ -31,6 +36,8 @@ class Peers {
 
   bool empty() const { return options_.targets.empty(); }
   absl::Duration timeout() const { return options_.timeout; }
+  // A call's deadline, this replica's token, and whom it acts for.
+  void Prepare(grpc::ClientContext* ctx, const std::string& on_behalf_of) const;
 
   struct Peer {
     std::string address;  // ip:port

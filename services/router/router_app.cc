@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "absl/strings/ascii.h"
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/notification.h"
 #include "boost/asio/post.hpp"
@@ -15,6 +16,7 @@
 #include "prometheus/histogram.h"
 #include "services/common/base/log.h"
 #include "services/common/base/status.h"
+#include "services/common/base/strings.h"
 #include "services/common/kafka/cloud_event.h"
 #include "services/common/kafka/errors.h"
 #include "services/common/kafka/options.h"
@@ -174,11 +176,18 @@ struct RouterApp::Metrics {
 // router.peers: the replicas the Threads API asks for threads of other partitions. With gRPC
 // TLS, peers are called over TLS with this replica's own certificate (it is every replica's),
 // trusting router.peers_ca_file (default grpc.tls.client_ca_file) and expecting the name
-// router.peers_tls_name on the peers' certificates.
+// router.peers_tls_name on the peers' certificates. With principals, peers are called with the
+// token in router.peers_token_file (read at start), of a principal holding threads:forward.
 static absl::StatusOr<std::unique_ptr<Peers>> PeersFromConfig(const Config& config) {
   PeersOptions o;
   o.targets = config.GetList("router.peers");
   o.timeout = config.GetDuration("router.peer_timeout", o.timeout);
+  if (const std::string path = config.GetString("router.peers_token_file", ""); !path.empty()) {
+    std::ifstream in(path);
+    if (!in) return absl::InvalidArgumentError("cannot read router.peers_token_file " + path);
+    o.token = std::string(std::istreambuf_iterator<char>(in), {});
+    o.token = std::string(ToStd(absl::StripAsciiWhitespace(o.token)));
+  }
   const std::string cert = config.GetString("grpc.tls.cert_file", "");
   if (!o.targets.empty() && !cert.empty()) {
     auto read = [](const std::string& path) -> absl::StatusOr<std::string> {
@@ -304,7 +313,8 @@ absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
   backend.events_topic = options_.events_topic;
   backend.partition_count = partition_count_;
   backend.owned_partitions = [this] { return OwnedPartitions(); };
-  threads_service_ = std::make_unique<ThreadsService>(std::move(backend), std::move(*peers));
+  threads_service_ =
+      std::make_unique<ThreadsService>(std::move(backend), std::move(*peers), ctx.auth);
   grpc.RegisterService(threads_service_.get());
   ctx.health.AddReadinessCheck("router.state", [this] { return runtime_->healthy(); });
   ctx.health.AddReadinessCheck("router.kafka", [this] { return runtime_->producer().reachable(); });

@@ -10,6 +10,7 @@
 #include "librdkafka/rdkafka.h"
 #include "services/common/base/proto_time.h"
 #include "services/common/base/status.h"
+#include "services/common/base/strings.h"
 #include "services/common/crypto/encoding.h"
 #include "services/common/kafka/records.h"
 #include "services/common/kafka/stateful_consumer.h"
@@ -32,10 +33,22 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* ctx, const absl::S
   return reactor;
 }
 
+// The control event's actor: who resolved it, as authenticated; what the request says only as a
+// note. Open (development): the request's actor, as before principals existed.
+std::string Actor(const auth::Caller& caller, const std::string& note) {
+  if (caller.open()) return note;
+  return note.empty() ? caller.name() : fmt::format("{} (note: {})", caller.name(), note);
+}
+
+constexpr char kGetThread[] = "/earshot.v1.Threads/GetThread";
+constexpr char kListThreads[] = "/earshot.v1.Threads/ListThreads";
+constexpr char kResolve[] = "/earshot.v1.Threads/Resolve";
+
 }  // namespace
 
-ThreadsService::ThreadsService(ThreadsBackend backend, std::unique_ptr<Peers> peers)
-    : backend_(std::move(backend)), peers_(std::move(peers)) {
+ThreadsService::ThreadsService(ThreadsBackend backend, std::unique_ptr<Peers> peers,
+                               const auth::Guard& guard)
+    : backend_(std::move(backend)), guard_(guard), peers_(std::move(peers)) {
   if (peers_ && !peers_->empty()) pool_ = std::make_unique<boost::asio::thread_pool>(2);
 }
 
@@ -65,21 +78,23 @@ absl::StatusOr<earshot::v1::Thread> ThreadsService::Load(const std::string& thre
   return thread;
 }
 
-absl::StatusOr<earshot::v1::Thread> ThreadsService::Find(const std::string& thread_key) {
-  auto local = Load(thread_key);
-  if (!absl::IsFailedPrecondition(local.status()) || !pool_) return local;
-  earshot::v1::GetThreadRequest ask;
-  ask.set_thread_key(thread_key);
-  ask.set_local(true);
+absl::Status ThreadsService::AskOwner(
+    const auth::Caller& caller, const std::string& thread_key,
+    const std::function<grpc::Status(earshot::v1::Threads::Stub&, grpc::ClientContext*)>& call) {
   for (const Peers::Peer& peer : peers_->Current()) {
     grpc::ClientContext ctx;
-    ctx.set_deadline(absl::ToChronoTime(absl::Now() + peers_->timeout()));
-    earshot::v1::Thread thread;
-    const absl::Status st = FromGrpc(peer.stub->GetThread(&ctx, ask, &thread));
-    // The owner answers OK or NOT_FOUND; the others FAILED_PRECONDITION; an unreachable one
-    // is skipped.
-    if (st.ok()) return thread;
-    if (absl::IsNotFound(st)) return st;
+    peers_->Prepare(&ctx, caller.name());
+    const absl::Status st = FromGrpc(call(*peer.stub, &ctx));
+    if (absl::IsFailedPrecondition(st) || absl::IsUnavailable(st) || absl::IsDeadlineExceeded(st)) {
+      continue;
+    }
+    if (absl::IsUnauthenticated(st)) {
+      // The caller was authenticated here; the peer refused this replica's own credentials.
+      return absl::UnavailableError(fmt::format(
+          "router replica {} refused this replica's credentials (router.peers_token_file): {}",
+          peer.address, ToStd(st.message())));
+    }
+    return st;  // the owner's answer, its refusal included
   }
   return absl::UnavailableError(
       fmt::format("no router replica owns the partition of thread {} now (partitions moving, "
@@ -90,21 +105,31 @@ absl::StatusOr<earshot::v1::Thread> ThreadsService::Find(const std::string& thre
 grpc::ServerUnaryReactor* ThreadsService::GetThread(grpc::CallbackServerContext* ctx,
                                                     const earshot::v1::GetThreadRequest* request,
                                                     earshot::v1::Thread* response) {
+  auto caller = guard_.Authenticate(*ctx, kGetThread);
+  if (!caller.ok()) return Finish(ctx, caller.status());
   auto local = Load(request->thread_key());
+  if (local.ok()) {
+    auto allowed = guard_.Authorize(*caller, "threads:read", local->queue());
+    if (allowed.ok()) *response = std::move(*local);
+    return Finish(ctx, allowed);
+  }
   if (request->local() || !absl::IsFailedPrecondition(local.status()) || !pool_) {
-    if (local.ok()) *response = std::move(*local);
     return Finish(ctx, local.status());
   }
   auto* reactor = ctx->DefaultReactor();
-  boost::asio::post(*pool_, [this, request, response, reactor] {
-    auto thread = Find(request->thread_key());
-    if (thread.ok()) *response = std::move(*thread);
-    reactor->Finish(ToGrpcStatus(thread.status()));
+  boost::asio::post(*pool_, [this, caller = *caller, request, response, reactor] {
+    reactor->Finish(ToGrpcStatus(
+        AskOwner(caller, request->thread_key(), [&](auto& stub, grpc::ClientContext* c) {
+          earshot::v1::GetThreadRequest ask = *request;
+          ask.set_local(true);
+          return stub.GetThread(c, ask, response);
+        })));
   });
   return reactor;
 }
 
-absl::Status ThreadsService::ListAll(const earshot::v1::ListThreadsRequest& request,
+absl::Status ThreadsService::ListAll(const auth::Caller& caller,
+                                     const earshot::v1::ListThreadsRequest& request,
                                      earshot::v1::ListThreadsResponse* response) {
   const int page_size =
       request.page_size() <= 0 ? kDefaultPageSize : std::min(request.page_size(), kMaxPageSize);
@@ -118,7 +143,7 @@ absl::Status ThreadsService::ListAll(const earshot::v1::ListThreadsRequest& requ
   bool more = false;
   for (const Peers::Peer& peer : peers_->Current()) {
     grpc::ClientContext ctx;
-    ctx.set_deadline(absl::ToChronoTime(absl::Now() + peers_->timeout()));
+    peers_->Prepare(&ctx, caller.name());
     earshot::v1::ListThreadsResponse page;
     const absl::Status st = FromGrpc(peer.stub->ListThreads(&ctx, ask, &page));
     if (!st.ok()) {
@@ -152,10 +177,15 @@ absl::Status ThreadsService::ListAll(const earshot::v1::ListThreadsRequest& requ
 grpc::ServerUnaryReactor* ThreadsService::ListThreads(
     grpc::CallbackServerContext* ctx, const earshot::v1::ListThreadsRequest* request,
     earshot::v1::ListThreadsResponse* response) {
+  // Every queue only for a principal that may read every queue: a listing filtered to some
+  // would page differently on each replica.
+  auto caller = guard_.Check(*ctx, kListThreads, "threads:read",
+                             request->queue().empty() ? "*" : request->queue());
+  if (!caller.ok()) return Finish(ctx, caller.status());
   if (request->local() || !pool_) return Finish(ctx, ListLocal(*request, response));
   auto* reactor = ctx->DefaultReactor();
-  boost::asio::post(*pool_, [this, request, response, reactor] {
-    reactor->Finish(ToGrpcStatus(ListAll(*request, response)));
+  boost::asio::post(*pool_, [this, caller = *caller, request, response, reactor] {
+    reactor->Finish(ToGrpcStatus(ListAll(caller, *request, response)));
   });
   return reactor;
 }
@@ -239,31 +269,34 @@ absl::Status ThreadsService::ListLocal(const earshot::v1::ListThreadsRequest& re
 grpc::ServerUnaryReactor* ThreadsService::Resolve(grpc::CallbackServerContext* ctx,
                                                   const earshot::v1::ResolveRequest* request,
                                                   earshot::v1::ResolveResponse* response) {
+  auto caller = guard_.Authenticate(*ctx, kResolve);
+  if (!caller.ok()) return Finish(ctx, caller.status());
   auto thread = Load(request->thread_key());
-  auto* reactor = ctx->DefaultReactor();
-  if (request->local() || !absl::IsFailedPrecondition(thread.status()) || !pool_) {
-    if (!thread.ok()) {
-      reactor->Finish(ToGrpcStatus(thread.status()));
-    } else {
-      Produce(*thread, *request, response, reactor);
-    }
+  if (thread.ok()) {
+    auto allowed = guard_.Authorize(*caller, "threads:resolve", thread->queue());
+    if (!allowed.ok()) return Finish(ctx, allowed);
+    auto* reactor = ctx->DefaultReactor();
+    Produce(*thread, *request, Actor(*caller, request->actor()), response, reactor);
     return reactor;
   }
-  // Another replica owns the thread: learn it from there; the control event goes to the
-  // events topic from here, into the thread's partition, whoever owns it.
-  boost::asio::post(*pool_, [this, request, response, reactor] {
-    auto found = Find(request->thread_key());
-    if (!found.ok()) {
-      reactor->Finish(ToGrpcStatus(found.status()));
-    } else {
-      Produce(*found, *request, response, reactor);
-    }
+  if (request->local() || !absl::IsFailedPrecondition(thread.status()) || !pool_) {
+    return Finish(ctx, thread.status());
+  }
+  // Another replica owns the thread: it authorizes and resolves.
+  auto* reactor = ctx->DefaultReactor();
+  boost::asio::post(*pool_, [this, caller = *caller, request, response, reactor] {
+    reactor->Finish(ToGrpcStatus(
+        AskOwner(caller, request->thread_key(), [&](auto& stub, grpc::ClientContext* c) {
+          earshot::v1::ResolveRequest ask = *request;
+          ask.set_local(true);
+          return stub.Resolve(c, ask, response);
+        })));
   });
   return reactor;
 }
 
 void ThreadsService::Produce(const earshot::v1::Thread& thread,
-                             const earshot::v1::ResolveRequest& request,
+                             const earshot::v1::ResolveRequest& request, const std::string& actor,
                              earshot::v1::ResolveResponse* response,
                              grpc::ServerUnaryReactor* reactor) {
   thread_local absl::BitGen gen;
@@ -276,7 +309,7 @@ void ThreadsService::Produce(const earshot::v1::Thread& thread,
   event.set_kind(earshot::v1::KIND_CONTROL);
   event.mutable_control()->set_action(earshot::v1::Control::ACTION_RESOLVE);
   event.mutable_control()->set_reason(request.reason());
-  event.mutable_control()->set_actor(request.actor());
+  event.mutable_control()->set_actor(actor);
   const absl::Time now = absl::Now();
   SetProtoTime(now, event.mutable_received_at());
   *event.mutable_created_at() = event.received_at();

@@ -4,7 +4,14 @@
 // partition, and a listing of every partition, are asked of the peers (router.peers) on a small
 // pool of threads of the service's own, so no gRPC callback thread waits on the network.
 // Resolve publishes a control event to earshot.events.v1, so it is applied in order with the
-// thread's other events.
+// thread's other events; its actor is the authenticated principal (the request's actor is kept
+// as a note).
+//
+// Authorization (auth::Guard) happens where the thread's queue is known: on the owning replica.
+// GetThread needs threads:read and Resolve threads:resolve on the thread's queue; ListThreads
+// needs threads:read on the queue asked for, and an empty queue (every queue) needs "*". A call
+// for a thread of another replica is forwarded to its owner (as `local`, on behalf of the
+// caller), which decides.
 #include <functional>
 #include <memory>
 #include <set>
@@ -12,6 +19,7 @@
 
 #include "boost/asio/thread_pool.hpp"
 #include "earshot/v1/threads.grpc.pb.h"
+#include "services/common/auth/guard.h"
 #include "services/common/kafka/producer.h"
 #include "services/common/store/store.h"
 #include "services/router/peers.h"
@@ -29,7 +37,7 @@ struct ThreadsBackend {
 
 class ThreadsService final : public earshot::v1::Threads::CallbackService {
  public:
-  ThreadsService(ThreadsBackend backend, std::unique_ptr<Peers> peers);
+  ThreadsService(ThreadsBackend backend, std::unique_ptr<Peers> peers, const auth::Guard& guard);
   ~ThreadsService() override;
 
   grpc::ServerUnaryReactor* GetThread(grpc::CallbackServerContext* ctx,
@@ -46,18 +54,24 @@ class ThreadsService final : public earshot::v1::Threads::CallbackService {
   // The thread's partition, or FailedPrecondition when another instance owns it.
   absl::StatusOr<int32_t> OwnerPartition(const std::string& thread_key) const;
   absl::StatusOr<earshot::v1::Thread> Load(const std::string& thread_key) const;
-  // Load, or when another replica owns the thread, the peer that does (blocking: pool only).
-  absl::StatusOr<earshot::v1::Thread> Find(const std::string& thread_key);
+  // Calls `call` on each peer, on behalf of `caller`, until the owner of the thread answers;
+  // those that do not own it (FAILED_PRECONDITION) or do not answer are skipped (blocking: pool
+  // only).
+  absl::Status AskOwner(
+      const auth::Caller& caller, const std::string& thread_key,
+      const std::function<grpc::Status(earshot::v1::Threads::Stub&, grpc::ClientContext*)>& call);
   // This replica's page of a listing, with each thread's order key.
   absl::Status ListLocal(const earshot::v1::ListThreadsRequest& request,
                          earshot::v1::ListThreadsResponse* response) const;
   // Every peer's page, merged (blocking: pool only).
-  absl::Status ListAll(const earshot::v1::ListThreadsRequest& request,
+  absl::Status ListAll(const auth::Caller& caller, const earshot::v1::ListThreadsRequest& request,
                        earshot::v1::ListThreadsResponse* response);
   void Produce(const earshot::v1::Thread& thread, const earshot::v1::ResolveRequest& request,
-               earshot::v1::ResolveResponse* response, grpc::ServerUnaryReactor* reactor);
+               const std::string& actor, earshot::v1::ResolveResponse* response,
+               grpc::ServerUnaryReactor* reactor);
 
   const ThreadsBackend backend_;
+  const auth::Guard& guard_;
   std::unique_ptr<Peers> peers_;
   std::unique_ptr<boost::asio::thread_pool> pool_;  // forwarding calls
 };

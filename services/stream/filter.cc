@@ -26,7 +26,8 @@ absl::StatusOr<Filter> Filter::Create(const earshot::v1::SubscribeRequest& reque
   const auto& filter = request.filter();
   for (const auto& q : filter.queues()) {
     if (!access.all_queues && !access.queues.contains(q)) {
-      return absl::PermissionDeniedError("team " + access.team + " may not read queue '" + q + "'");
+      return absl::PermissionDeniedError("principal " + access.team +
+                                         " lacks stream:read on queue " + q);
     }
     f.queues_.insert(q);
   }

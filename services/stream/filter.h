@@ -11,9 +11,9 @@
 
 namespace earshot::stream {
 
-// What a team may read: every queue, or the listed ones.
+// What a principal may read (its stream:read grant): every queue, or the listed ones.
 struct Access {
-  std::string team;
+  std::string team;  // the principal's name
   bool all_queues = true;
   absl::flat_hash_set<std::string> queues;
 };

@@ -51,6 +51,22 @@ std::string_view CodeLabel(absl::StatusCode code) {
 
 }  // namespace
 
+absl::StatusOr<Filter> StreamApp::FilterFor(const auth::Caller& caller,
+                                            const earshot::v1::SubscribeRequest& request) const {
+  const auth::Grant* grant = caller.principal->Find("stream:read");
+  if (grant == nullptr) {
+    const auto denied =
+        absl::PermissionDeniedError("principal " + caller.name() + " lacks stream:read");
+    guard_->Record(caller, denied);
+    return denied;
+  }
+  auto filter = Filter::Create(request, Access{caller.name(), grant->all, grant->names});
+  // A queue outside the grant is the decision; a malformed request is not.
+  guard_->Record(caller,
+                 absl::IsPermissionDenied(filter.status()) ? filter.status() : absl::OkStatus());
+  return filter;
+}
+
 class StreamApp::GrpcService final
     : public earshot::v1::Stream::WithRawCallbackMethod_Subscribe<earshot::v1::Stream::Service> {
  public:
@@ -69,7 +85,7 @@ StreamApp::~StreamApp() { Stop(); }
 
 absl::Status StreamApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc) {
   const Config& config = ctx.config;
-  tokens_file_ = config.GetString("stream.tokens_file", "");
+  guard_ = &ctx.auth;
   subscription_options_.buffer_records =
       static_cast<size_t>(config.GetInt("stream.subscriber_buffer", 10000));
   subscription_options_.heartbeat = config.GetDuration("stream.heartbeat", absl::Seconds(5));
@@ -79,22 +95,6 @@ absl::Status StreamApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
       subscription_options_.heartbeat <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
         "stream.subscriber_buffer, stream.max_subscribers and stream.heartbeat must be positive");
-  }
-
-  std::shared_ptr<const TokenAuth> auth;
-  if (tokens_file_.empty()) {
-    auth = TokenAuth::Open();
-    log::Warn(kLogger, "no stream.tokens_file: every caller may read every queue");
-  } else {
-    auto loaded = TokenAuth::Load(tokens_file_);
-    if (!loaded.ok()) return loaded.status();
-    log::Info(kLogger, "tokens loaded",
-              {{"file", tokens_file_}, {"tokens", static_cast<int64_t>((*loaded)->size())}});
-    auth = std::move(*loaded);
-  }
-  {
-    absl::MutexLock l(&mu_);
-    auth_ = std::move(auth);
   }
 
   auto& reg = ctx.registry;
@@ -159,27 +159,8 @@ absl::Status StreamApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
   grpc.RegisterService(service_.get());
   ticker_ = std::thread([this] { TickLoop(); });
   log::Info(kLogger, "started",
-            {{"buffer_records", static_cast<int64_t>(subscription_options_.buffer_records)},
-             {"auth", tokens_file_.empty() ? "open" : "tokens"}});
+            {{"buffer_records", static_cast<int64_t>(subscription_options_.buffer_records)}});
   return absl::OkStatus();
-}
-
-std::shared_ptr<const TokenAuth> StreamApp::auth() const {
-  absl::MutexLock l(&mu_);
-  return auth_;
-}
-
-void StreamApp::Reload() {
-  if (tokens_file_.empty()) return;
-  auto loaded = TokenAuth::Load(tokens_file_);
-  if (!loaded.ok()) {
-    log::Error(kLogger, "tokens reload failed; keeping the previous tokens",
-               {{"error", loaded.status().ToString()}});
-    return;
-  }
-  log::Info(kLogger, "tokens reloaded", {{"tokens", static_cast<int64_t>((*loaded)->size())}});
-  absl::MutexLock l(&mu_);
-  auth_ = std::move(*loaded);
 }
 
 absl::Status StreamApp::ResolveStart(const earshot::v1::SubscribeRequest& request,
@@ -242,14 +223,9 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* StreamApp::Subscribe(grpc::CallbackS
            .ok()) {
     return reject(absl::InvalidArgumentError("request is not an earshot.v1.SubscribeRequest"));
   }
-  std::string_view authorization;
-  const auto& md = ctx->client_metadata();
-  if (auto it = md.find("authorization"); it != md.end()) {
-    authorization = std::string_view(it->second.data(), it->second.size());
-  }
-  auto access = auth()->Authenticate(authorization);
-  if (!access.ok()) return reject(access.status());
-  auto filter = Filter::Create(request, *access);
+  auto caller = guard_->Authenticate(*ctx, "/earshot.v1.Stream/Subscribe");
+  if (!caller.ok()) return reject(caller.status());
+  auto filter = FilterFor(*caller, request);
   if (!filter.ok()) return reject(filter.status());
   {
     absl::MutexLock l(&mu_);
@@ -281,7 +257,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* StreamApp::Subscribe(grpc::CallbackS
   auto* reactor = new SubscribeReactor(sub);
   log::Info(kLogger, "subscribed",
             {{"peer", ctx->peer()},
-             {"team", access->team},
+             {"principal", caller->name()},
              {"client", request.client_name()},
              {"from", seq.has_value() ? "ring" : "kafka"}});
   sub->Begin(ctx, reactor, seq.value_or(0), std::move(catchup));

@@ -3,8 +3,9 @@
 // filtered, resumable server streams of routed events and alerts for downstream teams. Stateless:
 // it keeps no offsets of its own; a subscriber's position travels in its cursor.
 //
-// Parts, built in Start and stopped in reverse: the token file (TokenAuth), the shared Kafka
-// reader (Tail), the gRPC adapter, and a ticker thread for heartbeats and slow-subscriber checks.
+// Parts, built in Start and stopped in reverse: the shared Kafka reader (Tail), the gRPC
+// adapter, and a ticker thread for heartbeats and slow-subscriber checks. Callers are the
+// process's principals (auth::Guard) holding stream:read on queues.
 // Config keys and metrics: services/stream/README.md.
 #include <atomic>
 #include <memory>
@@ -16,8 +17,8 @@
 #include "absl/synchronization/notification.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/server_callback.h"
+#include "services/common/auth/guard.h"
 #include "services/common/base/service.h"
-#include "services/stream/auth.h"
 #include "services/stream/subscription.h"
 #include "services/stream/tail.h"
 
@@ -31,7 +32,6 @@ class StreamApp final : public Service {
   absl::Status Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc) override;
   void Drain() override;
   void Stop() override;
-  void Reload() override;
 
   // The gRPC handler (callback API, raw bytes in and out).
   grpc::ServerWriteReactor<grpc::ByteBuffer>* Subscribe(grpc::CallbackServerContext* ctx,
@@ -46,9 +46,12 @@ class StreamApp final : public Service {
   absl::Status ResolveStart(const earshot::v1::SubscribeRequest& request, const Filter& filter,
                             Positions* positions, std::optional<uint64_t>* seq);
   void TickLoop();
-  std::shared_ptr<const TokenAuth> auth() const;
+  // The caller's stream:read queues narrowed by the request's filter; PERMISSION_DENIED (counted
+  // by the guard) for a queue outside them.
+  absl::StatusOr<Filter> FilterFor(const auth::Caller& caller,
+                                   const earshot::v1::SubscribeRequest& request) const;
 
-  std::string tokens_file_;
+  const auth::Guard* guard_ = nullptr;
   SubscriptionOptions subscription_options_;
   size_t max_subscribers_ = 1000;
   size_t catchup_queue_ = 2048;
@@ -58,7 +61,6 @@ class StreamApp final : public Service {
   std::unique_ptr<GrpcService> service_;
 
   mutable absl::Mutex mu_;
-  std::shared_ptr<const TokenAuth> auth_ ABSL_GUARDED_BY(mu_);
   std::vector<std::weak_ptr<Subscription>> subscriptions_ ABSL_GUARDED_BY(mu_);
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<uint64_t> next_id_{0};

@@ -28,11 +28,12 @@ const std::string kRepo = EARSHOT_SOURCE_DIR;
 constexpr char kToken[] = "tail-test-token";
 
 std::string StackConfig() {
-  const std::string tokens = ::testing::TempDir() + "/tail-test-tokens.yaml";
-  std::ofstream(tokens) << "teams:\n  - {name: care, token: " << kToken << ", queues: [\"*\"]}\n";
+  const std::string principals = ::testing::TempDir() + "/tail-test-principals.yaml";
+  std::ofstream(principals) << "principals:\n  - {name: care, tokens: [{value: " << kToken
+                            << "}], scopes: {stream:read: [\"*\"]}}\n";
   return "router: {rules_file: \"" + kRepo + "/config/rules.example.yaml\"}\n" +
          "sla: {policies_file: \"" + kRepo + "/config/demo/sla.yaml\"}\n" +
-         "stream: {tokens_file: \"" + tokens + "\"}\n";
+         "auth: {principals_file: \"" + principals + "\"}\n";
 }
 
 int Lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }

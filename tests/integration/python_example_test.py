@@ -60,9 +60,10 @@ class Stack:
         self.http = free_port()
         self.grpc = free_port()
         self.admin = free_port()
-        tokens = os.path.join(workdir, "tokens.yaml")
-        with open(tokens, "w", encoding="utf-8") as f:
-            f.write("teams:\n  - name: py\n    token: %s\n    queues: [\"*\"]\n" % TOKEN)
+        principals = os.path.join(workdir, "principals.yaml")
+        with open(principals, "w", encoding="utf-8") as f:
+            f.write("principals:\n  - name: py\n    tokens: [{value: %s}]\n"
+                    "    scopes: {stream:read: [\"*\"]}\n" % TOKEN)
         self.config = os.path.join(workdir, "earshot.yaml")
         with open(self.config, "w", encoding="utf-8") as f:
             f.write(f"""
@@ -71,7 +72,7 @@ grpc: {{addr: "127.0.0.1:{self.grpc}"}}
 admin: {{addr: "127.0.0.1:{self.admin}"}}
 meta: {{app_secret: {META_SECRET}}}
 telegram: {{secret_token: {TG_SECRET}, bot_id: "7000000001"}}
-stream: {{tokens_file: "{tokens}"}}
+auth: {{principals_file: "{principals}"}}
 """)
         self.log = open(os.path.join(workdir, "earshot.log"), "w", encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if not k.startswith("EARSHOT_")}

@@ -68,13 +68,14 @@ inline std::string MakeCertificates(const std::string& name) {
   return dir;
 }
 
-// The environment an operator sets for mutual TLS on the gRPC listener (EARSHOT_GRPC_TLS_*),
-// with the files of MakeCertificates(`dir`).
+// The environment an operator sets for mutual TLS on the gRPC listener (EARSHOT_GRPC_TLS_*,
+// client certificates required), with the files of MakeCertificates(`dir`).
 inline Config::EnvLookup MutualTlsEnv(const std::string& dir) {
   return [dir](const std::string& name) -> std::optional<std::string> {
     if (name == "EARSHOT_GRPC_TLS_CERT_FILE") return dir + "/server.crt";
     if (name == "EARSHOT_GRPC_TLS_KEY_FILE") return dir + "/server.key";
     if (name == "EARSHOT_GRPC_TLS_CLIENT_CA_FILE") return dir + "/ca.crt";
+    if (name == "EARSHOT_GRPC_TLS_REQUIRE_CLIENT_CERTIFICATE") return "true";
     return std::nullopt;
   };
 }

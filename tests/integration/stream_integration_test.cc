@@ -43,16 +43,17 @@ rules:
 policies:
   quick: {first_response: 10m, next_response: 10m, warn_at: 50%}
 )");
-  const std::string tokens = WriteFile("tokens.yaml", absl::StrCat(R"(
-teams:
-  - {name: care, token: )",
-                                                                   kCareToken, R"(, queues: [care]}
-  - {name: ops, token: )",
-                                                                   kOpsToken, R"(, queues: ["*"]}
+  const std::string principals =
+      WriteFile("principals.yaml", absl::StrCat(R"(
+principals:
+  - {name: care, tokens: [{value: )",
+                                                kCareToken, R"(}], scopes: {stream:read: [care]}}
+  - {name: ops, tokens: [{value: )",
+                                                kOpsToken, R"(}], scopes: {stream:read: ["*"]}}
 )"));
   return absl::StrCat("router: {rules_file: \"", rules, "\"}\n", "sla: {policies_file: \"", sla,
-                      "\"}\n", "stream: {tokens_file: \"", tokens,
-                      "\", subscriber_buffer: 100, ring_records: 5000, heartbeat: 1s}\n");
+                      "\"}\n", "auth: {principals_file: \"", principals,
+                      "\"}\nstream: {subscriber_buffer: 100, ring_records: 5000, heartbeat: 1s}\n");
 }
 
 // A Telegram private message; each chat is its own thread (tg:<bot>:<chat>).

@@ -14,6 +14,10 @@
 
 namespace earshot {
 
+namespace auth {
+class Guard;  // services/common/auth: base does not depend on it
+}
+
 struct ServiceContext {
   const Config& config;
   prometheus::Registry& registry;
@@ -21,6 +25,7 @@ struct ServiceContext {
   std::string kafka_bootstrap;
   std::string data_dir;
   const Clock& clock;  // the real clock, or a simulated one in tests
+  auth::Guard& auth;   // who calls a gRPC method, and what it may do
 };
 
 class Service {

@@ -1,11 +1,10 @@
-// Cursors, filters and tokens of the stream service: what a subscriber is allowed to see, and
+// Cursors and filters of the stream service: what a subscriber is allowed to see, and
 // that a cursor it was handed resumes exactly where it was.
 #include <cstdio>
 #include <fstream>
 
 #include "absl/strings/escaping.h"
 #include "gtest/gtest.h"
-#include "services/stream/auth.h"
 #include "services/stream/cursor.h"
 #include "services/stream/filter.h"
 
@@ -144,74 +143,6 @@ TEST(FilterTest, UnknownTopicIsInvalid) {
   SubscribeRequest req;
   req.add_topics(static_cast<earshot::v1::StreamTopic>(9));
   EXPECT_EQ(Filter::Create(req, Access{}).status().code(), absl::StatusCode::kInvalidArgument);
-}
-
-class TokenAuthTest : public ::testing::Test {
- protected:
-  std::string Write(const std::string& text) {
-    const std::string path =
-        ::testing::TempDir() + "/tokens-" + std::to_string(counter_++) + ".yaml";
-    std::ofstream(path) << text;
-    return path;
-  }
-  int counter_ = 0;
-};
-
-TEST_F(TokenAuthTest, TokensMapToTeamsAndQueues) {
-  const std::string secret = ::testing::TempDir() + "/care-token";
-  std::ofstream(secret) << "care-secret-from-file\n";
-  auto auth =
-      TokenAuth::Load(Write("teams:\n"
-                            "  - name: care\n"
-                            "    token_file: " +
-                            secret +
-                            "\n"
-                            "    queues: [care-de, care-en]\n"
-                            "  - name: analytics\n"
-                            "    token: analytics-token\n"
-                            "    queues: [\"*\"]\n"));
-  ASSERT_TRUE(auth.ok()) << auth.status();
-  auto care = (*auth)->Authenticate("Bearer care-secret-from-file");
-  ASSERT_TRUE(care.ok()) << care.status();
-  EXPECT_EQ(care->team, "care");
-  EXPECT_FALSE(care->all_queues);
-  EXPECT_TRUE(care->queues.contains("care-en"));
-  auto analytics = (*auth)->Authenticate("bearer analytics-token");
-  ASSERT_TRUE(analytics.ok());
-  EXPECT_TRUE(analytics->all_queues);
-
-  EXPECT_EQ((*auth)->Authenticate("").status().code(), absl::StatusCode::kUnauthenticated);
-  EXPECT_EQ((*auth)->Authenticate("Bearer wrong-token").status().code(),
-            absl::StatusCode::kUnauthenticated);
-  EXPECT_EQ((*auth)->Authenticate("Basic YWJjOmRlZg==").status().code(),
-            absl::StatusCode::kUnauthenticated);
-}
-
-TEST_F(TokenAuthTest, FileErrorsNameLineAndReason) {
-  auto no_queues =
-      TokenAuth::Load(Write("teams:\n"
-                            "  - name: ok\n"
-                            "    token: long-enough-token\n"
-                            "    queues: [a]\n"
-                            "  - name: broken\n"
-                            "    token: another-long-token\n"));
-  ASSERT_FALSE(no_queues.ok());
-  EXPECT_NE(no_queues.status().message().find(":5:"), std::string::npos) << no_queues.status();
-  EXPECT_NE(no_queues.status().message().find("queues"), std::string::npos);
-
-  auto short_token = TokenAuth::Load(Write("teams:\n  - {name: x, token: abc, queues: [a]}\n"));
-  EXPECT_NE(short_token.status().message().find("shorter than 8"), std::string::npos)
-      << short_token.status();
-
-  auto missing = TokenAuth::Load(::testing::TempDir() + "/does-not-exist.yaml");
-  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
-}
-
-TEST_F(TokenAuthTest, OpenAccessWithoutAFile) {
-  auto open = TokenAuth::Open();
-  auto access = open->Authenticate("");
-  ASSERT_TRUE(access.ok());
-  EXPECT_TRUE(access->all_queues);
 }
 
 }  // namespace
