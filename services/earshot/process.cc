@@ -273,6 +273,9 @@ void Process::WatchFiles(absl::Duration interval) {
     if (std::string f = config_.GetString(key, ""); !f.empty()) files.push_back(f);
   }
   for (std::string& f : config_.secret_files()) files.push_back(std::move(f));
+  if (auth_ != nullptr) {
+    for (const std::string& f : auth_->current()->token_files()) files.push_back(f);
+  }
   if (files.empty() || interval <= absl::ZeroDuration()) return;
   watch_thread_ = std::thread([this, files, interval] {
     std::map<std::string, FileStamp> seen;

@@ -143,6 +143,7 @@ class Authenticator::Loader : public YamlErrors {
   }
 
   void TokenFile(const YAML::Node& at, Principal* principal) {
+    auth_->token_files_.push_back(at.Scalar());
     auto token = ReadTrimmed(at.Scalar());
     if (!token) return Error(at, "cannot read token file " + at.Scalar());
     Token(at, *token, principal);

@@ -69,6 +69,9 @@ class Authenticator {
                                                 const grpc::AuthContext* peer) const;
   // By name (a forwarded call's x-earshot-on-behalf-of); null when unknown.
   const Principal* Find(std::string_view name) const;
+  // The token files the principals name: a process watches them, so that a Secret's update
+  // (a rotated token) is taken without a signal.
+  const std::vector<std::string>& token_files() const { return token_files_; }
 
  private:
   class Loader;
@@ -77,6 +80,7 @@ class Authenticator {
   absl::flat_hash_map<std::string, const Principal*> by_name_;
   absl::flat_hash_map<std::string, const Principal*> by_digest_;    // SHA-256 of a token
   absl::flat_hash_map<std::string, const Principal*> by_identity_;  // "dns:x", "cn:x", "uri:x"
+  std::vector<std::string> token_files_;
 };
 
 }  // namespace earshot::auth

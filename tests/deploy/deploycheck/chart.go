@@ -184,32 +184,8 @@ func LoadConfigKeys(dir string) (*ConfigKeys, error) {
 	return ck, err
 }
 
-// announcedKeys are keys of issue 19 (principals, the router peers' token, reflection, required
-// client certificates) that the chart renders while the services that read them are written on
-// another branch. They are known either way; once the scan finds them in the sources this list
-// is redundant, and Pending (printed by `deploycheck chart`) names the ones still unread.
-var announcedKeys = []string{
-	"auth.principals_file",
-	"router.peers_token_file",
-	"grpc.reflection",
-	"grpc.tls.require_client_certificate",
-}
-
-// Pending lists the announced keys the scanned sources do not read (yet).
-func (ck *ConfigKeys) Pending() []string {
-	var out []string
-	for _, k := range announcedKeys {
-		if !ck.known(k) {
-			out = append(out, k)
-		}
-	}
-	return out
-}
-
-// Known tells whether a service reads the dotted key (or it is announced).
-func (ck *ConfigKeys) Known(key string) bool {
-	return ck.known(key) || slices.Contains(announcedKeys, key)
-}
+// Known tells whether a service reads the dotted key.
+func (ck *ConfigKeys) Known(key string) bool { return ck.known(key) }
 
 func (ck *ConfigKeys) known(key string) bool {
 	if ck.exact[key] {

@@ -266,10 +266,6 @@ func runChart(args []string) int {
 		report(false, "config keys", ": "+err.Error())
 		return 1
 	}
-	if pending := configKeys.Pending(); len(pending) > 0 {
-		fmt.Printf("note  config keys the chart renders that %s does not read yet (issue 19, announced in chart.go): %s\n",
-			*sources, strings.Join(pending, ", "))
-	}
 	helm := Helm{Bin: *helmBin}
 	if out, err := helm.run("version", "--short"); err != nil {
 		report(false, "helm", ": "+err.Error())
