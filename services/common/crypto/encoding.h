@@ -7,6 +7,7 @@
 namespace earshot::crypto {
 
 std::string HmacSha256(std::string_view key, std::string_view message);  // raw 32 bytes
+std::string Sha256(std::string_view message);                            // raw 32 bytes
 std::string Base64Encode(std::string_view bytes);                        // standard, padded
 bool Base64Decode(std::string_view text, std::string* out);
 std::string HexEncode(std::string_view bytes);  // lowercase
