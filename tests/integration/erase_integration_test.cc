@@ -2,12 +2,18 @@
 // router into the SLA monitor, `earshotctl erase` (the built binary) against the Threads API,
 // then what is left in the state changelogs (read as a restore reads them: the latest value of
 // each key), in RocksDB, behind the Threads API and on earshot.audit.v1. Simulated time.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 
 #include "earshot/v1/alert.pb.h"
 #include "earshot/v1/audit.pb.h"
@@ -15,7 +21,8 @@
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
-#include "services/common/kafka/topics.h"
+#include "services/common/kafka/stateful_consumer.h"
+#include "services/router/router_app.h"
 #include "services/sla/sla_app.h"
 #include "tests/integration/stack.h"
 
@@ -258,6 +265,91 @@ TEST_F(EraseTest, ACustomersDataIsGoneEverywhereAfterEarshotctlErase) {
   ASSERT_TRUE(WaitFor([&] { return Get(stack, kWhatsApp, &thread).ok(); }, absl::Seconds(20)));
   EXPECT_EQ(thread.message_count(), 1);
   EXPECT_EQ(thread.excerpt(), "Again, the tracking link works now");
+}
+
+// A loopback port nobody listens on now, for a replica that its peers must know beforehand.
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  EXPECT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// Two router replicas that know each other (router.peers): the erase asked of one reaches the
+// customer's threads on the other's partitions too.
+TEST_F(EraseTest, AnyReplicaErasesTheThreadsOfEveryReplica) {
+  const testing::LastingKafka broker;
+  FakeClock clock(absl::FromUnixSeconds(kCustomerWrote + 60));
+  const TestFolder first_data("erase-first");
+  const TestFolder second_data("erase-second");
+  const int ports[] = {FreePort(), FreePort()};
+  const std::string peers = absl::StrCat("127.0.0.1:", ports[0], ",127.0.0.1:", ports[1]);
+  const StackOptions base = Options(clock, first_data.path());
+  auto options = [&](const TestFolder& data, int port) {
+    StackOptions o = base;
+    o.bootstrap = broker.bootstrap;
+    o.data_dir = data.path();
+    o.env["EARSHOT_GRPC_ADDR"] = absl::StrCat("127.0.0.1:", port);
+    o.env["EARSHOT_ROUTER_PEERS"] = peers;
+    o.ready_timeout = absl::Seconds(60);  // the second joins the first's group
+    if (!TestKafka::Real()) {
+      // A broker of the test's own: the standard names, whose changelogs it has (it creates no
+      // topics on request).
+      o.env.erase("EARSHOT_ROUTER_GROUP_ID");
+      o.env.erase("EARSHOT_SLA_GROUP_ID");
+    }
+    return o;
+  };
+  TestStack first(options(first_data, ports[0]));
+  TestStack second(options(second_data, ports[1]));
+  const std::array<router::RouterApp*, 2> routers = {
+      static_cast<router::RouterApp*>(first.process().service("router")),
+      static_cast<router::RouterApp*>(second.process().service("router"))};
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return routers[0]->OwnedPartitions().size() == 2 &&
+               routers[1]->OwnedPartitions().size() == 2;
+      },
+      absl::Seconds(60)));
+
+  // The customer writes to six of the brand's WhatsApp numbers: six threads, on both replicas.
+  std::vector<std::string> keys;
+  std::set<int> owners;
+  for (int i = 0; i < 6; ++i) {
+    std::string body = ReadFixture("meta/wa_text.json");
+    const std::string account = absl::StrCat("41000000000022", i);
+    body.replace(body.find("410000000000222"), 15, account);
+    body.replace(body.find("RVhBTVBMRV9JTkJPVU5EXzAwMDE="), 1, std::to_string(i));
+    ASSERT_EQ(first.PostMeta(body).status, 200);
+    keys.push_back("wa:" + account + ":4915112345678");
+    const int32_t p = kafka::PartitionForKey(keys.back(), 4);
+    owners.insert(routers[0]->OwnedPartitions().contains(p) ? 0 : 1);
+  }
+  ASSERT_EQ(owners.size(), 2u) << "the threads are all on one replica's partitions";
+  earshot::v1::Thread thread;
+  for (const auto& key : keys) {
+    ASSERT_TRUE(WaitFor([&] { return Get(first, key, &thread).ok(); }, absl::Seconds(20)));
+  }
+
+  auto [code, out] = Earshotctl(second, "--customer=whatsapp:4915112345678 --json");
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("\"threadsErased\":6"), std::string::npos) << out;
+  for (const auto& key : keys) {
+    EXPECT_TRUE(WaitFor(
+        [&] { return Get(first, key, &thread).error_code() == grpc::StatusCode::NOT_FOUND; },
+        absl::Seconds(20)))
+        << key;
+  }
+  const auto audit = first.ReadTopic("earshot.audit.v1", 1);
+  ASSERT_EQ(audit.size(), 1u);
+  earshot::v1::AuditRecord record;
+  ASSERT_TRUE(record.ParseFromString(audit[0].value));
+  EXPECT_EQ(record.threads(), 6);
 }
 
 TEST_F(EraseTest, AThreadIdleLongerThanTheTtlExpires) {
