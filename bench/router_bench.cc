@@ -708,6 +708,11 @@ class FillView : public router::StateView {
   void Delete(std::string_view cf, std::string_view key) override {
     batch_->Delete(store_->cf(cf), rocksdb::Slice(key.data(), key.size()));
   }
+  // Only an erase or an expiry scans; the fill has neither.
+  absl::Status Scan(std::string_view, std::string_view, std::string_view,
+                    store::Store::Visit) override {
+    return absl::UnimplementedError("the fill view does not scan");
+  }
 
  private:
   store::Store* store_;
@@ -883,6 +888,13 @@ class TimedView final : public router::StateView {
     const int64_t start = NowNs();
     view_->Delete(cf, key);
     phases_->batch_ns += NowNs() - start;
+  }
+  absl::Status Scan(std::string_view cf, std::string_view prefix, std::string_view from,
+                    store::Store::Visit visit) override {
+    const int64_t start = NowNs();
+    auto st = view_->Scan(cf, prefix, from, visit);
+    phases_->read_ns += NowNs() - start;
+    return st;
   }
 
  private:

@@ -43,8 +43,12 @@ ABSL_FLAG(int32_t, heartbeat, 0, "seconds between server heartbeats; 0: the serv
 ABSL_FLAG(std::string, status, "", "thread list: awaiting_reply (default), answered, resolved");
 ABSL_FLAG(int32_t, page_size, 0, "thread list: threads per page (default 50, at most 1000)");
 ABSL_FLAG(std::string, page_token, "", "thread list: the next page's token");
-ABSL_FLAG(std::string, reason, "", "thread resolve: why it is closed without a reply");
+ABSL_FLAG(std::string, reason, "",
+          "thread resolve: why it is closed without a reply; erase: why, for the audit record");
 ABSL_FLAG(std::string, actor, "", "thread resolve: who resolves it (default: $USER)");
+
+// erase
+ABSL_FLAG(std::string, customer, "", "erase: the customer, <platform>:<author id>");
 
 // replay
 ABSL_FLAG(std::string, gateway, "http://127.0.0.1:8080", "replay: the gateway's HTTP address");
@@ -187,6 +191,7 @@ ThreadArgs ThreadFromFlags() {
   a.page_size = absl::GetFlag(FLAGS_page_size);
   a.page_token = absl::GetFlag(FLAGS_page_token);
   a.reason = absl::GetFlag(FLAGS_reason);
+  a.customer = absl::GetFlag(FLAGS_customer);
   a.actor = absl::GetFlag(FLAGS_actor);
   if (a.actor.empty()) a.actor = Env("USER");
   if (a.actor.empty()) a.actor = "earshotctl";
@@ -207,7 +212,8 @@ ReplayArgs ReplayFromFlags() {
 }
 
 const char* Usage() {
-  return R"(earshotctl: follow Earshot's streams, look up and resolve threads, replay webhooks.
+  return R"(earshotctl: follow Earshot's streams, look up, resolve and erase threads, replay
+webhooks.
 
 usage:
   earshotctl tail    [filters] [--from=latest|earliest|TIME|-10m | --cursor=C] [--count=N] [--json]
@@ -215,6 +221,7 @@ usage:
   earshotctl thread get KEY [--json]
   earshotctl thread list [--queue=Q] [--status=awaiting_reply|answered|resolved] [--page-size=N]
   earshotctl thread resolve KEY --reason=TEXT [--actor=NAME]
+  earshotctl erase --customer=PLATFORM:AUTHOR_ID [--reason=TEXT] [--json]
   earshotctl replay FILE.jsonl [--gateway=http://127.0.0.1:8080] [--config=earshot.yaml]
                     [--rate=50/s] [--concurrency=4] [--no-progress] [--keep-signatures]
 
@@ -223,10 +230,10 @@ filters (repeat a flag or give a comma list):
   --kind=mention,comment,reply,direct_message,review,post,...  --account=ID
   --min-priority=low|normal|high|urgent
 
-connection (tail, alerts, thread):
+connection (tail, alerts, thread, erase):
   --addr=127.0.0.1:9090  --token=T (default $EARSHOT_TOKEN)
   --tls-ca=ca.pem [--tls-cert=client.pem --tls-key=client.key] [--tls-server-name=NAME]
-  --timeout=30s (tail/alerts: stop after it; thread: the call's deadline)
+  --timeout=30s (tail/alerts: stop after it; thread, erase: the call's deadline)
 
 tail and alerts print one line per delivery until stopped (Ctrl-C), --count or --timeout; on
 exit they print "cursor: C" on stderr: pass --cursor=C to go on from there.

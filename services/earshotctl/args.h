@@ -50,7 +50,8 @@ struct ThreadArgs {
   int page_size = 0;
   std::string page_token;
   std::string reason;
-  std::string actor;  // default $USER
+  std::string actor;     // default $USER
+  std::string customer;  // erase: <platform>:<author id>
 };
 
 struct ReplayArgs {

@@ -1,6 +1,6 @@
 // earshotctl: the command-line client of Earshot. Follows the streams of routed events and
-// alerts (earshot.v1.Stream), looks up and resolves threads (earshot.v1.Threads), and replays
-// recorded webhooks into a gateway. `earshotctl --help` lists the commands and flags.
+// alerts (earshot.v1.Stream), looks up, resolves and erases threads (earshot.v1.Threads), and
+// replays recorded webhooks into a gateway. `earshotctl --help` lists the commands and flags.
 #include <pthread.h>
 #include <signal.h>
 
@@ -12,6 +12,7 @@
 #include "services/common/base/strings.h"
 #include "services/earshotctl/args.h"
 #include "services/earshotctl/canceller.h"
+#include "services/earshotctl/erase_cmd.h"
 #include "services/earshotctl/replay_cmd.h"
 #include "services/earshotctl/stream_cmd.h"
 #include "services/earshotctl/thread_cmd.h"
@@ -40,8 +41,10 @@ int Dispatch(const std::vector<std::string>& words, const Io& io, Canceller* can
         ctl::StreamFromFlags(), io, canceller);
   }
   if (command == "thread") return ctl::RunThread(operands, ctl::ThreadFromFlags(), io);
+  if (command == "erase") return ctl::RunErase(operands, ctl::ThreadFromFlags(), io);
   if (command == "replay") return ctl::RunReplay(operands, ctl::ReplayFromFlags(), io, canceller);
-  fmt::print(io.err, "earshotctl: unknown command \"{}\" (tail, alerts, thread, replay, help)\n",
+  fmt::print(io.err,
+             "earshotctl: unknown command \"{}\" (tail, alerts, thread, erase, replay, help)\n",
              command);
   return ctl::kExitUsage;
 }

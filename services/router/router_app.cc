@@ -62,6 +62,9 @@ class DedupClock {
 namespace {
 
 constexpr char kLogger[] = "router";
+// How often a batch looks for threads past router.thread_ttl: often enough that an expired
+// thread goes within minutes, rarely enough that the index scans cost nothing.
+constexpr absl::Duration kExpireEvery = absl::Minutes(1);
 // The checkpoints of the changelog (kafka/changelog.h); its own writes are not changelogged.
 constexpr char kChangelogCf[] = "changelog";
 
@@ -145,6 +148,14 @@ struct RouterApp::Metrics {
       return &prometheus::BuildGauge().Name(name).Help(help).Register(r).Add({});
     };
     rules = gauge("earshot_router_rules", "Rules in the loaded rule set");
+    auto& erased_f = prometheus::BuildCounter()
+                         .Name("earshot_router_threads_erased_total")
+                         .Help(
+                             "Threads whose customer data was erased (reason erase: on "
+                             "request; expired: idle past router.thread_ttl)")
+                         .Register(r);
+    erased = &erased_f.Add({{"reason", "erase"}});
+    expired = &erased_f.Add({{"reason", "expired"}});
   }
 
   prometheus::Counter& Queue(const std::string& queue, earshot::v1::Priority p) {
@@ -170,6 +181,8 @@ struct RouterApp::Metrics {
   std::map<int32_t, prometheus::Gauge*> lag_by_partition;
   prometheus::Histogram* batch;
   prometheus::Gauge* rules;
+  prometheus::Counter* erased;
+  prometheus::Counter* expired;
   store::StoreMetrics rocksdb;
 };
 
@@ -223,6 +236,7 @@ absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
   const Config& config = ctx.config;
   options_.events_topic = config.GetString("kafka.topics.events", options_.events_topic);
   options_.routed_topic = config.GetString("kafka.topics.routed", options_.routed_topic);
+  options_.audit_topic = config.GetString("kafka.topics.audit", options_.audit_topic);
   options_.group_id = config.GetString("router.group_id", options_.group_id);
   options_.rules_file = config.GetString("router.rules_file", "");
   options_.batch_max = static_cast<int>(config.GetInt("router.batch_max", options_.batch_max));
@@ -231,6 +245,8 @@ absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
       static_cast<int>(config.GetInt("router.apply_threads", options_.apply_threads));
   options_.core.dedup_window =
       config.GetDuration("router.dedup_window", options_.core.dedup_window);
+  options_.core.thread_ttl = config.GetDuration("router.thread_ttl", options_.core.thread_ttl);
+  clock_ = &ctx.clock;
   options_.changelog_topic = kafka::RouterStateTopic(config);
   store::StoreOptions store_options;
   store_options.path = config.GetString("router.state_dir", ctx.data_dir + "/router");
@@ -246,6 +262,9 @@ absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
   kafka::ConsumerOptions consumer_options =
       kafka::ConsumerOptionsFromConfig(config, ctx.kafka_bootstrap, options_.group_id);
   if (auto st = config.status(); !st.ok()) return st;
+  if (options_.core.thread_ttl < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("router.thread_ttl: must not be negative (0 disables)");
+  }
   if (options_.apply_threads < 1 || options_.apply_threads > 64) {
     return absl::InvalidArgumentError(
         fmt::format("router.apply_threads: {} is not in 1..64", options_.apply_threads));
@@ -311,6 +330,7 @@ absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
   backend.store = store_.get();
   backend.producer = producer_.get();
   backend.events_topic = options_.events_topic;
+  backend.audit_topic = options_.audit_topic;
   backend.partition_count = partition_count_;
   backend.owned_partitions = [this] { return OwnedPartitions(); };
   threads_service_ =
@@ -400,6 +420,7 @@ struct RouterApp::Lane {
   explicit Lane(store::Store* store) : view(store) {}
 
   std::vector<const rd_kafka_message_t*> msgs;
+  std::vector<int32_t> expire;  // partitions to expire idle threads of, this batch
   store::OverlayView view;
   PartitionStates partitions;
   std::vector<kafka::Record> records;
@@ -407,6 +428,8 @@ struct RouterApp::Lane {
   std::map<int32_t, const rd_kafka_message_t*> last;  // per partition, the last record applied
   int duplicates = 0;
   int invalid = 0;
+  int erased = 0;
+  int expired = 0;
   std::vector<std::pair<std::string, earshot::v1::Priority>> queues;
   absl::Status commit_status;
 };
@@ -415,7 +438,7 @@ void RouterApp::ForEachLane(std::vector<Lane>& lanes, absl::FunctionRef<void(Lan
   // Lanes without events have nothing to apply or write (a light load's batch of one event).
   std::vector<Lane*> busy;
   for (Lane& lane : lanes) {
-    if (!lane.msgs.empty()) busy.push_back(&lane);
+    if (!lane.msgs.empty() || !lane.expire.empty()) busy.push_back(&lane);
   }
   if (busy.empty()) return;
   absl::BlockingCounter done(static_cast<int>(busy.size()) - 1);
@@ -429,7 +452,7 @@ void RouterApp::ForEachLane(std::vector<Lane>& lanes, absl::FunctionRef<void(Lan
   done.Wait();
 }
 
-void RouterApp::ApplyLane(Lane& lane, const RuleSet& rules) {
+void RouterApp::ApplyLane(Lane& lane, const RuleSet& rules, absl::Time now) {
   for (const rd_kafka_message_t* m : lane.msgs) {
     earshot::v1::Event event;
     if (!event.ParseFromArray(m->payload, static_cast<int>(m->len)) || event.event_id().empty()) {
@@ -450,9 +473,19 @@ void RouterApp::ApplyLane(Lane& lane, const RuleSet& rules) {
     if (result.duplicate) {
       ++lane.duplicates;
     } else if (result.routed) {
-      lane.queues.emplace_back(result.routed->decision().queue(),
-                               result.routed->decision().priority());
+      if (result.erased) {
+        ++lane.erased;
+      } else {
+        lane.queues.emplace_back(result.routed->decision().queue(),
+                                 result.routed->decision().priority());
+      }
       lane.records.push_back(RoutedRecord(*result.routed, options_.routed_topic));
+    }
+  }
+  for (int32_t p : lane.expire) {
+    for (const auto& routed : core_->Expire(p, now, lane.view, lane.partitions)) {
+      ++lane.expired;
+      lane.records.push_back(RoutedRecord(routed, options_.routed_topic));
     }
   }
   for (const auto& [p, m] : lane.last) {
@@ -463,17 +496,23 @@ void RouterApp::ApplyLane(Lane& lane, const RuleSet& rules) {
 
 absl::Status RouterApp::Apply(kafka::StatefulBatch& batch) {
   lanes_.clear();
-  if (batch.records.empty()) return absl::OkStatus();
+  const absl::Time now = clock_->Now();
+  const bool expire = options_.core.thread_ttl > absl::ZeroDuration() && now >= next_expiry_;
+  if (batch.records.empty() && !expire) return absl::OkStatus();
   batch_started_ = absl::Now();
   std::shared_ptr<const RuleSet> rules = this->rules();
   lanes_.reserve(options_.apply_threads);
   for (int i = 0; i < options_.apply_threads; ++i) lanes_.emplace_back(store_.get());
   for (const auto& m : batch.records) lanes_[m->partition % lanes_.size()].msgs.push_back(m.get());
-  ForEachLane(lanes_, [&](Lane& lane) { ApplyLane(lane, *rules); });
+  if (expire) {
+    next_expiry_ = now + kExpireEvery;
+    for (int32_t p : OwnedPartitions()) lanes_[p % lanes_.size()].expire.push_back(p);
+  }
+  ForEachLane(lanes_, [&](Lane& lane) { ApplyLane(lane, *rules, now); });
   for (Lane& lane : lanes_) {
     if (!lane.view.error().ok()) return lane.view.error();
     std::move(lane.records.begin(), lane.records.end(), std::back_inserter(batch.output));
-    if (!lane.msgs.empty()) batch.views.push_back(&lane.view);
+    if (!lane.msgs.empty() || !lane.expire.empty()) batch.views.push_back(&lane.view);
   }
   return absl::OkStatus();
 }
@@ -491,17 +530,24 @@ absl::Status RouterApp::WriteViews(kafka::StatefulBatch&) {
 void RouterApp::Committed(const kafka::StatefulBatch& batch) {
   int duplicates = 0;
   int invalid = 0;
+  int erased = 0;
+  int expired = 0;
   size_t routed = 0;
   for (const Lane& lane : lanes_) {
     for (const auto& [p, received] : lane.newest_received) dedup_clock_->Advance(p, received);
     duplicates += lane.duplicates;
     invalid += lane.invalid;
+    erased += lane.erased;
+    expired += lane.expired;
     routed += lane.queues.size();
   }
   {
     // Keep the in-memory copy of each partition's counts current for the metrics.
+    std::set<int32_t> written;
+    for (const auto& [p, _] : batch.first_offset) written.insert(p);
+    for (const Lane& lane : lanes_) written.insert(lane.expire.begin(), lane.expire.end());
     absl::MutexLock lock(&mu_);
-    for (const auto& [p, _] : batch.first_offset) {
+    for (int32_t p : written) {
       const Lane& lane = lanes_[p % lanes_.size()];
       if (auto value = lane.view.Written(CfName(Cf::kPartitions), PartitionPrefix(p));
           value && owned_.count(p) > 0) {
@@ -513,6 +559,8 @@ void RouterApp::Committed(const kafka::StatefulBatch& batch) {
   metrics_->routed->Increment(static_cast<double>(routed));
   metrics_->duplicates->Increment(duplicates);
   metrics_->invalid->Increment(invalid);
+  metrics_->erased->Increment(erased);
+  metrics_->expired->Increment(expired);
   for (const Lane& lane : lanes_) {
     for (const auto& [q, p] : lane.queues) metrics_->Queue(q, p).Increment();
   }

@@ -6,7 +6,9 @@
 // records and input offsets in one Kafka transaction, then the local RocksDB write. The router
 // splits each batch by partition over apply_threads lanes, which apply it with RouterCore, each
 // to a view of its own, and write their partitions' state and positions in one RocksDB batch
-// each. Rules are swapped on Reload() (SIGHUP) between batches.
+// each. Rules are swapped on Reload() (SIGHUP) between batches. Once a minute a batch (one
+// without input too) also deletes the threads idle longer than router.thread_ttl, so their
+// deletes reach the changelog as every other state change does.
 #include <atomic>
 #include <map>
 #include <memory>
@@ -19,6 +21,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
 #include "earshot/v1/threads.grpc.pb.h"
+#include "services/common/base/clock.h"
 #include "services/common/base/service.h"
 #include "services/common/kafka/changelog.h"
 #include "services/common/kafka/producer.h"
@@ -44,6 +47,7 @@ class ThreadsService;
 struct RouterAppOptions {
   std::string events_topic = "earshot.events.v1";
   std::string routed_topic = "earshot.routed.v1";
+  std::string audit_topic = "earshot.audit.v1";  // the Threads API's Erase records
   std::string group_id = "earshot-router";
   std::string rules_file;  // empty: RuleSet::Default()
   int batch_max = 1000;
@@ -83,7 +87,7 @@ class RouterApp final : public Service, private kafka::StatefulProcessor {
   void Committed(const kafka::StatefulBatch& batch) override;
   void Periodic() override;
 
-  void ApplyLane(Lane& lane, const RuleSet& rules);
+  void ApplyLane(Lane& lane, const RuleSet& rules, absl::Time now);
   // body(lane) for every lane with events, the first on the calling thread and the others on
   // lane_pool_; returns when all are done.
   void ForEachLane(std::vector<Lane>& lanes, absl::FunctionRef<void(Lane&)> body);
@@ -104,6 +108,8 @@ class RouterApp final : public Service, private kafka::StatefulProcessor {
   std::vector<Lane> lanes_;                              // the batch in hand (loop thread)
   absl::Time batch_started_;
   int partition_count_ = 0;
+  const Clock* clock_ = nullptr;
+  absl::Time next_expiry_;  // when the next batch expires idle threads (loop thread)
 
   mutable absl::Mutex mu_;
   std::shared_ptr<const RuleSet> rules_ ABSL_GUARDED_BY(mu_);

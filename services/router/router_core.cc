@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "rocksdb/db.h"
 #include "services/common/base/log.h"
 #include "services/common/base/proto_time.h"
@@ -41,6 +42,107 @@ void Reindex(const std::optional<std::string>& before, const std::string& after,
   view.Put(CfName(Cf::kQueueIndex), after, "");
 }
 
+// When the thread last saw an event: the gateway's receive time (threads stored before it was
+// kept: the event's own time).
+absl::Time LastActivity(const Thread& t) {
+  return FromProtoTime(t.has_last_received() ? t.last_received() : t.updated_at());
+}
+
+// A thread's refs: partition, thread key, a 0 byte, then 'd' and an event id (its dedup key)
+// or 'm' and a message reference (its messages key).
+constexpr char kDedupRef = 'd';
+constexpr char kMessageRef = 'm';
+std::string RefsPrefix(int32_t partition, std::string_view thread_key) {
+  std::string out = PartitionKey(partition, thread_key);
+  out.push_back('\0');
+  return out;
+}
+std::string RefKey(int32_t partition, std::string_view thread_key, char kind,
+                   std::string_view ref) {
+  std::string out = RefsPrefix(partition, thread_key);
+  out.push_back(kind);
+  out.append(ref);
+  return out;
+}
+
+// Deletes the thread and every key kept for it: its queue-index entry, the dedup and messages
+// keys of its events, its refs. Deletes, so the changelog gets tombstones. A failed read fails
+// the batch through the view.
+void DeleteThread(int32_t partition, const Thread& t, StateView& view,
+                  earshot::v1::RouterPartitionState& pstate) {
+  const std::string prefix = RefsPrefix(partition, t.thread_key());
+  std::vector<std::string> refs;
+  (void)view.Scan(CfName(Cf::kRefs), prefix, "", [&](std::string_view key, std::string_view) {
+    refs.emplace_back(key);
+    return true;
+  });
+  for (const std::string& ref : refs) {
+    const std::string_view r = std::string_view(ref).substr(prefix.size());
+    if (r.empty()) continue;
+    view.Delete(CfName(r[0] == kDedupRef ? Cf::kDedup : Cf::kMessages),
+                PartitionKey(partition, r.substr(1)));
+    view.Delete(CfName(Cf::kRefs), ref);
+  }
+  view.Delete(CfName(Cf::kQueueIndex), IndexKey(partition, t));
+  view.Delete(CfName(Cf::kThreads), PartitionKey(partition, t.thread_key()));
+  (*pstate.mutable_threads_by_status())[t.status()] -= 1;
+}
+
+// The routed event of a deleted thread: its key, platform and account, nothing of the customer.
+earshot::v1::RoutedEvent DeletedRouted(const Thread& t, std::string event_id,
+                                       std::string_view reason, absl::Time at) {
+  earshot::v1::RoutedEvent routed;
+  Event& e = *routed.mutable_event();
+  e.set_event_id(std::move(event_id));
+  e.set_platform(t.platform());
+  e.set_account_id(t.account_id());
+  e.set_thread_key(t.thread_key());
+  e.set_kind(earshot::v1::KIND_CONTROL);
+  e.mutable_control()->set_action(earshot::v1::Control::ACTION_ERASE);
+  e.mutable_control()->set_reason(std::string(reason));
+  SetProtoTime(at, e.mutable_received_at());
+  *e.mutable_created_at() = e.received_at();
+  Thread& out = *routed.mutable_thread();
+  out.set_thread_key(t.thread_key());
+  out.set_platform(t.platform());
+  out.set_account_id(t.account_id());
+  out.set_status(earshot::v1::THREAD_STATUS_RESOLVED);
+  out.set_resolve_reason(std::string(reason));
+  *out.mutable_updated_at() = e.received_at();
+  return routed;
+}
+
+// Applies an erase control event. A thread the customer started (its first participant) goes
+// whole; in one someone else started, only their place among the participants goes, with the
+// excerpt and permalink, which may be of their message (the thread does not say whose they
+// are; the next customer message sets them again). nullopt: nothing of theirs there.
+std::optional<earshot::v1::RoutedEvent> ApplyErase(int32_t partition, const Event& e,
+                                                   StateView& view,
+                                                   earshot::v1::RouterPartitionState& pstate) {
+  const std::string tkey = PartitionKey(partition, e.thread_key());
+  auto stored = view.Get(CfName(Cf::kThreads), tkey);
+  Thread t;
+  if (!stored || !store::ParseStored(&t, *stored, "thread " + e.thread_key())) return std::nullopt;
+  auto& participants = *t.mutable_participants();
+  auto it = std::find(participants.begin(), participants.end(), e.author().id());
+  if (e.author().id().empty() || t.platform() != e.platform() || it == participants.end()) {
+    return std::nullopt;
+  }
+  if (it == participants.begin()) {
+    DeleteThread(partition, t, view, pstate);
+    return DeletedRouted(t, e.event_id(), "erased", EventTime(e));
+  }
+  participants.erase(it);
+  t.clear_excerpt();
+  t.clear_permalink();
+  view.Put(CfName(Cf::kThreads), tkey, t.SerializeAsString());
+  earshot::v1::RoutedEvent routed;
+  *routed.mutable_event() = e;
+  routed.mutable_event()->clear_author();
+  *routed.mutable_thread() = std::move(t);
+  return routed;
+}
+
 }  // namespace
 
 const char* CfName(Cf cf) {
@@ -55,6 +157,8 @@ const char* CfName(Cf cf) {
       return "queue_index";
     case Cf::kPartitions:
       return "partitions";
+    case Cf::kRefs:
+      return "thread_refs";
   }
   return "default";
 }
@@ -67,6 +171,7 @@ std::vector<store::ColumnFamily> ColumnFamilies(
       {CfName(Cf::kMessages), nullptr, /*point_lookups=*/true},
       {CfName(Cf::kQueueIndex), nullptr, /*point_lookups=*/false},
       {CfName(Cf::kPartitions), nullptr, /*point_lookups=*/true},
+      {CfName(Cf::kRefs), nullptr, /*point_lookups=*/false},
   };
 }
 
@@ -114,6 +219,11 @@ absl::Time ThreadSortTime(const Thread& t) {
   return FromProtoTime(t.updated_at());
 }
 
+bool IsErase(const Event& event) {
+  return event.kind() == earshot::v1::KIND_CONTROL &&
+         event.control().action() == earshot::v1::Control::ACTION_ERASE;
+}
+
 bool DedupExpired(std::string_view value, absl::Time now) {
   return value.size() == 8 &&
          absl::FromUnixMicros(static_cast<int64_t>(store::ReadBigEndian64(value))) <= now;
@@ -138,6 +248,11 @@ ApplyResult RouterCore::Apply(int32_t partition, int64_t offset, const Event& ev
   store::AppendBigEndian64(
       static_cast<uint64_t>(absl::ToUnixMicros(received + options_.dedup_window)), &expiry);
   view.Put(CfName(Cf::kDedup), dkey, expiry);
+  if (IsErase(event)) {
+    result.routed = ApplyErase(partition, event, view, pstate);
+    result.erased = result.routed.has_value();
+    return result;
+  }
 
   earshot::v1::RoutingDecision decision;
   if (event.kind() != earshot::v1::KIND_CONTROL) decision = rules.Decide(event);
@@ -171,9 +286,11 @@ ApplyResult RouterCore::Apply(int32_t partition, int64_t offset, const Event& ev
 
   Reindex(indexed_before, IndexKey(partition, thread), view);
   view.Put(CfName(Cf::kThreads), tkey, thread.SerializeAsString());
+  view.Put(CfName(Cf::kRefs), RefKey(partition, thread_key, kDedupRef, event.event_id()), "");
   if (IsMessage(event) && !event.message_id().empty()) {
-    view.Put(CfName(Cf::kMessages), PartitionKey(partition, MessageRef(event, event.message_id())),
-             thread_key);
+    const std::string ref = MessageRef(event, event.message_id());
+    view.Put(CfName(Cf::kMessages), PartitionKey(partition, ref), thread_key);
+    view.Put(CfName(Cf::kRefs), RefKey(partition, thread_key, kMessageRef, ref), "");
   }
   auto& counts = *pstate.mutable_threads_by_status();
   if (result.old_status != earshot::v1::THREAD_STATUS_UNSPECIFIED) {
@@ -187,6 +304,50 @@ ApplyResult RouterCore::Apply(int32_t partition, int64_t offset, const Event& ev
   *routed.mutable_decision() = std::move(decision);
   result.routed = std::move(routed);
   return result;
+}
+
+std::vector<earshot::v1::RoutedEvent> RouterCore::Expire(int32_t partition, absl::Time now,
+                                                         StateView& view,
+                                                         PartitionStates& partitions) const {
+  std::vector<earshot::v1::RoutedEvent> out;
+  if (options_.thread_ttl <= absl::ZeroDuration()) return out;
+  const absl::Time cutoff = now - options_.thread_ttl;
+  // Each queue-and-status range of the index is in sort-time order, and a thread sorts at or
+  // before its last event (give or take the platform's clock against the gateway's): the
+  // candidates are the entries before the cutoff at each range's start. A range's first newer
+  // entry sends the scan on to the next range.
+  const std::string prefix = PartitionPrefix(partition);
+  std::vector<std::string> candidates;
+  std::string from;
+  bool next_range = true;
+  while (next_range && static_cast<int>(candidates.size()) < options_.expire_max) {
+    next_range = false;
+    (void)view.Scan(CfName(Cf::kQueueIndex), prefix, from, [&](std::string_view key, auto) {
+      auto entry = QueueIndexEntry::Decode(key);
+      if (!entry) return true;
+      if (entry->sort_time < cutoff) {
+        candidates.push_back(std::move(entry->thread_key));
+        return static_cast<int>(candidates.size()) < options_.expire_max;
+      }
+      from = QueueIndexPrefix(partition, entry->queue, entry->status);
+      from.back() = static_cast<char>(from.back() + 1);
+      next_range = true;
+      return false;
+    });
+  }
+  for (const std::string& key : candidates) {
+    auto stored = view.Get(CfName(Cf::kThreads), PartitionKey(partition, key));
+    Thread t;
+    if (!stored || !store::ParseStored(&t, *stored, "thread " + key) || LastActivity(t) >= cutoff) {
+      continue;
+    }
+    // The partition's record is loaded (and so written) only when a thread goes.
+    DeleteThread(partition, t, view, *partitions.Load(partition, view));
+    out.push_back(
+        DeletedRouted(t, absl::StrCat("expired:", key, ":", absl::ToUnixMicros(LastActivity(t))),
+                      "expired", now));
+  }
+  return out;
 }
 
 absl::Status UpgradeQueueIndex(store::Store& store) {

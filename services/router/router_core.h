@@ -23,8 +23,9 @@
 namespace earshot::router {
 
 // Column families; every key starts with the 4-byte big-endian input partition so a
-// partition's state is one key range.
-enum class Cf { kDedup, kThreads, kMessages, kQueueIndex, kPartitions };
+// partition's state is one key range. `thread_refs` lists, per thread, the dedup and messages
+// keys its events wrote, so erasing or expiring the thread deletes them too.
+enum class Cf { kDedup, kThreads, kMessages, kQueueIndex, kPartitions, kRefs };
 const char* CfName(Cf cf);
 // The router's column families, `dedup` with the given compaction filter. All but the queue
 // index, which ListThreads scans, are read by key only (store::ColumnFamily::point_lookups).
@@ -44,10 +45,14 @@ class PartitionStates : public store::PartitionStates<earshot::v1::RouterPartiti
 struct RouterOptions {
   absl::Duration dedup_window = absl::Hours(24 * 7);  // the longest platform retry horizon
   ThreadLimits limits;
+  // A thread with no event for this long is deleted (Expire); zero: never.
+  absl::Duration thread_ttl = absl::Hours(24 * 90);
+  int expire_max = 1000;  // threads looked at per partition and Expire call
 };
 
 struct ApplyResult {
   bool duplicate = false;
+  bool erased = false;  // an erase control event that removed a customer's data
   std::optional<earshot::v1::RoutedEvent> routed;
   earshot::v1::ThreadStatus old_status = earshot::v1::THREAD_STATUS_UNSPECIFIED;
 };
@@ -61,17 +66,27 @@ class RouterCore {
   ApplyResult Apply(int32_t partition, int64_t offset, const earshot::v1::Event& event,
                     const RuleSet& rules, StateView& view, PartitionStates& partitions) const;
 
+  // Deletes the partition's threads that received no event since `now` - thread_ttl (at most
+  // expire_max a call; the next call goes on), exactly as an erase: the thread and the keys it
+  // holds. Returns the routed erase of each, for the SLA monitor to drop its clock.
+  std::vector<earshot::v1::RoutedEvent> Expire(int32_t partition, absl::Time now, StateView& view,
+                                               PartitionStates& partitions) const;
+
   const RouterOptions& options() const { return options_; }
 
  private:
   RouterOptions options_;
 };
 
+// Whether an event is the erase control action (on the input, or the router's routed output).
+bool IsErase(const earshot::v1::Event& event);
+
 // Key helpers, shared with the gRPC Threads service and tests.
 using store::PartitionPrefix;
 std::string PartitionKey(int32_t partition, std::string_view key);
 // Queue index: partition, queue, status, sort time, thread key; one entry per thread, under
-// its queue ("" while it has none). ListThreads over every queue reads each queue's range.
+// its queue ("" while it has none). ListThreads over every queue reads each queue's range, and
+// the expiry its ranges' oldest entries.
 std::string QueueIndexPrefix(int32_t partition, std::string_view queue,
                              earshot::v1::ThreadStatus status);
 std::string QueueIndexKey(int32_t partition, std::string_view queue,

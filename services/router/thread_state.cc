@@ -73,6 +73,9 @@ void ApplyEvent(const Event& e, const earshot::v1::RoutingDecision& d, const Thr
   t->set_last_event_id(e.event_id());
   if (!t->has_updated_at() || at > FromProtoTime(t->updated_at()))
     SetProtoTime(at, t->mutable_updated_at());
+  if (e.has_received_at() && (!t->has_last_received() ||
+                              FromProtoTime(e.received_at()) > FromProtoTime(t->last_received())))
+    *t->mutable_last_received() = e.received_at();
 
   if (e.kind() == earshot::v1::KIND_CONTROL) {
     if (e.control().action() == earshot::v1::Control::ACTION_RESOLVE) {

@@ -8,10 +8,12 @@
 #include "fmt/format.h"
 #include "grpcpp/client_context.h"
 #include "librdkafka/rdkafka.h"
+#include "services/common/base/log.h"
 #include "services/common/base/proto_time.h"
 #include "services/common/base/status.h"
 #include "services/common/base/strings.h"
 #include "services/common/crypto/encoding.h"
+#include "services/common/kafka/cloud_event.h"
 #include "services/common/kafka/records.h"
 #include "services/common/kafka/stateful_consumer.h"
 #include "services/router/router_core.h"
@@ -43,6 +45,7 @@ std::string Actor(const auth::Caller& caller, const std::string& note) {
 constexpr char kGetThread[] = "/earshot.v1.Threads/GetThread";
 constexpr char kListThreads[] = "/earshot.v1.Threads/ListThreads";
 constexpr char kResolve[] = "/earshot.v1.Threads/Resolve";
+constexpr char kErase[] = "/earshot.v1.Threads/Erase";
 
 }  // namespace
 
@@ -318,6 +321,99 @@ void ThreadsService::Produce(const earshot::v1::Thread& thread,
   records.push_back(kafka::EventRecord(event, backend_.events_topic));
   backend_.producer->ProduceBatch(
       std::move(records), [reactor](absl::Status st) { reactor->Finish(ToGrpcStatus(st)); });
+}
+
+absl::StatusOr<std::vector<kafka::Record>> ThreadsService::EraseLocal(
+    const Customer& customer, const std::string& actor) const {
+  // Erasure is rare: every owned thread is read, no index by participant is kept for it.
+  std::vector<kafka::Record> records;
+  const absl::Time now = absl::Now();
+  for (int32_t p : backend_.owned_partitions()) {
+    absl::Status unreadable;
+    auto st = backend_.store->Scan(
+        CfName(Cf::kThreads), PartitionPrefix(p), "", [&](std::string_view, std::string_view v) {
+          earshot::v1::Thread thread;
+          if (!thread.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
+            unreadable = absl::DataLossError(
+                fmt::format("partition {}: unreadable stored thread; nothing erased", p));
+            return false;
+          }
+          if (TakesPart(customer, thread)) {
+            records.push_back(kafka::EventRecord(EraseEvent(customer, thread, actor, now),
+                                                 backend_.events_topic));
+          }
+          return true;
+        });
+    if (!st.ok()) return st;
+    if (!unreadable.ok()) return unreadable;
+  }
+  return records;
+}
+
+absl::StatusOr<int> ThreadsService::EraseAll(const auth::Caller& caller,
+                                             const earshot::v1::EraseRequest& request) {
+  earshot::v1::EraseRequest ask = request;
+  ask.set_local(true);
+  int erased = 0;
+  for (const Peers::Peer& peer : peers_->Current()) {
+    grpc::ClientContext ctx;
+    peers_->Prepare(&ctx, caller.name());
+    earshot::v1::EraseResponse part;
+    const absl::Status st = FromGrpc(peer.stub->Erase(&ctx, ask, &part));
+    if (!st.ok()) {
+      // The replicas that answered have queued their erasures; erasing again is harmless.
+      return absl::UnavailableError(
+          fmt::format("router replica {} did not answer the erase: {}; try again", peer.address,
+                      st.ToString()));
+    }
+    erased += part.threads_erased();
+  }
+  return erased;
+}
+
+grpc::ServerUnaryReactor* ThreadsService::Erase(grpc::CallbackServerContext* ctx,
+                                                const earshot::v1::EraseRequest* request,
+                                                earshot::v1::EraseResponse* response) {
+  auto caller = guard_.Check(*ctx, kErase, "threads:erase", "*");
+  if (!caller.ok()) return Finish(ctx, caller.status());
+  const std::string actor = caller->open() ? "anonymous" : caller->name();
+  auto customer = Customer::Parse(request->customer());
+  if (!customer.ok()) return Finish(ctx, customer.status());
+  auto* reactor = ctx->DefaultReactor();
+  // The audit record goes with the last control events (alone when peers published theirs).
+  auto finish = [this, request, response, reactor, actor, platform = customer->platform](
+                    std::vector<kafka::Record> records, int threads) {
+    response->set_threads_erased(threads);
+    if (!request->local()) {
+      auto audit =
+          EraseAudit(request->customer(), platform, actor, request->reason(), threads, absl::Now());
+      response->set_audit_id(audit.audit_id());
+      records.push_back(kafka::ProtoRecord(
+          backend_.audit_topic, audit.audit_id(), audit,
+          {audit.audit_id(), "/earshot/router", "earshot.v1.AuditRecord", audit.time()}));
+      log::Info("router", "customer erased",
+                {{"audit_id", audit.audit_id()}, {"actor", actor}, {"threads", threads}});
+    }
+    if (records.empty()) return reactor->Finish(grpc::Status::OK);
+    backend_.producer->ProduceBatch(
+        std::move(records), [reactor](absl::Status st) { reactor->Finish(ToGrpcStatus(st)); });
+  };
+  if (request->local() || !pool_) {
+    auto records = EraseLocal(*customer, actor);
+    if (!records.ok()) {
+      reactor->Finish(ToGrpcStatus(records.status()));
+    } else {
+      const int threads = static_cast<int>(records->size());
+      finish(std::move(*records), threads);
+    }
+    return reactor;
+  }
+  boost::asio::post(*pool_, [this, caller = *caller, request, reactor, finish] {
+    auto threads = EraseAll(caller, *request);
+    if (!threads.ok()) return reactor->Finish(ToGrpcStatus(threads.status()));
+    finish({}, *threads);
+  });
+  return reactor;
 }
 
 }  // namespace earshot::router

@@ -3,15 +3,15 @@
 // Answers for the partitions this replica owns run inline; a thread of another replica's
 // partition, and a listing of every partition, are asked of the peers (router.peers) on a small
 // pool of threads of the service's own, so no gRPC callback thread waits on the network.
-// Resolve publishes a control event to earshot.events.v1, so it is applied in order with the
-// thread's other events; its actor is the authenticated principal (the request's actor is kept
-// as a note).
+// Resolve and Erase publish control events to earshot.events.v1, so they are applied in order
+// with the thread's other events; Resolve's actor is the authenticated principal (the request's
+// actor is kept as a note), and Erase also writes its audit record (erase.h).
 //
 // Authorization (auth::Guard) happens where the thread's queue is known: on the owning replica.
 // GetThread needs threads:read and Resolve threads:resolve on the thread's queue; ListThreads
-// needs threads:read on the queue asked for, and an empty queue (every queue) needs "*". A call
-// for a thread of another replica is forwarded to its owner (as `local`, on behalf of the
-// caller), which decides.
+// needs threads:read on the queue asked for, and an empty queue (every queue) needs "*"; Erase
+// needs threads:erase on "*". A call for a thread of another replica is forwarded to its owner
+// (as `local`, on behalf of the caller), which decides.
 #include <functional>
 #include <memory>
 #include <set>
@@ -22,6 +22,7 @@
 #include "services/common/auth/guard.h"
 #include "services/common/kafka/producer.h"
 #include "services/common/store/store.h"
+#include "services/router/erase.h"
 #include "services/router/peers.h"
 
 namespace earshot::router {
@@ -31,6 +32,7 @@ struct ThreadsBackend {
   store::Store* store = nullptr;        // the router's state
   kafka::Producer* producer = nullptr;  // control events (not the loop's transactional one)
   std::string events_topic;             // where control events go: the router's input
+  std::string audit_topic;              // Erase's audit records
   int partition_count = 0;              // of the input topic
   std::function<std::set<int32_t>()> owned_partitions;
 };
@@ -49,6 +51,9 @@ class ThreadsService final : public earshot::v1::Threads::CallbackService {
   grpc::ServerUnaryReactor* Resolve(grpc::CallbackServerContext* ctx,
                                     const earshot::v1::ResolveRequest* request,
                                     earshot::v1::ResolveResponse* response) override;
+  grpc::ServerUnaryReactor* Erase(grpc::CallbackServerContext* ctx,
+                                  const earshot::v1::EraseRequest* request,
+                                  earshot::v1::EraseResponse* response) override;
 
  private:
   // The thread's partition, or FailedPrecondition when another instance owns it.
@@ -66,6 +71,12 @@ class ThreadsService final : public earshot::v1::Threads::CallbackService {
   // Every peer's page, merged (blocking: pool only).
   absl::Status ListAll(const auth::Caller& caller, const earshot::v1::ListThreadsRequest& request,
                        earshot::v1::ListThreadsResponse* response);
+  // The erase control events for the customer's threads in this replica's partitions.
+  absl::StatusOr<std::vector<kafka::Record>> EraseLocal(const Customer& customer,
+                                                        const std::string& actor) const;
+  // The erase control events of every peer, counted (blocking: pool only).
+  absl::StatusOr<int> EraseAll(const auth::Caller& caller,
+                               const earshot::v1::EraseRequest& request);
   void Produce(const earshot::v1::Thread& thread, const earshot::v1::ResolveRequest& request,
                const std::string& actor, earshot::v1::ResolveResponse* response,
                grpc::ServerUnaryReactor* reactor);

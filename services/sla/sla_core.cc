@@ -159,7 +159,13 @@ void SlaCore::Apply(int32_t partition, int64_t offset, const earshot::v1::Routed
 
   if (!waiting) {
     if (stored) {
-      // The wait is over (answered or resolved): resolve what fired, drop the clock.
+      // The router erased or expired the thread: its resolutions carry no customer text.
+      if (routed.event().kind() == earshot::v1::KIND_CONTROL &&
+          routed.event().control().action() == earshot::v1::Control::ACTION_ERASE) {
+        stored->clear_excerpt();
+        stored->clear_permalink();
+      }
+      // The wait is over (answered, resolved, erased): resolve what fired, drop the clock.
       for (const auto& [level, at] : Levels(*stored)) {
         if ((stored->fired() & Bit(level)) == 0) continue;
         Alert a = MakeAlert(*stored, level, now);

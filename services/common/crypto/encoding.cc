@@ -4,7 +4,6 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/params.h>
-#include <openssl/sha.h>
 
 #include <memory>
 
@@ -43,12 +42,6 @@ EVP_MAC_CTX* KeyedHmac(std::string_view key) {
 
 }  // namespace
 
-std::string Sha256(std::string_view message) {
-  unsigned char out[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(message.data()), message.size(), out);
-  return std::string(reinterpret_cast<const char*>(out), sizeof(out));
-}
-
 std::string HmacSha256(std::string_view key, std::string_view message) {
   unsigned char out[EVP_MAX_MD_SIZE];
   size_t len = 0;
@@ -64,6 +57,13 @@ std::string HmacSha256(std::string_view key, std::string_view message) {
     len = n;
   }
   return std::string(reinterpret_cast<char*>(out), len);
+}
+
+std::string Sha256(std::string_view message) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(message.data(), message.size(), out, &len, EVP_sha256(), nullptr);
+  return std::string(reinterpret_cast<const char*>(out), len);
 }
 
 std::string Base64Encode(std::string_view bytes) {

@@ -13,13 +13,13 @@ typedef struct rd_kafka_mock_cluster_s rd_kafka_mock_cluster_t;
 
 namespace earshot::kafka {
 
-// The five topics and the router's and the SLA monitor's state changelogs
+// The six topics and the router's and the SLA monitor's state changelogs
 // (docs/architecture.md).
 inline const std::vector<std::string>& StandardTopics() {
   static const std::vector<std::string> topics = {
-      "earshot.raw.v1",      "earshot.events.v1",     "earshot.routed.v1",
-      "earshot.alerts.v1",   "earshot.deadletter.v1", "earshot-router.state.v1",
-      "earshot-sla.state.v1"};
+      "earshot.raw.v1",       "earshot.events.v1",     "earshot.routed.v1",
+      "earshot.alerts.v1",    "earshot.deadletter.v1", "earshot-router.state.v1",
+      "earshot-sla.state.v1", "earshot.audit.v1"};
   return topics;
 }
 

@@ -26,7 +26,7 @@ int64_t MaxRecordBytes(const Config& config) {
 
 TopicSettings TopicSettingsFromConfig(const Config& config) {
   TopicSettings s;
-  for (const char* topic : {"raw", "events", "routed", "alerts", "deadletter"}) {
+  for (const char* topic : {"raw", "events", "routed", "alerts", "deadletter", "audit"}) {
     s.names.push_back(config.GetString(fmt::format("kafka.topics.{}", topic),
                                        fmt::format("earshot.{}.v1", topic)));
   }

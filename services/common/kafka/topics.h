@@ -1,5 +1,5 @@
 #pragma once
-// The five topics Earshot uses and what it needs of them on a real cluster, checked (and, where
+// The six topics Earshot uses and what it needs of them on a real cluster, checked (and, where
 // allowed, created) once at every start, before any service runs.
 //
 // Record size. A webhook body of up to http.body_limit_bytes becomes a raw record (the body,
@@ -40,7 +40,7 @@ int64_t MaxRecordBytes(const Config& config);
 
 // kafka.topics.*: names and the settings of topics Earshot creates.
 struct TopicSettings {
-  std::vector<std::string> names;  // kafka.topics.{raw,events,routed,alerts,deadletter}
+  std::vector<std::string> names;  // kafka.topics.{raw,events,routed,alerts,deadletter,audit}
   bool create = true;              // kafka.topics.create: create the missing ones
   int partitions = 12;             // kafka.topics.partitions
   int replication_factor = -1;     // kafka.topics.replication_factor; -1: the broker's default

@@ -63,7 +63,10 @@ absl::Status OverlayView::Scan(std::string_view cf, std::string_view prefix, std
     go = visit(key, v);
     return go;
   });
-  if (!st.ok()) return st;
+  if (!st.ok()) {
+    if (error_.ok()) error_ = st;  // fails the batch, as a failed Get does
+    return st;
+  }
   own_before(std::nullopt);
   return absl::OkStatus();
 }

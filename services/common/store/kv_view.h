@@ -24,6 +24,10 @@ class KvView {
   virtual std::optional<std::string> Get(std::string_view cf, std::string_view key) = 0;
   virtual void Put(std::string_view cf, std::string_view key, std::string_view value) = 0;
   virtual void Delete(std::string_view cf, std::string_view key) = 0;
+  // Store::Scan as the view sees it: the keys of `cf` under `prefix`, from `from` on, in order.
+  // The visitor must not write to the view.
+  virtual absl::Status Scan(std::string_view cf, std::string_view prefix, std::string_view from,
+                            Store::Visit visit) = 0;
 };
 
 class OverlayView final : public KvView {
@@ -40,10 +44,9 @@ class OverlayView final : public KvView {
 
   // The batch's value of a key it wrote: the value, nullopt when deleted or not written.
   std::optional<std::string> Written(std::string_view cf, std::string_view key) const;
-  // Store::Scan as the batch sees it: its own writes merged in (a key it wrote shows its new
-  // value, one it deleted is skipped), in key order.
+  // Its own writes merged in: a key it wrote shows its new value, one it deleted is skipped.
   absl::Status Scan(std::string_view cf, std::string_view prefix, std::string_view from,
-                    Store::Visit visit);
+                    Store::Visit visit) override;
   // Writes the batch in one RocksDB write (none when it wrote nothing); the first read error
   // instead, if there was one.
   absl::Status Commit();

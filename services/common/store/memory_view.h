@@ -21,6 +21,14 @@ class MemoryView : public KvView {
   void Delete(std::string_view cf, std::string_view key) override {
     data_[std::string(cf)].erase(std::string(key));
   }
+  absl::Status Scan(std::string_view cf, std::string_view prefix, std::string_view from,
+                    Store::Visit visit) override {
+    auto& m = data_[std::string(cf)];
+    for (auto it = m.lower_bound(std::string(from.empty() ? prefix : from));
+         it != m.end() && it->first.starts_with(prefix) && visit(it->first, it->second); ++it) {
+    }
+    return absl::OkStatus();
+  }
   // Every key of a column family, in order.
   std::map<std::string, std::string>& Data(std::string_view cf) { return data_[std::string(cf)]; }
 

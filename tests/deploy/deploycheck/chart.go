@@ -555,7 +555,7 @@ func CheckObjects(ctx CheckContext, objs []Object) []string {
 			fail(o, "rules %v differ from deploy/prometheus/earshot-rules.yaml %v", names, want)
 		}
 	}
-	// Strimzi topics: the five, named as the config names them, and the two state changelogs,
+	// Strimzi topics: the six, named as the config names them, and the two state changelogs,
 	// compacted, with their inputs' partitions.
 	if topics := byKind["KafkaTopic"]; len(topics) > 0 {
 		want := map[string]bool{}

@@ -16,9 +16,9 @@ Config FromYaml(const std::string& yaml) {
 TEST(TopicSettingsTest, RecordSizeFollowsTheBodyLimit) {
   const TopicSettings defaults = TopicSettingsFromConfig(FromYaml("{}"));
   EXPECT_EQ(defaults.max_message_bytes, (4 << 20) + (64 << 10));
-  EXPECT_EQ(defaults.names,
-            (std::vector<std::string>{"earshot.raw.v1", "earshot.events.v1", "earshot.routed.v1",
-                                      "earshot.alerts.v1", "earshot.deadletter.v1"}));
+  EXPECT_EQ(defaults.names, (std::vector<std::string>{
+                                "earshot.raw.v1", "earshot.events.v1", "earshot.routed.v1",
+                                "earshot.alerts.v1", "earshot.deadletter.v1", "earshot.audit.v1"}));
   const TopicSettings s = TopicSettingsFromConfig(FromYaml(
       "http: {body_limit_bytes: 8388608}\n"
       "kafka: {topics: {events: care.events, create: false, partitions: 24, retention: 3d}}"));

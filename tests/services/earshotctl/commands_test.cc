@@ -9,6 +9,7 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
+#include "services/earshotctl/erase_cmd.h"
 #include "services/earshotctl/replay_cmd.h"
 #include "services/earshotctl/stream_cmd.h"
 #include "services/earshotctl/thread_cmd.h"
@@ -103,8 +104,19 @@ class FakeThreads final : public earshot::v1::Threads::Service {
     out->set_event_id("control:1");
     return grpc::Status::OK;
   }
+  grpc::Status Erase(grpc::ServerContext*, const earshot::v1::EraseRequest* req,
+                     earshot::v1::EraseResponse* out) override {
+    if (!req->customer().starts_with("whatsapp:")) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "customer is not <platform>:<id>");
+    }
+    last_erase = *req;
+    out->set_threads_erased(2);
+    out->set_audit_id("erase-1");
+    return grpc::Status::OK;
+  }
   earshot::v1::ListThreadsRequest last_list;
   earshot::v1::ResolveRequest last_resolve;
+  earshot::v1::EraseRequest last_erase;
 };
 
 class CommandsTest : public ::testing::Test {
@@ -294,6 +306,28 @@ TEST_F(CommandsTest, ThreadGetListResolve) {
   EXPECT_EQ(RunThread({"get"}, a, io), kExitUsage);
   a.status = "open";
   EXPECT_EQ(RunThread({"list"}, a, io), kExitUsage);
+}
+
+TEST_F(CommandsTest, EraseNeverEchoesTheCustomer) {
+  ThreadArgs a;
+  a.connect.addr = "127.0.0.1:" + std::to_string(port_);
+  const Io io{out_.file(), err_.file()};
+  EXPECT_EQ(RunErase({}, a, io), kExitUsage);  // no --customer
+  a.customer = "whatsapp:4915112345678";
+  EXPECT_EQ(RunErase({"x"}, a, io), kExitUsage);  // no operands
+  a.reason = "ticket 4711";
+  EXPECT_EQ(RunErase({}, a, io), kExitOk);
+  EXPECT_NE(out_.Text().find("erasing 2 threads (audit record erase-1)"), std::string::npos);
+  EXPECT_EQ(out_.Text().find("4915112345678"), std::string::npos);
+  EXPECT_EQ(threads_.last_erase.customer(), "whatsapp:4915112345678");
+  EXPECT_EQ(threads_.last_erase.reason(), "ticket 4711");
+  a.json = true;
+  EXPECT_EQ(RunErase({}, a, io), kExitOk);
+  EXPECT_NE(out_.Text().find(R"({"threadsErased":2,"auditId":"erase-1"})"), std::string::npos)
+      << out_.Text();
+  a.customer = "fax:1";
+  EXPECT_EQ(RunErase({}, a, io), kExitError);
+  EXPECT_NE(err_.Text().find("INVALID_ARGUMENT"), std::string::npos);
 }
 
 TEST(ReplayCommandTest, RatesAndUsage) {

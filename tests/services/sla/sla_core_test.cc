@@ -146,6 +146,29 @@ TEST_F(SlaCoreTest, AnswerResolvesWhatFiredAndRecordsTheResponseTime) {
   EXPECT_TRUE(Fire(t0_ + absl::Minutes(90)).alerts.empty());
 }
 
+// The router's routed erase (or expiry) of a waiting thread: only the thread key and status.
+TEST_F(SlaCoreTest, EraseDropsTheClockAndResolvesWithoutCustomerText) {
+  Apply(Waiting(t0_), t0_);
+  Fire(t0_ + absl::Minutes(45));
+  RoutedEvent erase;
+  erase.mutable_event()->set_event_id("ctl:erase:1");
+  erase.mutable_event()->set_thread_key(kThread);
+  erase.mutable_event()->set_kind(earshot::v1::KIND_CONTROL);
+  erase.mutable_event()->mutable_control()->set_action(earshot::v1::Control::ACTION_ERASE);
+  erase.mutable_thread()->set_thread_key(kThread);
+  erase.mutable_thread()->set_status(earshot::v1::THREAD_STATUS_RESOLVED);
+  Outcome out = Apply(erase, t0_ + absl::Minutes(50));
+  ASSERT_EQ(out.alerts.size(), 1u);  // the warning, resolved
+  EXPECT_EQ(out.alerts[0].state(), earshot::v1::ALERT_STATE_RESOLVED);
+  EXPECT_TRUE(out.alerts[0].excerpt().empty());
+  EXPECT_TRUE(out.answered.empty());
+  EXPECT_FALSE(Clock().has_value());
+  EXPECT_TRUE(view_.Data(kTimers).empty());
+  EXPECT_TRUE(view_.Data(kWaits).empty());
+  EXPECT_TRUE(view_.Data(kFiring).empty());
+  EXPECT_TRUE(Fire(t0_ + absl::Hours(2)).alerts.empty());  // its deadline passes: nothing
+}
+
 TEST_F(SlaCoreTest, AnswerInTimeRaisesNothing) {
   Apply(Waiting(t0_), t0_);
   Outcome out = Apply(Answered(t0_ + absl::Minutes(20)), t0_ + absl::Minutes(20));
