@@ -88,16 +88,15 @@ absl::Status ThreadsService::AskOwner(
     grpc::ClientContext ctx;
     peers_->Prepare(&ctx, caller.name());
     const absl::Status st = FromGrpc(call(*peer.stub, &ctx));
-    if (absl::IsFailedPrecondition(st) || absl::IsUnavailable(st) || absl::IsDeadlineExceeded(st)) {
-      continue;
-    }
+    // The owner answers OK, NOT_FOUND or its refusal; the others FAILED_PRECONDITION; one that
+    // does not answer, or fails, is skipped.
+    if (st.ok() || absl::IsNotFound(st) || absl::IsPermissionDenied(st)) return st;
     if (absl::IsUnauthenticated(st)) {
       // The caller was authenticated here; the peer refused this replica's own credentials.
       return absl::UnavailableError(fmt::format(
           "router replica {} refused this replica's credentials (router.peers_token_file): {}",
           peer.address, ToStd(st.message())));
     }
-    return st;  // the owner's answer, its refusal included
   }
   return absl::UnavailableError(
       fmt::format("no router replica owns the partition of thread {} now (partitions moving, "
