@@ -16,6 +16,7 @@
 #include "services/common/kafka/cloud_event.h"
 #include "services/common/kafka/records.h"
 #include "services/common/kafka/stateful_consumer.h"
+#include "services/common/names/names.h"
 #include "services/router/router_core.h"
 
 namespace earshot::router {
@@ -373,11 +374,13 @@ absl::StatusOr<int> ThreadsService::EraseAll(const auth::Caller& caller,
 grpc::ServerUnaryReactor* ThreadsService::Erase(grpc::CallbackServerContext* ctx,
                                                 const earshot::v1::EraseRequest* request,
                                                 earshot::v1::EraseResponse* response) {
-  auto caller = guard_.Check(*ctx, kErase, "threads:erase", "*");
-  if (!caller.ok()) return Finish(ctx, caller.status());
-  const std::string actor = caller->open() ? "anonymous" : caller->name();
   auto customer = Customer::Parse(request->customer());
   if (!customer.ok()) return Finish(ctx, customer.status());
+  // An erase reaches every queue; a principal may be held to customers of some platforms.
+  auto caller =
+      guard_.Check(*ctx, kErase, "threads:erase", std::string(names::Platform(customer->platform)));
+  if (!caller.ok()) return Finish(ctx, caller.status());
+  const std::string actor = caller->open() ? "anonymous" : caller->name();
   auto* reactor = ctx->DefaultReactor();
   // The audit record goes with the last control events (alone when peers published theirs).
   auto finish = [this, request, response, reactor, actor, platform = customer->platform](

@@ -46,7 +46,8 @@ std::string WriteFile(const std::string& name, const std::string& text) {
   return path;
 }
 
-// `all` may do everything; `desk` only on queue care and source telegram; `nothing` holds none
+// `all` may do everything; `desk` only on queue care and source (and platform) telegram;
+// `nothing` holds none
 // of the scopes the methods need; `machine` is the client certificate (CN=client); `router`
 // forwards between router replicas; `reader` reads queue care.
 std::string PrincipalsFile() {
@@ -58,6 +59,7 @@ std::string PrincipalsFile() {
       stream:read: ["*"]
       threads:read: ["*"]
       threads:resolve: ["*"]
+      threads:erase: ["*"]
       ingest:publish: ["*"]
   - name: desk
     tokens: [{{value: {}}}]
@@ -65,10 +67,11 @@ std::string PrincipalsFile() {
       stream:read: [care]
       threads:read: [care]
       threads:resolve: [care]
+      threads:erase: [telegram]
       ingest:publish: [telegram]
   - name: nothing
     tokens: [{{value: {}}}]
-    scopes: {{threads:erase: ["*"]}}
+    scopes: {{stream:read: [elsewhere]}}
   - name: machine
     certificate: {{common_name: client}}
     scopes: *every
@@ -283,6 +286,20 @@ class AuthIntegrationTest : public ::testing::Test {
           return st;
         },
         "queue billing"};
+    // Customers without threads: an erase that gets through erases nothing the other cases need,
+    // and writes only its audit record.
+    cases["/earshot.v1.Threads/Erase"] = {
+        [](const Creds& c, Target t, std::set<std::string>*) {
+          grpc::ClientContext ctx;
+          Prepare(&ctx, c.token);
+          v1::EraseRequest req;
+          req.set_customer(t == Target::kOwn ? "telegram:999999" : "x:999999");
+          v1::EraseResponse res;
+          auto st = v1::Threads::NewStub(TlsChannel(*dir_, port(), c))->Erase(&ctx, req, &res);
+          EXPECT_EQ(st.ok(), !res.audit_id().empty()) << "a refusal wrote an audit record";
+          return st;
+        },
+        "platform x"};
     cases["/earshot.v1.Stream/Subscribe"] = {
         [](const Creds& c, Target t, std::set<std::string>*) {
           grpc::ClientContext ctx;

@@ -10,7 +10,9 @@ namespace {
 constexpr char kLogger[] = "auth";
 
 std::string Denial(std::string_view who, std::string_view scope, std::string_view resource) {
-  const std::string_view noun = scope.starts_with("ingest:") ? "source" : "queue";
+  const std::string_view noun = scope.starts_with("ingest:") ? "source"
+                                : scope == "threads:erase"   ? "platform"
+                                                             : "queue";
   if (resource == "*") return fmt::format("principal {} lacks {} on every {}", who, scope, noun);
   return fmt::format("principal {} lacks {} on {} {}", who, scope, noun, resource);
 }
