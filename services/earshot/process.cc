@@ -189,6 +189,10 @@ absl::Status Process::Start() {
   if (reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   if (!reflection) builder.SetOption(std::make_unique<WithoutReflection>());
+  // Answers UNIMPLEMENTED for every method no service has. It also gives a process that serves
+  // no gRPC API of its own (the SLA monitor alone) a callback method, without which gRPC adds
+  // no health service and builds no server.
+  builder.RegisterCallbackGenericService(unknown_methods_.get());
   auto credentials = GrpcServerCredentials(config_);
   if (!credentials.ok()) return credentials.status();
   builder.AddListeningPort(grpc_addr, *credentials, &grpc_port_);

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "grpcpp/generic/async_generic_service.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "prometheus/registry.h"
@@ -64,6 +65,8 @@ class Process {
   std::unique_ptr<http::AdminHandler> admin_handler_;
   std::unique_ptr<http::Server> admin_;
   std::vector<std::unique_ptr<Service>> services_;
+  std::unique_ptr<grpc::CallbackGenericService> unknown_methods_ =
+      std::make_unique<grpc::CallbackGenericService>();
   std::unique_ptr<grpc::Server> grpc_;
   int grpc_port_ = 0;
   std::thread health_thread_;
