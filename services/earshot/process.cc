@@ -116,6 +116,13 @@ absl::Status Process::Start() {
     return absl::InvalidArgumentError("unknown --target=" + target +
                                       "; known: " + absl::StrJoin(KnownTargets(), ", "));
   }
+  // A standalone process on the embedded broker is a first run on one machine: its listeners
+  // stay on loopback unless the config names other addresses (docs/security.md, Defaults).
+  if (target == "all" && config_.GetString("kafka.bootstrap", "").empty()) {
+    config_.SetDefault("grpc.addr", "127.0.0.1:9090");
+    config_.SetDefault("http.addr", "127.0.0.1:8080");
+    config_.SetDefault("admin.addr", "127.0.0.1:9100");
+  }
   // Before anything starts: an open gRPC listener only where nobody else can reach it.
   const std::string grpc_addr = config_.GetString("grpc.addr", "0.0.0.0:9090");
   auto authenticator = auth::LoadFromConfig(config_);

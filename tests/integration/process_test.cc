@@ -214,6 +214,15 @@ TEST_F(ProcessTest, RefusesTopicsTooSmallForTheBodyLimit) {
   auto topics = (*admin)->ListTopics(absl::Seconds(10));
   ASSERT_TRUE(topics.ok());
   EXPECT_TRUE(topics->contains("earshot.events.v1")) << "the missing topics are created";
+  // Each with its retention: raw webhooks (every customer detail) 7 days, dead letters 30,
+  // audit records 3 years, the event topics kafka.topics.retention (14 days).
+  auto described = (*admin)->DescribeTopics(
+      {"earshot.events.v1", "earshot.deadletter.v1", "earshot.audit.v1"}, absl::Seconds(10));
+  ASSERT_TRUE(described.ok()) << described.status();
+  const int64_t day_ms = 24 * 3600 * 1000LL;
+  EXPECT_EQ((*described)["earshot.events.v1"]["retention.ms"], std::to_string(14 * day_ms));
+  EXPECT_EQ((*described)["earshot.deadletter.v1"]["retention.ms"], std::to_string(30 * day_ms));
+  EXPECT_EQ((*described)["earshot.audit.v1"]["retention.ms"], std::to_string(3 * 365 * day_ms));
 }
 
 }  // namespace

@@ -37,6 +37,10 @@ TopicSettings TopicSettingsFromConfig(const Config& config) {
   s.min_insync_replicas =
       static_cast<int>(config.GetInt("kafka.topics.min_insync_replicas", s.min_insync_replicas));
   s.retention = config.GetDuration("kafka.topics.retention", s.retention);
+  constexpr absl::Duration kDay = absl::Hours(24);
+  s.retention_of[s.names[0]] = config.GetDuration("kafka.topics.raw_retention", 7 * kDay);
+  s.retention_of[s.names[4]] = config.GetDuration("kafka.topics.deadletter_retention", 30 * kDay);
+  s.retention_of[s.names[5]] = config.GetDuration("kafka.topics.audit_retention", 3 * 365 * kDay);
   s.max_message_bytes = MaxRecordBytes(config);
   s.changelogs = {{RouterStateTopic(config), s.names[1]}, {SlaStateTopic(config), s.names[2]}};
   return s;
@@ -106,8 +110,11 @@ absl::Status EnsureTopics(const std::string& bootstrap,
     t.name = name;
     t.partitions = settings.partitions;
     t.replication_factor = settings.replication_factor;
+    auto own = settings.retention_of.find(name);
+    const absl::Duration retention =
+        own != settings.retention_of.end() ? own->second : settings.retention;
     t.configs = {{"max.message.bytes", std::to_string(settings.max_message_bytes)},
-                 {"retention.ms", std::to_string(absl::ToInt64Milliseconds(settings.retention))},
+                 {"retention.ms", std::to_string(absl::ToInt64Milliseconds(retention))},
                  {"cleanup.policy", "delete"}};
     if (settings.min_insync_replicas > 0) {
       t.configs["min.insync.replicas"] = std::to_string(settings.min_insync_replicas);

@@ -14,6 +14,10 @@
 // Retention and cleanup. Event topics are logs (cleanup.policy=delete), kept for
 // kafka.topics.retention (14 days: the dedup window of 7 days and a week to recover); a
 // compacted event topic would keep only the last event of each conversation, so it is an error.
+// Three topics keep their records for their own time (kafka.topics.<topic>_retention), since an
+// erase does not rewrite them (docs/security.md): raw webhooks, whole bodies with every
+// customer detail, 7 days (the replay window); dead letters 30 days (time to fix a normaliser
+// and replay them); audit records, which hold no customer data, 3 years.
 // The state changelogs are the opposite: compacted (the latest value of every key, kept for as
 // long as the key lives), and one whose records expire by time is an error.
 #include <cstdint>
@@ -46,6 +50,8 @@ struct TopicSettings {
   int replication_factor = -1;     // kafka.topics.replication_factor; -1: the broker's default
   int min_insync_replicas = -1;    // kafka.topics.min_insync_replicas; -1: the broker's default
   absl::Duration retention = absl::Hours(14 * 24);  // kafka.topics.retention
+  // kafka.topics.{raw,deadletter,audit}_retention, by topic name; the others keep `retention`.
+  std::map<std::string, absl::Duration> retention_of;
   int64_t max_message_bytes = 0;                    // MaxRecordBytes
   // The state changelogs (kafka.topics.{router_state,sla_state}), each with the input topic
   // whose partitions it mirrors: compacted, never deleted by time, as many partitions as it.

@@ -27,6 +27,13 @@ TEST(TopicSettingsTest, RecordSizeFollowsTheBodyLimit) {
   EXPECT_FALSE(s.create);
   EXPECT_EQ(s.partitions, 24);
   EXPECT_EQ(s.retention, absl::Hours(72));
+  EXPECT_EQ(defaults.retention_of.at("earshot.raw.v1"), absl::Hours(7 * 24));
+  EXPECT_EQ(defaults.retention_of.at("earshot.deadletter.v1"), absl::Hours(30 * 24));
+  EXPECT_EQ(defaults.retention_of.at("earshot.audit.v1"), absl::Hours(3 * 365 * 24));
+  EXPECT_FALSE(defaults.retention_of.contains("earshot.events.v1"));
+  const TopicSettings raw =
+      TopicSettingsFromConfig(FromYaml("kafka: {topics: {raw_retention: 1d}}"));
+  EXPECT_EQ(raw.retention_of.at("earshot.raw.v1"), absl::Hours(24));
 }
 
 TEST(TopicProblemsTest, NamesTopicsTooSmallOrCompacted) {
