@@ -3,8 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <iterator>
-#include <random>
 #include <utility>
 
 #include "fmt/format.h"
@@ -14,6 +14,7 @@
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 #include "services/common/base/log.h"
+#include "services/common/crypto/encoding.h"
 
 namespace earshot::kafka {
 namespace {
@@ -139,12 +140,15 @@ absl::Status RuntimeSettingsFromConfig(const Config& config, const std::string& 
   return config.status();
 }
 
-std::string TransactionalId(const std::string& group_id, const std::string& instance_id) {
+std::string TransactionalId(const std::string& group_id, const std::string& instance_id,
+                            const std::string& state_dir) {
   if (!instance_id.empty()) return fmt::format("{}.{}", group_id, instance_id);
   char host[256] = {};
   gethostname(host, sizeof(host) - 1);
-  std::random_device rd;
-  return fmt::format("{}.{}.{}.{:08x}", group_id, host, getpid(), rd());
+  std::error_code ec;
+  const std::string dir = std::filesystem::absolute(state_dir, ec).lexically_normal().string();
+  return fmt::format("{}.{}.{}", group_id, host,
+                     crypto::HexEncode(crypto::Sha256(dir)).substr(0, 16));
 }
 
 absl::Status StatefulProcessor::WriteViews(StatefulBatch& batch) {
@@ -191,7 +195,7 @@ absl::StatusOr<std::unique_ptr<StatefulRuntime>> StatefulRuntime::Create(
   rt->exactly_once_ = o.exactly_once.value_or(!IsMockCluster(rt->consumer_->cluster_id()));
   if (rt->exactly_once_ && o.producer.transactional_id.empty()) {
     o.producer.transactional_id =
-        TransactionalId(o.consumer.consumer.group_id, o.consumer.instance_id);
+        TransactionalId(o.consumer.consumer.group_id, o.consumer.instance_id, store->path());
   }
   if (!rt->exactly_once_) o.producer.transactional_id.clear();
   auto producer = Producer::Create(o.producer, o.registry);

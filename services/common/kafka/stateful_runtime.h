@@ -136,9 +136,13 @@ struct GroupMember {
 std::set<int32_t> PlanStandbys(std::vector<GroupMember> members, const std::string& self,
                                int standbys);
 
-// The transactional.id of a replica: stable across its restarts when it has a static instance
-// id (so its restart fences its own earlier incarnation), else unique to this process.
-std::string TransactionalId(const std::string& group_id, const std::string& instance_id);
+// The transactional.id of a replica, stable across its restarts so that a restart fences its
+// own earlier incarnation: Kafka aborts the transaction a killed process left open at once,
+// instead of after kafka.transaction_timeout, during which that open transaction holds every
+// read_committed reader of its partitions back. From the static instance id when there is one,
+// else from the host and the state folder (a folder is one replica's: RocksDB locks it).
+std::string TransactionalId(const std::string& group_id, const std::string& instance_id,
+                            const std::string& state_dir);
 
 class StatefulRuntime {
  public:

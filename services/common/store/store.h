@@ -80,6 +80,8 @@ class Store {
   // key-by-key comparison). Services go through Get, Scan and Write, which turn every
   // rocksdb::Status into an absl::Status.
   rocksdb::DB* rocksdb_for_tools() { return db_.get(); }
+  // The folder the store lives in.
+  const std::string& path() const { return options_.path; }
 
  private:
   friend class OverlayView;  // reads into its own buffers
