@@ -119,16 +119,8 @@ grpc::ServerUnaryReactor* ThreadsService::GetThread(grpc::CallbackServerContext*
   if (request->local() || !absl::IsFailedPrecondition(local.status()) || !pool_) {
     return Finish(ctx, local.status());
   }
-  auto* reactor = ctx->DefaultReactor();
-  boost::asio::post(*pool_, [this, caller = *caller, request, response, reactor] {
-    reactor->Finish(ToGrpcStatus(
-        AskOwner(caller, request->thread_key(), [&](auto& stub, grpc::ClientContext* c) {
-          earshot::v1::GetThreadRequest ask = *request;
-          ask.set_local(true);
-          return stub.GetThread(c, ask, response);
-        })));
-  });
-  return reactor;
+  return ForwardToOwner(ctx, *std::move(caller), request, response,
+                        &earshot::v1::Threads::Stub::GetThread);
 }
 
 absl::Status ThreadsService::ListAll(const auth::Caller& caller,
@@ -286,16 +278,8 @@ grpc::ServerUnaryReactor* ThreadsService::Resolve(grpc::CallbackServerContext* c
     return Finish(ctx, thread.status());
   }
   // Another replica owns the thread: it authorizes and resolves.
-  auto* reactor = ctx->DefaultReactor();
-  boost::asio::post(*pool_, [this, caller = *caller, request, response, reactor] {
-    reactor->Finish(ToGrpcStatus(
-        AskOwner(caller, request->thread_key(), [&](auto& stub, grpc::ClientContext* c) {
-          earshot::v1::ResolveRequest ask = *request;
-          ask.set_local(true);
-          return stub.Resolve(c, ask, response);
-        })));
-  });
-  return reactor;
+  return ForwardToOwner(ctx, *std::move(caller), request, response,
+                        &earshot::v1::Threads::Stub::Resolve);
 }
 
 void ThreadsService::Produce(const earshot::v1::Thread& thread,

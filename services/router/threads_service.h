@@ -17,9 +17,11 @@
 #include <set>
 #include <string>
 
+#include "boost/asio/post.hpp"
 #include "boost/asio/thread_pool.hpp"
 #include "earshot/v1/threads.grpc.pb.h"
 #include "services/common/auth/guard.h"
+#include "services/common/base/status.h"
 #include "services/common/kafka/producer.h"
 #include "services/common/store/store.h"
 #include "services/router/erase.h"
@@ -65,6 +67,24 @@ class ThreadsService final : public earshot::v1::Threads::CallbackService {
   absl::Status AskOwner(
       const auth::Caller& caller, const std::string& thread_key,
       const std::function<grpc::Status(earshot::v1::Threads::Stub&, grpc::ClientContext*)>& call);
+  // Asks the owner of `request`'s thread on the pool, as `local` (the owner authorizes the
+  // caller and answers), and finishes the call with its answer. `method` is the stub's method.
+  template <typename Request, typename Response, typename Method>
+  grpc::ServerUnaryReactor* ForwardToOwner(grpc::CallbackServerContext* ctx, auth::Caller caller,
+                                           const Request* request, Response* response,
+                                           Method method) {
+    auto* reactor = ctx->DefaultReactor();
+    boost::asio::post(
+        *pool_, [this, caller = std::move(caller), request, response, reactor, method] {
+          reactor->Finish(ToGrpcStatus(
+              AskOwner(caller, request->thread_key(), [&](auto& stub, grpc::ClientContext* c) {
+                Request ask = *request;
+                ask.set_local(true);
+                return (stub.*method)(c, ask, response);
+              })));
+        });
+    return reactor;
+  }
   // This replica's page of a listing, with each thread's order key.
   absl::Status ListLocal(const earshot::v1::ListThreadsRequest& request,
                          earshot::v1::ListThreadsResponse* response) const;
