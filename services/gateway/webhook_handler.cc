@@ -197,7 +197,7 @@ struct WebhookHandler::Metrics {
 // What a path names: its source (null for none) and, for Telegram and generic sources, the
 // account. `index` is the source's index in the registry, the metrics' route label.
 struct WebhookHandler::Route {
-  std::shared_ptr<const SourceRegistry> sources;  // this request's generation (rotation.h)
+  const SourceRegistry* sources = nullptr;  // this request's generation (rotation.h)
   const WebhookSource* source = nullptr;
   int index = 0;
   std::string account;

@@ -26,16 +26,11 @@ std::vector<std::string> AllSecrets(const SourceRegistry& sources) {
 
 RotatingSources::RotatingSources(std::shared_ptr<const SourceRegistry> sources,
                                  absl::Duration overlap)
-    : overlap_(overlap), current_(std::move(sources)) {}
+    : overlap_(overlap), current_(sources.get()), generations_{std::move(sources)} {}
 
-std::shared_ptr<const SourceRegistry> RotatingSources::current() const {
-  absl::MutexLock lock(&mu_);
-  return current_;
-}
-
-std::shared_ptr<const SourceRegistry> RotatingSources::Previous(absl::Time now) const {
-  absl::MutexLock lock(&mu_);
-  return now < previous_until_ ? previous_ : nullptr;
+const SourceRegistry* RotatingSources::Previous(absl::Time now) const {
+  if (absl::ToUnixNanos(now) >= previous_until_ns_.load(std::memory_order_acquire)) return nullptr;
+  return previous_.load(std::memory_order_acquire);
 }
 
 absl::Status RotatingSources::Verify(int index, const http::Request& request,
@@ -61,16 +56,16 @@ absl::StatusOr<http::Response> RotatingSources::Handshake(
 bool RotatingSources::Rotate(std::shared_ptr<const SourceRegistry> next, absl::Time now) {
   const std::vector<std::string> secrets = AllSecrets(*next);
   absl::MutexLock lock(&mu_);
-  if (secrets == AllSecrets(*current_)) return false;
-  previous_ = std::exchange(current_, std::move(next));
-  previous_until_ = now + overlap_;
-  ++generation_;
+  const SourceRegistry* current = current_.load();
+  if (secrets == AllSecrets(*current)) return false;
+  previous_.store(current, std::memory_order_release);
+  previous_until_ns_.store(absl::ToUnixNanos(now + overlap_), std::memory_order_release);
+  current_.store(next.get(), std::memory_order_release);
+  generations_.push_back(std::move(next));
+  generation_.fetch_add(1);
   return true;
 }
 
-int64_t RotatingSources::generation() const {
-  absl::MutexLock lock(&mu_);
-  return generation_;
-}
+int64_t RotatingSources::generation() const { return generation_.load(); }
 
 }  // namespace earshot::gateway
