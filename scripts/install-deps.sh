@@ -12,6 +12,8 @@ PACKAGES=(
   libspdlog-dev libfmt-dev libssl-dev libcld2-dev libgoogle-perftools-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   kcat nginx-light prometheus-alertmanager tzdata
+  # scripts/check.sh and scripts/fuzz.sh: clang with its sanitizer and libFuzzer runtimes
+  clang libclang-rt-14-dev
   # the format check (tests/format_check.sh)
   clang-format
   # tests/deploy: promtool and the Prometheus server (the Go tools and Helm: scripts/tools.sh)

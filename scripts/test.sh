@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test (unit and integration) with ctest.
-#   scripts/test.sh                 all tests
-#   scripts/test.sh -L unit         only the unit tests (any ctest arguments pass through)
+#   scripts/test.sh                 all tests, then the sanitizer and fuzzing checks that CI runs
+#                                   (scripts/check.sh --ci: ASan+UBSan unit tests, TSan
+#                                   concurrency tests, every fuzz target for 30 s)
+#   scripts/test.sh -L unit         only the unit tests of the plain build (any ctest arguments
+#                                   pass through, and then no sanitizer run follows)
 #   scripts/test.sh -LE real_kafka  everything but the integration tests' runs on real Kafka
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,3 +16,5 @@ cd build
 # brokers' JVMs beside two test binaries made one timing-bound test fail once in five full runs
 # (earshotctl_tail_test.real_kafka), which never failed alone. A second failure fails the run.
 ctest --output-on-failure --timeout 600 -j2 --repeat until-pass:2 "$@"
+cd ..
+if [ $# -eq 0 ]; then scripts/check.sh --ci; fi

@@ -280,7 +280,9 @@ std::optional<absl::Time> TimeOf(Json value, EpochUnit unit) {
     if (value.get_double().get(number) != simdjson::SUCCESS) {
       return std::nullopt;
     }
-    // Fractional epochs (1741171000.5): whole units are exact enough for a timestamp.
+    // Fractional epochs (1741171000.5): whole units are exact enough for a timestamp. A number
+    // beyond int64 is no time at all (and its conversion would be undefined).
+    if (!(number > -9.2e18 && number < 9.2e18)) return std::nullopt;
     return FromEpoch(static_cast<int64_t>(number), unit);
   }
   std::string_view text;

@@ -229,6 +229,29 @@ static absl::StatusOr<std::unique_ptr<Peers>> PeersFromConfig(const Config& conf
   return std::make_unique<Peers>(std::move(o));
 }
 
+// The part of a batch on the partitions one thread applies (partition % lanes): its own view
+// over RocksDB, partition records and output. Lanes touch disjoint keys, since every key starts
+// with its partition, and each lane writes its partitions' state and offsets in one RocksDB
+// write, so a partition's state and offset still commit together. Defined before the
+// constructor, which needs it whole for lanes_.
+struct RouterApp::Lane {
+  explicit Lane(store::Store* store) : view(store) {}
+
+  std::vector<const rd_kafka_message_t*> msgs;
+  std::vector<int32_t> expire;  // partitions to expire idle threads of, this batch
+  store::OverlayView view;
+  PartitionStates partitions;
+  std::vector<kafka::Record> records;
+  std::map<int32_t, absl::Time> newest_received;
+  std::map<int32_t, const rd_kafka_message_t*> last;  // per partition, the last record applied
+  int duplicates = 0;
+  int invalid = 0;
+  int erased = 0;
+  int expired = 0;
+  std::vector<std::pair<std::string, earshot::v1::Priority>> queues;
+  absl::Status commit_status;
+};
+
 RouterApp::RouterApp() : dedup_clock_(std::make_shared<DedupClock>()) {}
 RouterApp::~RouterApp() { Stop(); }
 
@@ -411,28 +434,6 @@ void RouterApp::OnRevoked(int32_t p) {
   absl::MutexLock lock(&mu_);
   owned_.erase(p);
 }
-
-// The part of a batch on the partitions one thread applies (partition % lanes): its own view
-// over RocksDB, partition records and output. Lanes touch disjoint keys, since every key starts
-// with its partition, and each lane writes its partitions' state and offsets in one RocksDB
-// write, so a partition's state and offset still commit together.
-struct RouterApp::Lane {
-  explicit Lane(store::Store* store) : view(store) {}
-
-  std::vector<const rd_kafka_message_t*> msgs;
-  std::vector<int32_t> expire;  // partitions to expire idle threads of, this batch
-  store::OverlayView view;
-  PartitionStates partitions;
-  std::vector<kafka::Record> records;
-  std::map<int32_t, absl::Time> newest_received;
-  std::map<int32_t, const rd_kafka_message_t*> last;  // per partition, the last record applied
-  int duplicates = 0;
-  int invalid = 0;
-  int erased = 0;
-  int expired = 0;
-  std::vector<std::pair<std::string, earshot::v1::Priority>> queues;
-  absl::Status commit_status;
-};
 
 void RouterApp::ForEachLane(std::vector<Lane>& lanes, absl::FunctionRef<void(Lane&)> body) {
   // Lanes without events have nothing to apply or write (a light load's batch of one event).

@@ -188,10 +188,10 @@ void AlertmanagerSink::Run() {
     const bool resend = now >= next_resend;
     if (resend) {
       absl::MutexLock lock(&mu_);
-      for (const auto& [id, a] : active_) {
+      for (const auto& entry : active_) {
         if (std::none_of(batch.begin(), batch.end(),
-                         [&](const auto& b) { return b.alert_id() == id; })) {
-          batch.push_back(a);
+                         [&](const auto& b) { return b.alert_id() == entry.first; })) {
+          batch.push_back(entry.second);
         }
       }
     }

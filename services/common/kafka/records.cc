@@ -21,7 +21,10 @@ std::string_view SourceOf(earshot::v1::Platform platform) {
     return out;
   }();
   const int p = static_cast<int>(platform);
-  return p >= 0 && p < earshot::v1::Platform_ARRAYSIZE ? (*sources)[p] : "/earshot/gateway";
+  // Both branches are string_views: with a std::string on one side the conditional made a
+  // temporary copy, and the view returned pointed into it after it was freed (found by ASan).
+  if (p < 0 || p >= earshot::v1::Platform_ARRAYSIZE) return "/earshot/gateway";
+  return std::string_view((*sources)[p]);
 }
 
 }  // namespace

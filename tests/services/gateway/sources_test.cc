@@ -85,7 +85,8 @@ TEST(SourceRegistryTest, EverySourceAcceptsWhatItSignsAndRefusesOtherSecrets) {
     auto headers = source.Sign({.account = account, .body = body, .now = now});
     ASSERT_TRUE(headers.ok()) << headers.status();
     EXPECT_TRUE(source.CarriesSignature(*headers));
-    for (const auto& [name, value] : *headers) {
+    for (const auto& header : *headers) {
+      const std::string& name = header.first;
       const bool kept = std::ranges::any_of(registry.kept_headers(), [&](const std::string& k) {
         return absl::EqualsIgnoreCase(k, name);
       });
