@@ -182,6 +182,7 @@ absl::Status Process::Start() {
 
   // Not ready until every service has started and registered its own checks.
   health_.AddReadinessCheck("process.started", [this] { return started_.load(); });
+  health_.Export(*registry_);
   http::ServerOptions admin_options;
   admin_options.name = "admin";
   admin_options.addr = config_.GetString("admin.addr", "0.0.0.0:9100");

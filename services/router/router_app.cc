@@ -273,6 +273,8 @@ absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
   options_.changelog_topic = kafka::RouterStateTopic(config);
   store::StoreOptions store_options;
   store_options.path = config.GetString("router.state_dir", ctx.data_dir + "/router");
+  // The changelog holds the state: a corrupt local copy is moved aside and restored from it.
+  store_options.rebuild_if_corrupt = config.GetBool("router.rebuild_corrupt_state", true);
   store_options.block_cache_bytes =
       static_cast<size_t>(config.GetInt("router.block_cache_bytes", 64 << 20));
   store_options.write_buffer_bytes =
@@ -326,6 +328,11 @@ absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
   }
   metrics_ = std::make_unique<Metrics>(ctx.registry);
   metrics_->rules->Set(static_cast<double>(rules->rule_count()));
+  // Every queue the rules name, at 0 before its first event (dashboards show 0, not "no data");
+  // before the loop starts, the only other user of these counters.
+  for (const std::string& queue : rules->queues()) {
+    for (const auto& p : names::kPriorities) metrics_->Queue(queue, p.value);
+  }
 
   // The stateful loop: cooperative-sticky, state restored from the changelog and offsets read
   // from RocksDB on every assignment.
@@ -360,6 +367,7 @@ absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
       std::make_unique<ThreadsService>(std::move(backend), std::move(*peers), ctx.auth);
   grpc.RegisterService(threads_service_.get());
   ctx.health.AddReadinessCheck("router.state", [this] { return runtime_->healthy(); });
+  ctx.health.AddLivenessCheck("router.loop", [this] { return runtime_->alive(); });
   ctx.health.AddReadinessCheck("router.kafka", [this] { return runtime_->producer().reachable(); });
   ctx.health.AddReadinessCheck("router.partitions", [this] { return runtime_->ready(); });
   runtime_->Start();
@@ -428,6 +436,12 @@ absl::StatusOr<std::optional<kafka::StoredPosition>> RouterApp::Position(int32_t
   position.next_offset = state.next_offset();  // right after the last applied record
   if (state.has_last_record()) position.last_record = state.last_record();
   return std::optional<kafka::StoredPosition>(std::move(position));
+}
+
+void RouterApp::OnAssigned(int32_t p) {
+  // Its lag is known from now on (Periodic sets it): 0 until then, not absent. Loop thread.
+  auto& g = metrics_->lag_by_partition[p];
+  if (g == nullptr) g = &metrics_->lag->Add({{"partition", std::to_string(p)}});
 }
 
 void RouterApp::OnRevoked(int32_t p) {

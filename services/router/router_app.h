@@ -81,6 +81,7 @@ class RouterApp final : public Service, private kafka::StatefulProcessor {
   struct Lane;
   // kafka::StatefulProcessor: the router's part of the stateful loop.
   absl::StatusOr<std::optional<kafka::StoredPosition>> Position(int32_t partition) override;
+  void OnAssigned(int32_t partition) override;
   void OnRevoked(int32_t partition) override;
   absl::Status Apply(kafka::StatefulBatch& batch) override;
   absl::Status WriteViews(kafka::StatefulBatch& batch) override;

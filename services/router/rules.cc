@@ -136,6 +136,13 @@ class CompiledRuleSet final : public RuleSet {
   }
 
   size_t rule_count() const override { return rules_.size(); }
+  std::vector<std::string> queues() const override {
+    std::set<std::string> out = {defaults_.queue};
+    for (const Rule& rule : rules_) {
+      if (rule.then.queue) out.insert(*rule.then.queue);
+    }
+    return {out.begin(), out.end()};
+  }
 
  private:
   const Defaults defaults_;

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "earshot/v1/event.pb.h"
@@ -31,6 +32,9 @@ class RuleSet {
 
   virtual earshot::v1::RoutingDecision Decide(const earshot::v1::Event& event) const = 0;
   virtual size_t rule_count() const = 0;
+  // Every queue a decision can name (the default's and the rules'), for metrics that show each
+  // queue at 0 before its first event. Default: none.
+  virtual std::vector<std::string> queues() const { return {}; }
 };
 
 }  // namespace earshot::router

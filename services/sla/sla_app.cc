@@ -16,6 +16,7 @@
 #include "services/common/store/kv_view.h"
 #include "services/common/store/store_metrics.h"
 #include "services/common/store/stored_proto.h"
+#include "services/router/rules.h"
 
 namespace earshot::sla {
 namespace {
@@ -31,6 +32,16 @@ kafka::Record AlertRecord(const earshot::v1::Alert& a, const std::string& topic)
       {fmt::format("{}|{}", a.alert_id(), firing ? "firing" : "resolved"), "/earshot/sla",
        "earshot.v1.Alert",
        a.state() == earshot::v1::ALERT_STATE_RESOLVED ? a.resolved_at() : a.fired_at()});
+}
+
+// The queues the routing rules name (router.rules_file, which a whole stack's config shares), for
+// the per-queue series exported at 0; the default rules' queue when the file is not here.
+std::vector<std::string> KnownQueues(const Config& config) {
+  const std::string file = config.GetString("router.rules_file", "");
+  if (!file.empty()) {
+    if (auto rules = router::RuleSet::LoadFile(file); rules.ok()) return (*rules)->queues();
+  }
+  return router::RuleSet::Default()->queues();
 }
 
 prometheus::Histogram::BucketBoundaries ResponseBuckets() {
@@ -121,6 +132,36 @@ struct SlaApp::Metrics {
                     .Add({});
   }
 
+  // Every label set known before traffic, at 0: the queues the routing rules name, each with
+  // every platform, priority and result, and every alert name and state. Dashboards and rules
+  // then show 0 instead of "no data".
+  void Known(const std::vector<std::string>& queues) {
+    for (const std::string& q : queues) {
+      Cached(first_by_queue, *first_response, {{"queue", q}}, q, ResponseBuckets());
+      Cached(next_by_queue, *next_response, {{"queue", q}}, q, ResponseBuckets());
+      for (const char* result : {"within_target", "breached"}) {
+        Cached(answered_by, *answered, {{"queue", q}, {"result", result}}, q + "|" + result);
+      }
+      for (const auto& platform : names::kPlatforms) {
+        for (const auto& priority : names::kPriorities) {
+          Cached(waiting_by, *waiting,
+                 {{"queue", q},
+                  {"platform", std::string(platform.name)},
+                  {"priority", std::string(priority.name)}},
+                 fmt::format("{}|{}|{}", q, static_cast<int>(platform.value),
+                             static_cast<int>(priority.value)));
+        }
+      }
+    }
+    for (int level = earshot::v1::ALERT_LEVEL_WARNING; level <= earshot::v1::AlertLevel_MAX;
+         ++level) {
+      const std::string name = AlertName(static_cast<earshot::v1::AlertLevel>(level));
+      for (const char* state : {"firing", "resolved"}) {
+        Cached(alerts_by, *alerts, {{"name", name}, {"state", state}}, name + state);
+      }
+    }
+  }
+
   template <typename T>
   static T& Cached(std::map<std::string, T*>& cache, prometheus::Family<T>& family,
                    const std::map<std::string, std::string>& labels, const std::string& key,
@@ -175,6 +216,8 @@ absl::Status SlaApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc)
 
   store::StoreOptions store_options;
   store_options.path = config.GetString("sla.state_dir", ctx.data_dir + "/sla");
+  // The changelog holds the state: a corrupt local copy is moved aside and restored from it.
+  store_options.rebuild_if_corrupt = config.GetBool("sla.rebuild_corrupt_state", true);
   store_options.block_cache_bytes =
       static_cast<size_t>(config.GetInt("sla.block_cache_bytes", 64 << 20));
   store_options.write_buffer_bytes =
@@ -232,6 +275,7 @@ absl::Status SlaApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc)
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
   metrics_ = std::make_unique<Metrics>(ctx.registry);
+  metrics_->Known(KnownQueues(config));
   metrics_->policies->Set(static_cast<double>(policies->size()));
   alertmanager_ = std::make_unique<AlertmanagerSink>(am, ctx.registry, *clock_);
 
@@ -246,6 +290,7 @@ absl::Status SlaApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc)
   runtime_ = std::move(*made);
 
   ctx.health.AddReadinessCheck("sla.state", [this] { return runtime_->healthy(); });
+  ctx.health.AddLivenessCheck("sla.loop", [this] { return runtime_->alive(); });
   ctx.health.AddReadinessCheck("sla.kafka", [this] { return runtime_->producer().reachable(); });
   ctx.health.AddReadinessCheck("sla.partitions", [this] { return runtime_->ready(); });
   alertmanager_->Start();
@@ -342,6 +387,9 @@ absl::StatusOr<std::optional<kafka::StoredPosition>> SlaApp::Position(int32_t p)
 }
 
 void SlaApp::OnAssigned(int32_t p) {
+  // Its lag is known from now on (Periodic sets it): 0 until then, not absent.
+  Metrics::Cached(metrics_->lag_by, *metrics_->lag, {{"partition", std::to_string(p)}},
+                  std::to_string(p));
   earshot::v1::SlaPartitionState state;
   if (auto v = store_->Get(kPartitions, PartitionPrefix(p)); v.ok() && v->has_value()) {
     store::ParseStored(&state, **v, "SLA partition record");

@@ -51,6 +51,7 @@
 #include "services/common/kafka/records.h"
 #include "services/common/store/store.h"
 #include "services/router/router_core.h"
+#include "tests/integration/router_child.h"
 #include "tests/integration/test_folder.h"
 #include "tests/integration/test_kafka.h"
 #include "tests/support/care_stream.h"
@@ -203,53 +204,6 @@ class RoutedReader {
   std::vector<std::string> problems_ ABSL_GUARDED_BY(mu_);
   int64_t records_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread thread_;
-};
-
-// ---------------------------------------------------------------------------------------------
-// The router as a child process.
-
-using testing::MetricByLabel;
-using testing::MetricSum;
-
-class RouterChild : public testing::EarshotChild {
- public:
-  RouterChild(std::string data_dir, std::string log, std::string config,
-              std::vector<std::string> env)
-      : EarshotChild(EARSHOT_BINARY, "router", std::move(data_dir), std::move(log),
-                     std::move(config), std::move(env)) {}
-
-  void Start() {
-    auto st = EarshotChild::Start();
-    ASSERT_TRUE(st.ok()) << st;
-  }
-
-  struct CaughtUp {
-    double consumed = 0;  // records this process consumed
-    absl::Time since;     // first seen caught up (the metrics lag up to 2 s behind)
-  };
-  // Waits until this router owns every partition, reports no lag on any, and has consumed
-  // nothing more for longer than two metric refreshes (the router refreshes every 2 s).
-  std::optional<CaughtUp> WaitCaughtUp(absl::Duration timeout) {
-    const absl::Time deadline = absl::Now() + timeout;
-    std::optional<absl::Time> quiet_since;
-    double quiet_total = -1;
-    while (absl::Now() < deadline && running()) {
-      const std::string m = Metrics();
-      const double owned = MetricSum(m, "earshot_router_owned_partitions");
-      const auto lag = MetricByLabel(m, "earshot_router_consumer_lag", "partition");
-      const double total = MetricSum(m, "earshot_router_events_total");
-      bool caught_up = !m.empty() && owned == kPartitions && lag.size() == kPartitions;
-      for (const auto& [_, v] : lag) caught_up = caught_up && v == 0;
-      if (!caught_up || total != quiet_total || !quiet_since) {
-        quiet_since = caught_up ? std::optional<absl::Time>(absl::Now()) : std::nullopt;
-        quiet_total = total;
-      } else if (absl::Now() - *quiet_since >= absl::Milliseconds(4500)) {
-        return CaughtUp{total, *quiet_since};
-      }
-      absl::SleepFor(absl::Milliseconds(250));
-    }
-    return std::nullopt;
-  }
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -434,7 +388,8 @@ class RouterCrashTest : public ::testing::Test {
       std::erase_if(env, [&](const std::string& d) { return d.starts_with(name); });
       env.push_back(e);
     }
-    return std::make_unique<RouterChild>(data_dir, dir_ + "/" + log_name, config, std::move(env));
+    return std::make_unique<RouterChild>(data_dir, dir_ + "/" + log_name, config, std::move(env),
+                                         kPartitions);
   }
 
   // Writes the stream to earshot.events.v1 as the gateway would; returns the end offset of

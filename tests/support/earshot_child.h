@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -103,6 +104,11 @@ class EarshotChild {
     }
     if (pid_ == 0) {
       prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the parent
+      if (file_size_limit_ > 0) {
+        signal(SIGXFSZ, SIG_IGN);  // kept across exec
+        const rlimit limit{file_size_limit_, file_size_limit_};
+        setrlimit(RLIMIT_FSIZE, &limit);
+      }
       dup2(fd, 1);
       dup2(fd, 2);
       execve(argv[0], argv.data(), envp.data());
@@ -111,6 +117,10 @@ class EarshotChild {
     close(fd);
     return absl::OkStatus();
   }
+
+  // Limits the size of every file the next Start()'s process writes (RLIMIT_FSIZE), as a full
+  // disk would: a write past it fails with EFBIG instead of raising SIGXFSZ. 0: no limit.
+  void set_file_size_limit(uint64_t bytes) { file_size_limit_ = bytes; }
 
   void Kill(int sig) {
     if (pid_ > 0) kill(pid_, sig);
@@ -215,6 +225,7 @@ class EarshotChild {
   std::string config_;
   std::vector<std::string> env_;
   pid_t pid_ = -1;
+  uint64_t file_size_limit_ = 0;
   size_t log_start_ = 0;
   int admin_port_ = 0;
 };

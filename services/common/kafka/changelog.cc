@@ -338,6 +338,9 @@ absl::StatusOr<int64_t> Changelog::Apply(Consumer& reader, int32_t partition, in
           options_.topic, partition, next, target, absl::FormatDuration(options_.read_timeout)));
       break;
     }
+    // Only a restore (reader_, on the owner's loop) is the loop's progress; a standby's catch-up
+    // runs on its own thread.
+    if (options_.on_progress && &reader == reader_.get()) options_.on_progress();
     auto got = reader.Poll(options_.restore_batch, absl::Milliseconds(100));
     if (!got.ok()) {
       status = got.status();

@@ -29,6 +29,7 @@
 // written, and those before the local write: a crash in between repeats output (at-least-once,
 // stable ids), never loses it, and the state of a partition is exactly once wherever it moves.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -72,6 +73,9 @@ struct ChangelogOptions {
                                                     // a return, is dropped after it
   prometheus::Registry* registry = nullptr;         // may be null: no metrics
   std::string metrics_prefix = "earshot";
+  // Called while a restore reads (each poll), so that a long restore counts as progress for
+  // the owner's liveness; may be empty.
+  std::function<void()> on_progress;
 };
 
 // A partition's checkpoint, as stored.

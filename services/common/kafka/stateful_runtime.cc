@@ -131,6 +131,8 @@ absl::Status RuntimeSettingsFromConfig(const Config& config, const std::string& 
       config.GetDuration("kafka.transaction_timeout", o->producer.transaction_timeout);
   o->standby_replicas = static_cast<int>(config.GetInt(service + ".standby_replicas", 0));
   o->standby_interval = config.GetDuration(service + ".standby_interval", o->standby_interval);
+  o->liveness_grace = config.GetDuration(service + ".liveness_grace", o->liveness_grace);
+  o->stall_timeout = config.GetDuration(service + ".stall_timeout", o->stall_timeout);
   o->logger = service;
   o->registry = registry;
   o->metrics_prefix = metrics;
@@ -163,6 +165,7 @@ absl::StatusOr<std::unique_ptr<StatefulRuntime>> StatefulRuntime::Create(
   std::unique_ptr<StatefulRuntime> rt(new StatefulRuntime());
   rt->options_ = std::move(options);
   rt->processor_ = processor;
+  rt->store_ = store;
   auto& o = rt->options_;
   if (o.registry != nullptr)
     rt->metrics_ = std::make_unique<Metrics>(*o.registry, o.metrics_prefix);
@@ -229,6 +232,7 @@ absl::StatusOr<std::unique_ptr<StatefulRuntime>> StatefulRuntime::Create(
   // The changelog of an aborted transaction is never applied.
   changelog.consumer.extra["isolation.level"] = "read_committed";
   changelog.transactional = rt->exactly_once_;
+  changelog.on_progress = [self] { self->progress_ns_ = absl::ToUnixNanos(absl::Now()); };
   RecordSink* seed =
       rt->seed_sink_ ? rt->seed_sink_.get() : static_cast<RecordSink*>(rt->producer_.get());
   auto made = Changelog::Create(std::move(changelog), store, seed, rt->consumer_->cluster_id());
@@ -391,7 +395,17 @@ void StatefulRuntime::Loop() {
   }
 }
 
+bool StatefulRuntime::alive() const {
+  const int64_t now = absl::ToUnixNanos(absl::Now());
+  const int64_t grace = absl::ToInt64Nanoseconds(options_.liveness_grace);
+  if (const int64_t at = fatal_ns_.load(); at != 0) return now - at < grace;
+  if (const int64_t at = failing_since_ns_.load(); at != 0 && now - at >= grace) return false;
+  const int64_t progress = progress_ns_.load();
+  return progress == 0 || now - progress < absl::ToInt64Nanoseconds(options_.stall_timeout);
+}
+
 bool StatefulRuntime::Step() {
+  progress_ns_ = absl::ToUnixNanos(absl::Now());
   StatefulBatch batch;
   batch.records = consumer_->PollBatch(processor_->PollWait());
   {
@@ -409,12 +423,23 @@ bool StatefulRuntime::Step() {
   const absl::Status applied = processor_->Apply(batch);
   if (metrics_) metrics_->Observe("apply", applying);
   if (!applied.ok()) {
+    // A batch that fails again and again (a poisoned record, a state read that fails) keeps
+    // the loop turning without progress: liveness (alive()) ends after liveness_grace.
+    int64_t none = 0;
+    failing_since_ns_.compare_exchange_strong(none, absl::ToUnixNanos(absl::Now()));
+    if (absl::IsDataLoss(applied)) {
+      // The local state returned what it cannot use (a checksum failure, a stored value that
+      // does not parse): retrying reads the same. Stop; the restart rebuilds it.
+      Fatal(applied);
+      return false;
+    }
     log::Error(options_.logger, "batch not applied; retried", {{"error", applied.ToString()}});
     consumer_->Rewind(batch.first_offset);
     processor_->Failed(batch);
     if (metrics_) metrics_->retried->Increment();
     return false;
   }
+  failing_since_ns_ = 0;
   if (batch.records.empty() && batch.output.empty() && !HasWrites(batch)) return true;
   if (auto st = Commit(batch); !st.ok()) {
     consumer_->Rewind(batch.first_offset);  // nothing of it is committed
@@ -526,12 +551,17 @@ void StatefulRuntime::AbortTransaction(const std::vector<std::map<int32_t, int64
 }
 
 void StatefulRuntime::Fatal(const absl::Status& status) {
+  if (absl::IsDataLoss(status) && store_ != nullptr) store_->MarkCorrupt(status);
   log::Error(options_.logger,
              absl::IsFailedPrecondition(status)
                  ? "the batch producer is fenced or failed for good (another replica with the "
                    "same instance id?); stopping"
+             : absl::IsDataLoss(status)
+                 ? "state store corrupt; stopping (it is rebuilt from the changelog at the next "
+                   "start)"
                  : "state write failed; stopping",
              {{"error", status.ToString()}});
+  fatal_ns_ = absl::ToUnixNanos(absl::Now());
   healthy_ = false;
   stop_ = true;
 }

@@ -107,6 +107,11 @@ struct StatefulRuntimeOptions {
   // standby_replicas members before them in that order. 0: none.
   int standby_replicas = 0;
   absl::Duration standby_interval = absl::Seconds(1);
+  // Liveness (alive()): how long the loop may stay stopped by a fatal error, or keep failing to
+  // apply a batch (a poisoned one), before the process should be restarted; and how long one
+  // step may take (a wait on Kafka, a restore reads on) before the loop counts as stuck.
+  absl::Duration liveness_grace = absl::Seconds(60);
+  absl::Duration stall_timeout = absl::Minutes(5);
   std::string logger = "stateful";
   prometheus::Registry* registry = nullptr;  // may be null: no metrics
   std::string metrics_prefix = "earshot";
@@ -162,6 +167,11 @@ class StatefulRuntime {
   bool ready() const;
   // False after an error that stops the loop (a failed local write, a fenced producer).
   bool healthy() const { return healthy_.load(); }
+  // Liveness: false once the loop has been stopped by such an error, or has failed to apply
+  // every batch since, for longer than liveness_grace, or once one step has run longer than
+  // stall_timeout without progress. A restart is the way out (a corrupt store is then moved
+  // aside and rebuilt from the changelog, see store::StoreOptions).
+  bool alive() const;
   bool exactly_once() const { return exactly_once_; }
   int partition_count() const { return consumer_->partition_count(); }
   const std::string& cluster_id() const { return consumer_->cluster_id(); }
@@ -194,6 +204,7 @@ class StatefulRuntime {
   StatefulRuntimeOptions options_;
   bool exactly_once_ = false;
   StatefulProcessor* processor_ = nullptr;
+  store::Store* store_ = nullptr;
   std::unique_ptr<Producer> producer_;
   std::unique_ptr<RecordSink> seed_sink_;  // seeds a changelog in a transaction of its own
   std::unique_ptr<StatefulConsumer> consumer_;
@@ -205,6 +216,11 @@ class StatefulRuntime {
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> healthy_{true};
+  // Liveness, in absl::ToUnixNanos: when the current step began or last made progress, when
+  // the loop stopped on a fatal error, and when the batches began failing (0: none).
+  std::atomic<int64_t> progress_ns_{0};
+  std::atomic<int64_t> fatal_ns_{0};
+  std::atomic<int64_t> failing_since_ns_{0};
   std::thread loop_;
   absl::Notification stop_standby_;
   std::thread standby_;

@@ -1,8 +1,15 @@
 #include "services/common/store/store.h"
 
+#include <sys/statvfs.h>
+
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "fmt/format.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/filter_policy.h"
@@ -26,7 +33,58 @@ absl::Status FromRocks(const rocksdb::Status& status, std::string_view context) 
   return absl::InternalError(msg);
 }
 
+namespace {
+
+constexpr char kCorruptMarker[] = "EARSHOT_CORRUPT";
+
+// Renames a corrupt store out of the way, keeping it for inspection.
+absl::Status MoveAside(const std::string& path, const std::string& why) {
+  const std::string aside =
+      path + ".corrupt-" + absl::FormatTime("%Y%m%dT%H%M%SZ", absl::Now(), absl::UTCTimeZone());
+  std::error_code ec;
+  std::filesystem::rename(path, aside, ec);
+  if (ec) {
+    return absl::DataLossError(
+        fmt::format("state store {} is corrupt ({}) and cannot be moved "
+                    "aside to {}: {}",
+                    path, why, aside, ec.message()));
+  }
+  log::Error("store", "state store corrupt: moved aside, rebuilding it from the changelog",
+             {{"path", path}, {"moved_to", aside}, {"error", why}});
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void Store::MarkCorrupt(const absl::Status& why) {
+  std::ofstream out(options_.path + "/" + kCorruptMarker, std::ios::trunc);
+  out << why.ToString() << "\n";
+  log::Error("store", "state store marked corrupt; it is rebuilt at the next start",
+             {{"path", options_.path}, {"error", why.ToString()}});
+}
+
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
+  if (options.rebuild_if_corrupt) {
+    const std::string marker = options.path + "/" + kCorruptMarker;
+    std::ifstream in(marker);
+    if (in) {
+      std::string why((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (auto st = MoveAside(options.path, why.empty() ? "marked corrupt" : why); !st.ok()) {
+        return st;
+      }
+    }
+  }
+  auto opened = OpenOnce(options);
+  if (opened.ok() || !options.rebuild_if_corrupt || !absl::IsDataLoss(opened.status())) {
+    return opened;
+  }
+  if (auto st = MoveAside(options.path, std::string(opened.status().message())); !st.ok()) {
+    return st;
+  }
+  return OpenOnce(std::move(options));
+}
+
+absl::StatusOr<std::unique_ptr<Store>> Store::OpenOnce(StoreOptions options) {
   std::unique_ptr<Store> s(new Store());
   s->options_ = std::move(options);
   s->statistics_ = rocksdb::CreateDBStatistics();
@@ -177,6 +235,11 @@ StoreStats Store::Stats() {
   s.block_cache_misses = statistics_->getTickerCount(rocksdb::BLOCK_CACHE_MISS);
   s.write_stall_micros = statistics_->getTickerCount(rocksdb::STALL_MICROS);
   s.block_cache_usage_bytes = cache_->GetUsage();
+  struct statvfs fs {};
+  if (statvfs(options_.path.c_str(), &fs) == 0) {
+    s.disk_free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+    s.disk_size_bytes = static_cast<uint64_t>(fs.f_blocks) * fs.f_frsize;
+  }
   return s;
 }
 

@@ -41,6 +41,10 @@ struct StoreOptions {
   std::size_t write_buffer_bytes = 32 << 20;  // per column family
   int max_open_files = 512;
   bool sync_writes = false;  // the WAL survives a process crash either way
+  // A store RocksDB finds corrupt at open, or that MarkCorrupt() marked, is renamed to
+  // "<path>.corrupt-<UTC time>" and an empty one opened in its place, for an owner that
+  // rebuilds its state from elsewhere (the changelog). Otherwise such an open fails.
+  bool rebuild_if_corrupt = false;
 };
 
 // The RocksDB figures an operator watches.
@@ -53,6 +57,9 @@ struct StoreStats {
   uint64_t estimated_keys = 0;
   uint64_t memtable_bytes = 0;
   uint64_t block_cache_usage_bytes = 0;
+  // The filesystem holding the store: what an unprivileged process may still write, and all.
+  uint64_t disk_free_bytes = 0;
+  uint64_t disk_size_bytes = 0;
 };
 
 class Store {
@@ -82,8 +89,12 @@ class Store {
   rocksdb::DB* rocksdb_for_tools() { return db_.get(); }
   // The folder the store lives in.
   const std::string& path() const { return options_.path; }
+  // Records that the store returned data it cannot use (a checksum failure, a stored value that
+  // does not parse): the next Open with rebuild_if_corrupt moves it aside.
+  void MarkCorrupt(const absl::Status& why);
 
  private:
+  static absl::StatusOr<std::unique_ptr<Store>> OpenOnce(StoreOptions options);
   friend class OverlayView;  // reads into its own buffers
   rocksdb::DB* db() { return db_.get(); }
   Store() = default;

@@ -17,6 +17,8 @@ StoreMetrics::StoreMetrics(prometheus::Registry& registry, std::string_view serv
   cache_usage_ = gauge("block_cache_usage_bytes", "Memory held by the block cache");
   memtable_ = gauge("memtable_bytes", "Memory held by memtables");
   stall_ = gauge("write_stall_seconds", "Time writes were stalled by RocksDB since start");
+  disk_free_ = gauge("disk_free_bytes", "Free bytes of the filesystem holding the state folder");
+  disk_size_ = gauge("disk_size_bytes", "Size of the filesystem holding the state folder");
 }
 
 void StoreMetrics::Update(const StoreStats& s) {
@@ -27,6 +29,8 @@ void StoreMetrics::Update(const StoreStats& s) {
   cache_usage_->Set(static_cast<double>(s.block_cache_usage_bytes));
   memtable_->Set(static_cast<double>(s.memtable_bytes));
   stall_->Set(static_cast<double>(s.write_stall_micros) / 1e6);
+  disk_free_->Set(static_cast<double>(s.disk_free_bytes));
+  disk_size_->Set(static_cast<double>(s.disk_size_bytes));
 }
 
 }  // namespace earshot::store

@@ -23,6 +23,8 @@ class StoreMetrics {
   prometheus::Gauge* cache_usage_;
   prometheus::Gauge* memtable_;
   prometheus::Gauge* stall_;
+  prometheus::Gauge* disk_free_;
+  prometheus::Gauge* disk_size_;
 };
 
 }  // namespace earshot::store

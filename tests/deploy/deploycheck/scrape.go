@@ -128,6 +128,27 @@ func httpStatus(u string) int {
 	return resp.StatusCode
 }
 
+// exportedNames: the sample names of a Prometheus text exposition (histograms as their
+// _bucket, _sum and _count series), or none when it does not answer.
+func exportedNames(u string) map[string]bool {
+	names := map[string]bool{}
+	resp, err := httpClient.Get(u)
+	if err != nil {
+		return names
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if i := strings.IndexAny(line, "{ "); i > 0 {
+			names[line[:i]] = true
+		}
+	}
+	return names
+}
+
 // postGeneric sends one Standard Webhooks-signed event to /webhooks/generic/reviews.
 func postGeneric(httpPort int, id string, event map[string]interface{}, badSignature bool) (int, error) {
 	body, _ := json.Marshal(event)
@@ -328,6 +349,18 @@ scrape_configs:
 
 	var c checker
 	check := c.check
+
+	// Before any traffic: every earshot metric the rules and the dashboard use is exported, its
+	// known label values at 0, so that panels and rules show 0 instead of "no data".
+	var idle []string
+	exported := exportedNames(admin + "/metrics")
+	for n, where := range used {
+		if strings.HasPrefix(n, "earshot_") && !recorded[n] && !exported[n] {
+			idle = append(idle, fmt.Sprintf("%s (used by %s)", n, strings.Join(where, "; ")))
+		}
+	}
+	sort.Strings(idle)
+	check(len(idle) == 0, "every earshot metric the rules and the dashboard use is exported before any traffic", idle...)
 
 	// The image's HEALTHCHECK script, against this earshot and against a closed port.
 	hcEnv := append(append([]string(nil), env...), fmt.Sprintf("EARSHOT_ADMIN_ADDR=0.0.0.0:%d", adminPort))
