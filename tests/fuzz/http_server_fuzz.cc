@@ -10,7 +10,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <thread>
@@ -74,7 +77,30 @@ std::string Exchange(int port, const uint8_t* data, size_t size) {
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   timeval tv{5, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) std::abort();
+  // A refused or failed connect is retried briefly (the listener's backlog is shared with the
+  // inputs before); one that never succeeds means the server stopped accepting.
+  // Each connection from another loopback source address (127.0.0.2 up): every address has its
+  // own ephemeral ports, so the TIME_WAITs of earlier inputs never exhaust them.
+  static std::atomic<uint32_t> next_source{0};
+  auto bind_source = [&] {
+    sockaddr_in src{};
+    src.sin_family = AF_INET;
+    src.sin_addr.s_addr = htonl((127u << 24) | (2 + next_source.fetch_add(1) % 60000));
+    ::bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof(src));
+  };
+  bind_source();
+  int attempts = 0;
+  while (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    if (++attempts == 200) {
+      std::fprintf(stderr, "connect to the server failed: %s\n", std::strerror(errno));
+      std::abort();
+    }
+    ::close(fd);
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    bind_source();
+    ::usleep(10000);
+  }
   size_t off = 0;
   while (off < size) {
     ssize_t n = ::send(fd, data + off, size - off, MSG_NOSIGNAL);
