@@ -104,7 +104,14 @@ class RoutedReader {
     auto consumer = kafka::Consumer::Create(o);
     EXPECT_TRUE(consumer.ok()) << consumer.status();
     consumer_ = std::move(*consumer);
-    auto st = consumer_->AssignAll(topic);
+    // A topic just created may not be in the broker's metadata yet (real Kafka under load):
+    // asked again for up to 30 s.
+    absl::Status st;
+    for (int attempt = 0; attempt < 150; ++attempt) {
+      st = consumer_->AssignAll(topic);
+      if (st.ok()) break;
+      absl::SleepFor(absl::Milliseconds(200));
+    }
     EXPECT_TRUE(st.ok()) << st;
     // The log's end including open transactions: a killed router's transaction holds the
     // read_committed end (the last stable offset) back until Kafka aborts it, and what later
@@ -253,7 +260,7 @@ absl::StatusOr<std::unique_ptr<store::Store>> OpenRouterStore(const std::string&
   store::StoreOptions o;
   o.path = path;
   o.column_families = router::ColumnFamilies(nullptr);  // no dedup filter: only reading
-  o.column_families.push_back({"changelog"});  // the changelog's checkpoints
+  o.column_families.push_back({"changelog"});           // the changelog's checkpoints
   return store::Store::Open(o);
 }
 

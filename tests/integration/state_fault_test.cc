@@ -83,7 +83,8 @@ class StateFaultTest : public ::testing::Test {
       ASSERT_TRUE(admin.ok());
       std::vector<kafka::NewTopic> news;
       for (const auto& t : topics) {
-        news.push_back({t, kPartitions, -1, {}});
+        // As the services check at start: a topic takes a whole webhook (http.body_limit_bytes).
+        news.push_back({t, kPartitions, -1, {{"max.message.bytes", "4259840"}}});
         if (t.ends_with(".state.v1")) news.back().configs["cleanup.policy"] = "compact";
       }
       ASSERT_TRUE((*admin)->CreateTopics(news, absl::Seconds(30)).ok());
