@@ -143,14 +143,8 @@ struct SlaApp::Metrics {
         Cached(answered_by, *answered, {{"queue", q}, {"result", result}}, q + "|" + result);
       }
       for (const auto& platform : names::kPlatforms) {
-        for (const auto& priority : names::kPriorities) {
-          Cached(waiting_by, *waiting,
-                 {{"queue", q},
-                  {"platform", std::string(platform.name)},
-                  {"priority", std::string(priority.name)}},
-                 fmt::format("{}|{}|{}", q, static_cast<int>(platform.value),
-                             static_cast<int>(priority.value)));
-        }
+        for (const auto& priority : names::kPriorities)
+          Waiting({q, platform.value, priority.value});
       }
     }
     for (int level = earshot::v1::ALERT_LEVEL_WARNING; level <= earshot::v1::AlertLevel_MAX;
@@ -160,6 +154,15 @@ struct SlaApp::Metrics {
         Cached(alerts_by, *alerts, {{"name", name}, {"state", state}}, name + state);
       }
     }
+  }
+
+  // The waiting-conversations gauge of one queue, platform and priority.
+  prometheus::Gauge& Waiting(const WaitingKey& k) {
+    return Cached(waiting_by, *waiting,
+                  {{"queue", k.queue},
+                   {"platform", std::string(names::Platform(k.platform))},
+                   {"priority", std::string(names::Priority(k.priority))}},
+                  k.Encode());
   }
 
   template <typename T>
@@ -289,10 +292,7 @@ absl::Status SlaApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& grpc)
   if (!made.ok()) return made.status();
   runtime_ = std::move(*made);
 
-  ctx.health.AddReadinessCheck("sla.state", [this] { return runtime_->healthy(); });
-  ctx.health.AddLivenessCheck("sla.loop", [this] { return runtime_->alive(); });
-  ctx.health.AddReadinessCheck("sla.kafka", [this] { return runtime_->producer().reachable(); });
-  ctx.health.AddReadinessCheck("sla.partitions", [this] { return runtime_->ready(); });
+  runtime_->AddHealthChecks(ctx.health, "sla");
   alertmanager_->Start();
   runtime_->Start();
   log::Info(kLogger, "started",
@@ -663,18 +663,7 @@ void SlaApp::Periodic() {
   // Every label set seen so far is updated, so a queue that emptied shows 0.
   for (auto& [k, g] : metrics_->waiting_by) g->Set(0);
   for (const auto& [k, n] : waiting) {
-    // "<queue>|<platform enum>|<priority enum>"
-    const auto a = k.find('|');
-    const auto b = k.find('|', a + 1);
-    const std::string queue = k.substr(0, a);
-    const auto platform = static_cast<earshot::v1::Platform>(std::stoi(k.substr(a + 1, b - a - 1)));
-    const auto priority = static_cast<earshot::v1::Priority>(std::stoi(k.substr(b + 1)));
-    Metrics::Cached(metrics_->waiting_by, *metrics_->waiting,
-                    {{"queue", queue},
-                     {"platform", std::string(names::Platform(platform))},
-                     {"priority", std::string(names::Priority(priority))}},
-                    k)
-        .Set(static_cast<double>(n));
+    metrics_->Waiting(WaitingKey::Decode(k)).Set(static_cast<double>(n));
   }
   metrics_->open_clocks->Set(static_cast<double>(open));
   metrics_->oldest->Set(oldest == absl::InfiniteFuture()

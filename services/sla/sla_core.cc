@@ -2,8 +2,10 @@
 
 #include <algorithm>
 
+#include "absl/strings/numbers.h"
 #include "fmt/format.h"
 #include "services/common/base/proto_time.h"
+#include "services/common/base/strings.h"
 #include "services/common/store/store.h"
 #include "services/common/store/stored_proto.h"
 
@@ -33,8 +35,7 @@ std::string WaitKey(int32_t partition, absl::Time at, std::string_view thread_ke
 }
 
 std::string CountKey(const SlaClock& c) {
-  return fmt::format("{}|{}|{}", c.queue(), static_cast<int>(c.platform()),
-                     static_cast<int>(c.priority()));
+  return WaitingKey{c.queue(), c.platform(), c.priority()}.Encode();
 }
 
 // The levels of a clock in firing order, with their times.
@@ -92,6 +93,21 @@ std::vector<store::ColumnFamily> ColumnFamilies() {
 
 std::string TimerKey(int32_t partition, absl::Time at, std::string_view thread_key) {
   return WaitKey(partition, at, thread_key);
+}
+
+std::string WaitingKey::Encode() const {
+  return fmt::format("{}|{}|{}", queue, static_cast<int>(platform), static_cast<int>(priority));
+}
+
+WaitingKey WaitingKey::Decode(std::string_view key) {
+  const auto a = key.find('|');
+  const auto b = key.find('|', a + 1);
+  int platform = 0;
+  int priority = 0;
+  (void)absl::SimpleAtoi(ToAbsl(key.substr(a + 1, b - a - 1)), &platform);
+  (void)absl::SimpleAtoi(ToAbsl(key.substr(b + 1)), &priority);
+  return {std::string(key.substr(0, a)), static_cast<earshot::v1::Platform>(platform),
+          static_cast<earshot::v1::Priority>(priority)};
 }
 
 const char* AlertName(AlertLevel level) {

@@ -82,4 +82,14 @@ earshot::v1::Alert MakeAlert(const earshot::v1::SlaClock& clock, earshot::v1::Al
                              absl::Time now);
 const char* AlertName(earshot::v1::AlertLevel level);
 
+// The key of SlaPartitionState.waiting: "<queue>|<platform enum>|<priority enum>".
+struct WaitingKey {
+  std::string queue;
+  earshot::v1::Platform platform = earshot::v1::PLATFORM_UNSPECIFIED;
+  earshot::v1::Priority priority = earshot::v1::PRIORITY_UNSPECIFIED;
+
+  std::string Encode() const;
+  static WaitingKey Decode(std::string_view key);
+};
+
 }  // namespace earshot::sla
