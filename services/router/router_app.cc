@@ -366,10 +366,7 @@ absl::Status RouterApp::Start(const ServiceContext& ctx, grpc::ServerBuilder& gr
   threads_service_ =
       std::make_unique<ThreadsService>(std::move(backend), std::move(*peers), ctx.auth);
   grpc.RegisterService(threads_service_.get());
-  ctx.health.AddReadinessCheck("router.state", [this] { return runtime_->healthy(); });
-  ctx.health.AddLivenessCheck("router.loop", [this] { return runtime_->alive(); });
-  ctx.health.AddReadinessCheck("router.kafka", [this] { return runtime_->producer().reachable(); });
-  ctx.health.AddReadinessCheck("router.partitions", [this] { return runtime_->ready(); });
+  runtime_->AddHealthChecks(ctx.health, "router");
   runtime_->Start();
   log::Info(kLogger, "started",
             {{"rules", static_cast<int64_t>(rules->rule_count())},

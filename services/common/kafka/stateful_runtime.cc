@@ -404,6 +404,13 @@ bool StatefulRuntime::alive() const {
   return progress == 0 || now - progress < absl::ToInt64Nanoseconds(options_.stall_timeout);
 }
 
+void StatefulRuntime::AddHealthChecks(Health& health, const std::string& service) {
+  health.AddReadinessCheck(service + ".state", [this] { return healthy(); });
+  health.AddLivenessCheck(service + ".loop", [this] { return alive(); });
+  health.AddReadinessCheck(service + ".kafka", [this] { return producer_->reachable(); });
+  health.AddReadinessCheck(service + ".partitions", [this] { return ready(); });
+}
+
 bool StatefulRuntime::Step() {
   progress_ns_ = absl::ToUnixNanos(absl::Now());
   StatefulBatch batch;

@@ -43,6 +43,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "services/common/base/config.h"
+#include "services/common/base/metrics.h"
 #include "services/common/kafka/changelog.h"
 #include "services/common/kafka/producer.h"
 #include "services/common/kafka/stateful_consumer.h"
@@ -172,6 +173,10 @@ class StatefulRuntime {
   // stall_timeout without progress. A restart is the way out (a corrupt store is then moved
   // aside and rebuilt from the changelog, see store::StoreOptions).
   bool alive() const;
+  // Registers the runtime's checks under `service` ("router", "sla"): readiness
+  // <service>.state (healthy), <service>.kafka (the producer reaches Kafka), <service>.partitions
+  // (ready), and liveness <service>.loop (alive).
+  void AddHealthChecks(Health& health, const std::string& service);
   bool exactly_once() const { return exactly_once_; }
   int partition_count() const { return consumer_->partition_count(); }
   const std::string& cluster_id() const { return consumer_->cluster_id(); }
