@@ -20,11 +20,11 @@
 #include "earshot/v1/threads.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
-#include "rocksdb/db.h"
 #include "services/common/kafka/stateful_consumer.h"
 #include "services/router/router_app.h"
 #include "services/sla/sla_app.h"
 #include "tests/integration/stack.h"
+#include "tests/support/rocksdb_read_only.h"
 
 namespace earshot {
 namespace {
@@ -89,24 +89,10 @@ std::map<std::string, std::string> Latest(TestStack& stack, const std::string& t
 std::vector<std::string> RocksDbContents(const std::string& dir) {
   std::vector<std::string> out;
   for (const char* service : {"router", "sla"}) {
-    const std::string path = dir + "/" + service;
-    std::vector<std::string> names;
-    EXPECT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &names).ok()) << path;
-    std::vector<rocksdb::ColumnFamilyDescriptor> families;
-    for (const auto& n : names) families.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    auto st = rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), path, families, &handles, &raw);
-    EXPECT_TRUE(st.ok()) << path << ": " << st.ToString();
-    if (!st.ok()) continue;
-    std::unique_ptr<rocksdb::DB> db(raw);
-    for (auto* h : handles) {
-      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), h));
-      for (it->SeekToFirst(); it->Valid(); it->Next()) {
-        out.push_back(it->key().ToString() + "=" + it->value().ToString());
-      }
-      EXPECT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
-    }
+    testing::VisitRocksDb(dir + "/" + service,
+                          [&](const std::string&, std::string_view key, std::string_view value) {
+                            out.push_back(std::string(key) + "=" + std::string(value));
+                          });
   }
   return out;
 }

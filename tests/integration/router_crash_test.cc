@@ -341,30 +341,16 @@ class RouterCrashTest : public ::testing::Test {
     topics.push_back("g-clean.state.v1");
     topics.push_back("g-crash.state.v1");
     topics.push_back("g-static.state.v1");
-    if (earshot::testing::TestKafka::Real()) {
-      // The cluster has no topics before a test (test_kafka.h); these take a whole webhook.
-      bootstrap_ = earshot::testing::TestKafka::Bootstrap();
-      auto admin = kafka::Admin::Create(bootstrap_, {});
-      ASSERT_TRUE(admin.ok());
-      std::vector<kafka::NewTopic> news;
-      for (const auto& t : topics) {
-        news.push_back({t, kPartitions, -1, {{"max.message.bytes", "4259840"}}});
-        if (t.ends_with(".state.v1")) news.back().configs["cleanup.policy"] = "compact";
-      }
-      ASSERT_TRUE((*admin)->CreateTopics(news, absl::Seconds(30)).ok());
-      return;
-    }
-    auto broker = kafka::EmbeddedBroker::Start(1, kPartitions, topics);
-    ASSERT_TRUE(broker.ok()) << broker.status();
-    broker_ = std::move(*broker);
-    bootstrap_ = broker_->bootstrap();
+    kafka_ = std::make_unique<earshot::testing::KafkaWithTopics>(topics, kPartitions);
+    bootstrap_ = kafka_->bootstrap;
+    ASSERT_FALSE(bootstrap_.empty());
   }
 
   void TearDown() override {
     child_.reset();  // SIGKILL, if one still runs
     clean_reader_.reset();
     crash_reader_.reset();
-    broker_.reset();
+    kafka_.reset();
   }
 
   std::unique_ptr<RouterChild> NewRouter(const std::string& data_dir, const std::string& group,
@@ -448,7 +434,7 @@ class RouterCrashTest : public ::testing::Test {
   // Router logs and data: removed once the test passed, kept and named when it failed.
   earshot::testing::TestFolder folder_{"earshot-router-crash"};
   std::string dir_ = folder_.path();
-  std::unique_ptr<kafka::EmbeddedBroker> broker_;  // null on real Kafka
+  std::unique_ptr<earshot::testing::KafkaWithTopics> kafka_;
   std::string bootstrap_;
   std::unique_ptr<RouterChild> child_;
   std::unique_ptr<RoutedReader> clean_reader_;

@@ -18,9 +18,7 @@
 #include "absl/synchronization/notification.h"
 #include "earshot/v1/routing.pb.h"
 #include "gtest/gtest.h"
-#include "rocksdb/db.h"
 #include "services/common/http/client.h"
-#include "services/common/kafka/admin.h"
 #include "services/common/kafka/embedded_broker.h"
 #include "services/common/kafka/producer.h"
 #include "services/common/kafka/records.h"
@@ -29,6 +27,7 @@
 #include "tests/integration/test_folder.h"
 #include "tests/integration/test_kafka.h"
 #include "tests/support/care_stream.h"
+#include "tests/support/rocksdb_read_only.h"
 
 namespace earshot {
 namespace {
@@ -45,30 +44,15 @@ struct StoredState {
 
 StoredState ReadState(const std::string& path) {
   StoredState out;
-  std::vector<std::string> names;
-  EXPECT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &names).ok()) << path;
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const auto& n : names) descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* raw = nullptr;
-  auto st = rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), path, descriptors, &handles, &raw);
-  EXPECT_TRUE(st.ok()) << st.ToString();
-  if (!st.ok()) return out;
-  std::unique_ptr<rocksdb::DB> db(raw);
-  for (size_t i = 0; i < names.size(); ++i) {
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handles[i]));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      if (names[i] == "threads") ++out.threads;
-      if (names[i] == "partitions") {
-        earshot::v1::RouterPartitionState p;
-        EXPECT_TRUE(p.ParseFromString(it->value().ToString()));
-        out.next_offsets[store::ReadBigEndian32(
-            std::string_view(it->key().data(), it->key().size()))] = p.next_offset();
-      }
-    }
-    EXPECT_TRUE(it->status().ok()) << it->status().ToString();
-  }
-  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  testing::VisitRocksDb(
+      path, [&](const std::string& family, std::string_view key, std::string_view value) {
+        if (family == "threads") ++out.threads;
+        if (family == "partitions") {
+          earshot::v1::RouterPartitionState p;
+          EXPECT_TRUE(p.ParseFromArray(value.data(), static_cast<int>(value.size())));
+          out.next_offsets[store::ReadBigEndian32(key)] = p.next_offset();
+        }
+      });
   return out;
 }
 
@@ -77,23 +61,9 @@ class StateFaultTest : public ::testing::Test {
   void SetUp() override {
     std::vector<std::string> topics = kafka::StandardTopics();
     topics.push_back(std::string(kGroup) + ".state.v1");
-    if (earshot::testing::TestKafka::Real()) {
-      bootstrap_ = earshot::testing::TestKafka::Bootstrap();
-      auto admin = kafka::Admin::Create(bootstrap_, {});
-      ASSERT_TRUE(admin.ok());
-      std::vector<kafka::NewTopic> news;
-      for (const auto& t : topics) {
-        // As the services check at start: a topic takes a whole webhook (http.body_limit_bytes).
-        news.push_back({t, kPartitions, -1, {{"max.message.bytes", "4259840"}}});
-        if (t.ends_with(".state.v1")) news.back().configs["cleanup.policy"] = "compact";
-      }
-      ASSERT_TRUE((*admin)->CreateTopics(news, absl::Seconds(30)).ok());
-    } else {
-      auto broker = kafka::EmbeddedBroker::Start(1, kPartitions, topics);
-      ASSERT_TRUE(broker.ok()) << broker.status();
-      broker_ = std::move(*broker);
-      bootstrap_ = broker_->bootstrap();
-    }
+    kafka_ = std::make_unique<earshot::testing::KafkaWithTopics>(topics, kPartitions);
+    bootstrap_ = kafka_->bootstrap;
+    ASSERT_FALSE(bootstrap_.empty());
     stream_ = testing::StreamGenerator(20261207).Generate(4000, 400);
   }
 
@@ -161,7 +131,7 @@ class StateFaultTest : public ::testing::Test {
 
   earshot::testing::TestFolder folder_{"earshot-state-fault"};
   std::string dir_ = folder_.path();
-  std::unique_ptr<kafka::EmbeddedBroker> broker_;  // null on real Kafka
+  std::unique_ptr<earshot::testing::KafkaWithTopics> kafka_;
   std::string bootstrap_;
   testing::Stream stream_;
 };

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -18,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "services/common/kafka/admin.h"
 #include "services/common/kafka/embedded_broker.h"
+#include "services/common/kafka/topics.h"
 
 namespace earshot::testing {
 
@@ -115,6 +117,39 @@ struct LastingKafka {
     }
   }
   std::unique_ptr<kafka::EmbeddedBroker> embedded;
+  std::string bootstrap;
+};
+
+// A Kafka holding `topics` of `partitions` each, for tests that run the services as separate
+// processes and need their topics before them: on real Kafka the topics are created (each takes
+// a whole webhook, as earshot checks at start; *.state.v1 compacted), otherwise an embedded
+// broker of the test's own has them.
+struct KafkaWithTopics {
+  KafkaWithTopics(const std::vector<std::string>& topics, int partitions) {
+    if (!TestKafka::Real()) {
+      auto b = kafka::EmbeddedBroker::Start(1, partitions, topics);
+      EXPECT_TRUE(b.ok()) << b.status();
+      if (b.ok()) {
+        embedded = std::move(*b);
+        bootstrap = embedded->bootstrap();
+      }
+      return;
+    }
+    bootstrap = TestKafka::Bootstrap();
+    auto admin = kafka::Admin::Create(bootstrap, {});
+    EXPECT_TRUE(admin.ok()) << admin.status();
+    if (!admin.ok()) return;
+    const std::string max_bytes =
+        std::to_string(kafka::kDefaultBodyLimitBytes + kafka::kRecordEnvelopeBytes);
+    std::vector<kafka::NewTopic> news;
+    for (const auto& t : topics) {
+      news.push_back({t, partitions, -1, {{"max.message.bytes", max_bytes}}});
+      if (t.ends_with(".state.v1")) news.back().configs["cleanup.policy"] = "compact";
+    }
+    auto st = (*admin)->CreateTopics(news, absl::Seconds(30));
+    EXPECT_TRUE(st.ok()) << st;
+  }
+  std::unique_ptr<kafka::EmbeddedBroker> embedded;  // null on real Kafka
   std::string bootstrap;
 };
 
