@@ -398,7 +398,13 @@ void SlaApp::OnAssigned(int32_t p) {
     absl::MutexLock lock(&mu_);
     owned_[p] = state;
   }
-  // Deadlines that passed while nobody owned the partition fire at once.
+  // Deadlines that passed while nobody owned the partition fire as soon as the routed events
+  // written meanwhile are applied.
+  if (const int64_t end = runtime_->AssignedEnd(p); end > state.next_offset()) {
+    catching_up_[p] = end;
+  } else {
+    catching_up_.erase(p);
+  }
   LoadTimers(p, clock_->Now() + horizon_);
   // Alerts still firing are re-sent to Alertmanager by their new owner.
   std::vector<earshot::v1::Alert> firing;
@@ -422,6 +428,7 @@ void SlaApp::OnAssigned(int32_t p) {
 
 void SlaApp::OnRevoked(int32_t p) {
   if (p == kWatchPartition) DropWatch();
+  catching_up_.erase(p);
   {
     absl::MutexLock lock(&mu_);
     owned_.erase(p);
@@ -435,9 +442,10 @@ void SlaApp::OnRevoked(int32_t p) {
 absl::Duration SlaApp::PollWait() {
   // The far future moves into memory as it becomes near.
   if (timers_failed_ || clock_->Now() + horizon_ / 2 >= loaded_until_) Refill();
-  // Sleep in the consumer until the next timer is due (at most 100 ms).
+  // Sleep in the consumer until the next timer is due (at most 100 ms); while a partition
+  // catches up, its due timers wait for its records, which end the poll early.
   absl::Duration wait = absl::Milliseconds(100);
-  if (!timers_.empty()) {
+  if (!timers_.empty() && catching_up_.empty()) {
     wait = std::clamp(std::get<0>(*timers_.begin()) - clock_->Now(), absl::ZeroDuration(), wait);
   }
   return wait;
@@ -468,12 +476,30 @@ absl::Status SlaApp::Apply(kafka::StatefulBatch& batch) {
   }
   partitions.Flush(view);
 
+  // A partition fires again once its committed state holds every record written before its
+  // assignment. With none in this batch, the consumer's position counts too: it passes the
+  // transaction markers the router's output ends with. (This batch's records are not committed
+  // yet: it may fail, and they are then read again.)
+  for (auto it = catching_up_.begin(); it != catching_up_.end();) {
+    int64_t at = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      if (auto o = owned_.find(it->first); o != owned_.end()) at = o->second.next_offset();
+    }
+    if (!batch.next_offset.contains(it->first)) at = std::max(at, runtime_->Position(it->first));
+    it = at >= it->second ? catching_up_.erase(it) : std::next(it);
+  }
   // Fire what is due, at most fire_max_ timers a batch; the rest fire in the next batches, in
   // order. After an outage many deadlines are due at once, and a batch of alerts larger than the
   // producer's queue fails as a whole, every time it is retried (bench/README.md, SLA).
   now = clock_->Now();
-  while (!timers_.empty() && std::get<0>(*timers_.begin()) <= now && fired_.size() < fire_max_) {
-    auto node = timers_.extract(timers_.begin());
+  for (auto it = timers_.begin();
+       it != timers_.end() && std::get<0>(*it) <= now && fired_.size() < fire_max_;) {
+    if (catching_up_.contains(std::get<1>(*it))) {
+      ++it;
+      continue;
+    }
+    auto node = timers_.extract(it++);
     core_.Fire(std::get<1>(node.value()), std::get<2>(node.value()), now, view, &out_);
     fired_.push_back(std::move(node.value()));
   }

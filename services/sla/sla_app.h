@@ -104,6 +104,11 @@ class SlaApp final : public Service, private kafka::StatefulProcessor {
   std::set<std::tuple<absl::Time, int32_t, std::string>> timers_;
   absl::Time loaded_until_;     // timers up to here are in `timers_`
   bool timers_failed_ = false;  // a partition's timers could not be read: load them again
+  // Loop thread: partitions whose routed events written before their assignment are not all
+  // applied yet, with the offset they end at. Their timers wait, since those events may answer
+  // or move the waits the timers are for (a deadline that passed while the monitor was down
+  // must not fire for a conversation answered meanwhile).
+  std::map<int32_t, int64_t> catching_up_;
   std::atomic<size_t> timers_size_{0};
   // The batch in hand (loop thread): its state changes, what it produced, the timers it fired.
   std::optional<store::OverlayView> view_;

@@ -13,9 +13,12 @@
 #include "earshot/v1/alert.pb.h"
 #include "gtest/gtest.h"
 #include "services/common/kafka/embedded_broker.h"
+#include "services/common/kafka/producer.h"
+#include "services/router/router_app.h"
 #include "services/sla/sla_app.h"
 #include "tests/integration/stack.h"
 #include "tests/support/earshot_child.h"
+#include "tests/support/routed_events.h"
 
 namespace earshot {
 namespace {
@@ -145,6 +148,50 @@ TEST(SlaIntegrationTest, DeadlinesMissedWhileDownFireOnceAfterRestart) {
     absl::SleepFor(absl::Seconds(1));
     EXPECT_EQ(third.ReadTopic("earshot.alerts.v1", 2, absl::Seconds(2)).size(), 1u);
   }
+}
+
+// The brand answers while the monitor is down, before the deadline; when the monitor comes back
+// the deadline has passed and the answer waits among the routed events written meanwhile. The
+// monitor applies those before it fires anything: no alert (and no resolution) for a
+// conversation answered in time. It used to fire the missed level at once, ahead of the
+// answer, and resolve it a batch later (sla_kill_test found it after SIGKILLs on Kafka).
+TEST(SlaIntegrationTest, NothingFiresAfterARestartForAConversationAnsweredWhileDown) {
+  const testing::LastingKafka kafka;
+  FakeClock clock(absl::FromUnixSeconds(kCustomerWrote + 60));
+  const TestFolder data("sla-answered-while-down");
+  const StackOptions options{SlaConfig(kHourPolicy), &clock, kafka.bootstrap, data.path()};
+  const absl::Time wrote = absl::FromUnixSeconds(kCustomerWrote);
+  const auto waiting =
+      testing::CustomerMessage(kThread, "wa:answered-while-down", earshot::v1::PLATFORM_WHATSAPP,
+                               {"general", earshot::v1::PRIORITY_NORMAL, ""}, wrote, wrote);
+  auto write = [&](const earshot::v1::RoutedEvent& routed) {
+    kafka::ProducerOptions po;
+    po.bootstrap = kafka.bootstrap;
+    auto producer = kafka::Producer::Create(po, nullptr);
+    ASSERT_TRUE(producer.ok()) << producer.status();
+    ASSERT_TRUE(
+        kafka::ProduceAndWait(**producer, {router::RoutedRecord(routed, "earshot.routed.v1")})
+            .ok());
+  };
+  {
+    TestStack first(options);
+    ASSERT_TRUE(
+        WaitFor([&] { return Sla(first)->OwnedPartitions().size() == 4; }, absl::Seconds(30)));
+    write(waiting);
+    ASSERT_TRUE(WaitFor([&] { return Sla(first)->events_applied() >= 1; }, absl::Seconds(20)));
+  }  // stopped with the clock open
+  // Answered half an hour into the wait, while the monitor is down; it comes back past every
+  // level's due time.
+  write(testing::BrandAnswer(waiting, "wa:answer", wrote + absl::Minutes(30)));
+  clock.Set(wrote + absl::Hours(2));
+  TestStack second(options);
+  ASSERT_TRUE(WaitFor([&] { return Sla(second)->events_applied() >= 1; }, absl::Seconds(30)));
+  EXPECT_EQ(second.ReadTopic("earshot.alerts.v1", 1, absl::Seconds(2)).size(), 0u)
+      << "an alert for a conversation answered before its deadline";
+  EXPECT_NE(second.Metrics().find(
+                "earshot_sla_answered_total{queue=\"general\",result=\"within_target\"} 1"),
+            std::string::npos)
+      << second.Metrics();
 }
 
 // The environment of stacks that are replicas of one deployment: the same consumer groups,

@@ -219,8 +219,18 @@ void StatefulConsumer::Assign(rd_kafka_topic_partition_list_t* parts, bool incre
       healthy_ = false;
       continue;
     }
-    tp.offset =
-        stored->has_value() ? ResumeOffset(tp.partition, **stored) : RD_KAFKA_OFFSET_BEGINNING;
+    int64_t end = -1;
+    if (stored->has_value()) {
+      tp.offset = ResumeOffset(tp.partition, **stored, &end);
+    } else {
+      tp.offset = RD_KAFKA_OFFSET_BEGINNING;
+      if (auto marks = verifier_->Watermarks(options_.topic, tp.partition, options_.verify_timeout);
+          marks.ok()) {
+        end = marks->second;
+      }
+    }
+    assigned_end_.erase(tp.partition);
+    if (end >= 0) assigned_end_[tp.partition] = end;
     if (hooks_.on_assigned) hooks_.on_assigned(tp.partition);
   }
   if (incremental) {
@@ -269,7 +279,8 @@ absl::StatusOr<LogState> StatefulConsumer::ReadLog(int32_t partition,
   return log;
 }
 
-int64_t StatefulConsumer::ResumeOffset(int32_t partition, const StoredPosition& stored) {
+int64_t StatefulConsumer::ResumeOffset(int32_t partition, const StoredPosition& stored,
+                                       int64_t* log_end) {
   auto log = ReadLog(partition, stored);
   if (!log.ok()) {
     log::Error(kLogger, "cannot check the stored offset against the log; resuming from it",
@@ -279,6 +290,7 @@ int64_t StatefulConsumer::ResumeOffset(int32_t partition, const StoredPosition& 
                 {"error", log.status().ToString()}});
     return stored.next_offset;
   }
+  *log_end = log->high;
   const Resume resume = DecideResume(stored, *log);
   if (resume.reason == ResumeReason::kStored) return resume.offset;
   log::Warn(kLogger,
@@ -305,6 +317,7 @@ earshot::v1::InputMark StatefulConsumer::Mark(const rd_kafka_message_t* m) const
 
 void StatefulConsumer::Revoke(rd_kafka_topic_partition_list_t* parts, bool incremental) {
   for (int i = 0; i < parts->cnt; ++i) {
+    assigned_end_.erase(parts->elems[i].partition);
     if (hooks_.on_revoked) hooks_.on_revoked(parts->elems[i].partition);
   }
   if (incremental) {
@@ -387,8 +400,17 @@ int64_t StatefulConsumer::HighWatermark(int32_t partition) {
 int64_t StatefulConsumer::Lag(int32_t partition, int64_t next_offset) {
   const int64_t high = HighWatermark(partition);
   if (high < 0) return -1;
-  const int64_t at = std::max(next_offset, Position(rk_, options_.topic, partition));
+  const int64_t at = std::max(next_offset, Position(partition));
   return std::max<int64_t>(0, high - at);
+}
+
+int64_t StatefulConsumer::AssignedEnd(int32_t partition) const {
+  auto it = assigned_end_.find(partition);
+  return it == assigned_end_.end() ? -1 : it->second;
+}
+
+int64_t StatefulConsumer::Position(int32_t partition) {
+  return kafka::Position(rk_, options_.topic, partition);
 }
 
 }  // namespace earshot::kafka

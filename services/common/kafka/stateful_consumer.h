@@ -128,6 +128,14 @@ class StatefulConsumer {
   // `next_offset` (the state's) and the consumer's position, which passes transaction markers
   // (a transactional input ends in one); -1 when unknown. The polling thread only.
   int64_t Lag(int32_t partition, int64_t next_offset);
+  // The end of a partition's log when it was last assigned (the offset the next record was to
+  // get), or -1 when it could not be read: the records written before the assignment, which a
+  // service that acts on time (the SLA monitor's deadlines) applies before it acts. The polling
+  // thread only.
+  int64_t AssignedEnd(int32_t partition) const;
+  // The consumer's position in a partition (kafka::Position); negative when it has none. The
+  // polling thread only.
+  int64_t Position(int32_t partition);
   int partition_count() const { return partition_count_; }
   // Leaves the group (revokes through the hooks). Called by the owner's Stop.
   void Close();
@@ -148,8 +156,9 @@ class StatefulConsumer {
                           void* opaque);
   void Assign(rd_kafka_topic_partition_list_t* parts, bool incremental);
   void Revoke(rd_kafka_topic_partition_list_t* parts, bool incremental);
-  // The offset to start `partition` at, from its stored position and its log.
-  int64_t ResumeOffset(int32_t partition, const StoredPosition& stored);
+  // The offset to start `partition` at, from its stored position and its log; the log's end in
+  // `log_end` when it was read (else left as it is).
+  int64_t ResumeOffset(int32_t partition, const StoredPosition& stored, int64_t* log_end);
   absl::StatusOr<LogState> ReadLog(int32_t partition, const StoredPosition& stored);
 
   StatefulConsumerOptions options_;
@@ -162,6 +171,8 @@ class StatefulConsumer {
   std::atomic<bool> healthy_{true};
   std::string cluster_id_;
   std::unique_ptr<Consumer> verifier_;  // reads watermarks and marked records; no group
+  // The end of each assigned partition's log at its assignment, when it could be read.
+  std::map<int32_t, int64_t> assigned_end_;
   std::map<ResumeReason, prometheus::Counter*> resets_;
 };
 

@@ -184,6 +184,10 @@ class StatefulRuntime {
   int64_t Lag(int32_t partition, int64_t next_offset) {
     return consumer_->Lag(partition, next_offset);
   }
+  // StatefulConsumer::AssignedEnd and Position; from the processor's hooks (the loop thread)
+  // only.
+  int64_t AssignedEnd(int32_t partition) const { return consumer_->AssignedEnd(partition); }
+  int64_t Position(int32_t partition) { return consumer_->Position(partition); }
   earshot::v1::InputMark Mark(const rd_kafka_message_t* m) const { return consumer_->Mark(m); }
   Producer& producer() { return *producer_; }
 
