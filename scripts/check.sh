@@ -55,7 +55,10 @@ asan_ci() {
 
 case "$mode" in
   all) asan "$@"; tsan "$@"; scripts/fuzz.sh all 30 ;;
-  --ci) asan_ci "$@"; tsan_ci "$@"; scripts/fuzz.sh all 30 ;;
+  --ci)
+    asan_ci "$@"; echo "== ASan+UBSan unit tests: $SECONDS s"
+    tsan_ci "$@"; echo "== TSan concurrency tests: $SECONDS s"
+    scripts/fuzz.sh all 30; echo "== fuzzing: $SECONDS s" ;;
   asan) asan "$@" ;;
   tsan) tsan "$@" ;;
   fuzz) scripts/fuzz.sh "${1:-all}" "${2:-30}" ;;
