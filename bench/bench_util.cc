@@ -10,7 +10,9 @@
 #include <fstream>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "fmt/format.h"
 #include "services/common/base/strings.h"
 #include "services/common/http/client.h"
@@ -31,6 +33,15 @@ double LoadAverage() {
   double load = 0;
   std::ifstream("/proc/loadavg") >> load;
   return load;
+}
+
+double MachineBusySeconds() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  int64_t user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+  in >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
+  return static_cast<double>(user + nice + system + irq + softirq + steal) /
+         static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 std::string Machine() {
@@ -165,6 +176,41 @@ SyntheticThread ThreadOf(int64_t i) {
       break;
   }
   return t;
+}
+
+namespace {
+constexpr std::string_view kCustomerTexts[] = {
+    "Hallo, meine Bestellung AC-4711203 ist immer noch nicht da. Wo bleibt sie?",
+    "The rain jacket I got is broken, I want a refund. Worst service ever.",
+    "Gibt es die Regenjacke auch in Größe M? Würde gern bestellen.",
+    "Parcel says delivered but nothing here. Order AC-5512090. Please help",
+    "Ich möchte meinen Vertrag kündigen, wie geht das?",
+    "is the Alpine 30 backpack back in stock? I want to order two",
+    "Seit zwei Wochen warte ich auf meine Erstattung. Enttäuschend.",
+    "Can I change the delivery address for order AC-3390511?",
+};
+}  // namespace
+
+std::string TelegramUpdate(int64_t update_id, int64_t chat, int64_t message_id,
+                           std::string_view from_bot) {
+  const std::string from =
+      from_bot.empty()
+          ? absl::StrCat(R"({"id":)", chat,
+                         R"(,"is_bot":false,"first_name":"Kim","language_code":"de"})")
+          : absl::StrCat(R"({"id":)", ToAbsl(from_bot), R"(,"is_bot":true,"first_name":"Acme"})");
+  const std::string_view text =
+      from_bot.empty() ? kCustomerTexts[static_cast<size_t>(update_id) % std::size(kCustomerTexts)]
+                       : "Danke für Ihre Nachricht, wir kümmern uns darum.";
+  return absl::StrCat(R"({"update_id":)", update_id, R"(,"message":{"message_id":)", message_id,
+                      R"(,"from":)", from, R"(,"chat":{"id":)", chat,
+                      R"(,"type":"private","first_name":"Kim"},"date":)",
+                      absl::ToUnixSeconds(absl::Now()), R"(,"text":")", ToAbsl(text), R"("}})");
+}
+
+bool TelegramEventIds(std::string_view event_id, int64_t* chat, int64_t* message_id) {
+  std::vector<absl::string_view> parts = absl::StrSplit(ToAbsl(event_id), ':');
+  return parts.size() == 4 && parts[0] == "tg" && absl::SimpleAtoi(parts[2], chat) &&
+         absl::SimpleAtoi(parts[3], message_id);
 }
 
 Turns::Turns() {

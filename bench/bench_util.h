@@ -47,6 +47,8 @@ class BenchKafka {
 // CPU seconds (user + system) of this process so far.
 double CpuSeconds();
 double LoadAverage();
+// CPU seconds of the whole machine (every process, interrupts included) so far, from /proc/stat.
+double MachineBusySeconds();
 // "2 cores (nproc), <model>, 23.5 GiB memory, load average 0.66".
 std::string Machine();
 void SetTs(absl::Time t, google::protobuf::Timestamp* ts);
@@ -70,6 +72,16 @@ struct SyntheticThread {
   bool is_public = false;  // X mentions and Facebook comments; the rest are private chats
 };
 SyntheticThread ThreadOf(int64_t i);
+
+// A Telegram update with one private-chat message, as the Bot API posts it to a webhook, dated
+// now. The chat's id is the customer's; the message is the customer's (one of eight texts in
+// German and English: a late order, a complaint, a purchase question, a cancellation, ...,
+// chosen by `update_id`), or with `from_bot` set the brand's answer, sent by that bot.
+std::string TelegramUpdate(int64_t update_id, int64_t chat, int64_t message_id,
+                           std::string_view from_bot = "");
+// The chat and message id of a Telegram message's event id ("tg:<bot>:<chat>:<message_id>");
+// false for any other event id.
+bool TelegramEventIds(std::string_view event_id, int64_t* chat, int64_t* message_id);
 
 // PASS/FAIL lines, printed again in the summary; `echo` also prints each as it is added.
 struct Verdicts {

@@ -171,16 +171,6 @@ int64_t ThreadCpuNs() {
   return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
 }
 
-// CPU seconds of the whole machine (every process), from /proc/stat.
-double MachineBusySeconds() {
-  std::ifstream in("/proc/stat");
-  std::string cpu;
-  int64_t user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
-  in >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
-  return static_cast<double>(user + nice + system + irq + softirq + steal) /
-         static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
 // CPU used over an interval: this process, and the rest of the machine ("others").
 struct CpuMeter {
   int64_t start_ns = NowNs();
@@ -1017,33 +1007,15 @@ ThroughputResult Throughput(const std::string& dir) {
 // ---------------------------------------------------------------------------------------------
 // (b) End-to-end latency.
 
-constexpr std::string_view kCustomerTexts[] = {
-    "Hallo, meine Bestellung AC-4711203 ist immer noch nicht da. Wo bleibt sie?",
-    "The rain jacket I got is broken, I want a refund. Worst service ever.",
-    "Gibt es die Regenjacke auch in Größe M? Würde gern bestellen.",
-    "Parcel says delivered but nothing here. Order AC-5512090. Please help",
-    "Ich möchte meinen Vertrag kündigen, wie geht das?",
-    "is the Alpine 30 backpack back in stock? I want to order two",
-    "Seit zwei Wochen warte ich auf meine Erstattung. Enttäuschend.",
-    "Can I change the delivery address for order AC-3390511?",
-};
-
 // A Telegram private message; request i is chat kChatBase + i (a thread of its own).
 std::string TelegramMessage(int64_t i) {
-  const int64_t chat = kChatBase + i;
-  return absl::StrCat(
-      R"({"update_id":)", 500000000 + i, R"(,"message":{"message_id":)", i + 1, R"(,"from":{"id":)",
-      chat, R"(,"is_bot":false,"first_name":"Kim","language_code":"de"},"chat":{"id":)", chat,
-      R"(,"type":"private","first_name":"Kim"},"date":)", absl::ToUnixSeconds(absl::Now()),
-      R"(,"text":")", ToAbsl(kCustomerTexts[static_cast<size_t>(i) % std::size(kCustomerTexts)]),
-      R"("}})");
+  return TelegramUpdate(500000000 + i, kChatBase + i, i + 1);
 }
 
 // Request index of an event id "tg:<bot>:<chat>:<message_id>", or -1.
 int64_t RequestOf(const std::string& event_id) {
-  std::vector<absl::string_view> parts = absl::StrSplit(event_id, ':');
-  int64_t chat = 0;
-  if (parts.size() != 4 || !absl::SimpleAtoi(parts[2], &chat) || chat < kChatBase) return -1;
+  int64_t chat = 0, message = 0;
+  if (!TelegramEventIds(event_id, &chat, &message) || chat < kChatBase) return -1;
   return chat - kChatBase;
 }
 

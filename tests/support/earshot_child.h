@@ -126,6 +126,8 @@ class EarshotChild {
     if (pid_ > 0) kill(pid_, sig);
   }
   bool running() const { return pid_ > 0; }
+  // The process id of the current run (for /proc), or -1.
+  pid_t pid() const { return pid_; }
 
   // The wait status, or nullopt when the child did not exit in time.
   std::optional<int> Wait(absl::Duration timeout) {
