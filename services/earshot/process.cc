@@ -187,7 +187,9 @@ absl::Status Process::Start() {
   admin_options.name = "admin";
   admin_options.addr = config_.GetString("admin.addr", "0.0.0.0:9100");
   admin_options.threads = 1;
-  admin_handler_ = std::make_unique<http::AdminHandler>(*registry_, health_);
+  process_metrics_ = std::make_unique<ProcessMetrics>(*registry_);
+  admin_handler_ =
+      std::make_unique<http::AdminHandler>(*registry_, health_, process_metrics_.get());
   admin_ = std::make_unique<http::Server>(admin_options, admin_handler_.get());
   if (auto st = admin_->Start(); !st.ok()) return st;
 
@@ -234,9 +236,18 @@ absl::Status Process::Start() {
             {{"addr", grpc_addr}, {"port", grpc_port_}, {"reflection", reflection}});
 
   // gRPC health follows readiness.
-  health_thread_ = std::thread([this] {
+  // Each second: the gRPC health status; each memory.release_interval: tcmalloc's free pages
+  // back to the kernel, so that VmRSS follows what the services hold after a peak.
+  const absl::Duration release_interval =
+      config_.GetDuration("memory.release_interval", absl::Seconds(10));
+  health_thread_ = std::thread([this, release_interval] {
+    absl::Time next_release = absl::Now() + release_interval;
     do {
       grpc_->GetHealthCheckService()->SetServingStatus(health_.Ready());
+      if (release_interval > absl::ZeroDuration() && absl::Now() >= next_release) {
+        process_metrics_->ReleaseFreeHeap();
+        next_release = absl::Now() + release_interval;
+      }
     } while (!stop_health_.WaitForNotificationWithTimeout(absl::Seconds(1)));
   });
   WatchFiles(config_.GetDuration("reload.watch_interval", absl::Seconds(5)));

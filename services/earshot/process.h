@@ -22,6 +22,7 @@
 #include "services/common/base/clock.h"
 #include "services/common/base/config.h"
 #include "services/common/base/metrics.h"
+#include "services/common/base/process_metrics.h"
 #include "services/common/base/service.h"
 #include "services/common/http/admin.h"
 #include "services/common/http/server.h"
@@ -59,6 +60,7 @@ class Process {
   Config config_;
   std::shared_ptr<prometheus::Registry> registry_;
   Health health_;
+  std::unique_ptr<ProcessMetrics> process_metrics_;  // memory, for /metrics
   std::unique_ptr<auth::Guard> auth_;
   std::unique_ptr<kafka::EmbeddedBroker> broker_;
   std::string bootstrap_;

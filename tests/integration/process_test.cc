@@ -16,11 +16,13 @@
 
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "services/common/base/process_metrics.h"
 #include "services/common/http/client.h"
 #include "services/common/kafka/admin.h"
 #include "services/gateway/signature.h"
 #include "tests/integration/test_folder.h"
 #include "tests/integration/test_kafka.h"
+#include "tests/support/earshot_child.h"
 
 namespace earshot {
 namespace {
@@ -117,6 +119,22 @@ TEST_F(ProcessTest, StartsServesAndShutsDownCleanlyOnSigterm) {
                         {"X-Hub-Signature-256", gateway::MetaSignature(body, "proc-secret")}});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->status, 200) << r->body;
+
+  // The process's memory, for leak hunting: resident, held by the program, kept by tcmalloc.
+  const std::string admin_port = WaitForLog(
+      R"re("logger":"admin","msg":"listening","addr":"127\.0\.0\.1:(\d+)")re", absl::Seconds(5));
+  ASSERT_FALSE(admin_port.empty());
+  auto metrics = http::Client("127.0.0.1", std::stoi(admin_port)).Send("GET", "/metrics", "", {});
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  const double resident = testing::MetricSum(metrics->body, "process_resident_memory_bytes");
+  const double held = testing::MetricSum(metrics->body, "earshot_heap_allocated_bytes");
+  EXPECT_GT(resident, 16 << 20) << metrics->body;  // four services' threads, RocksDB, gRPC
+#ifndef EARSHOT_SANITIZED_ALLOCATOR
+  EXPECT_GT(held, 1 << 20) << metrics->body;
+  EXPECT_NE(metrics->body.find("earshot_heap_free_bytes "), std::string::npos);
+#else
+  EXPECT_EQ(held, 0);
+#endif
 
   ASSERT_EQ(kill(pid_, SIGTERM), 0);
   int status = 0;

@@ -24,6 +24,7 @@ void AdminHandler::Handle(Request request, Responder respond) {
   }
   if (request.path == "/metrics") {
     health_.Refresh();
+    if (process_ != nullptr) process_->Refresh();
     return std::move(respond)(
         Response{200, "text/plain; version=0.0.4; charset=utf-8", SerializeMetrics(registry_), {}});
   }
