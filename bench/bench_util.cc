@@ -178,19 +178,6 @@ SyntheticThread ThreadOf(int64_t i) {
   return t;
 }
 
-namespace {
-constexpr std::string_view kCustomerTexts[] = {
-    "Hallo, meine Bestellung AC-4711203 ist immer noch nicht da. Wo bleibt sie?",
-    "The rain jacket I got is broken, I want a refund. Worst service ever.",
-    "Gibt es die Regenjacke auch in Größe M? Würde gern bestellen.",
-    "Parcel says delivered but nothing here. Order AC-5512090. Please help",
-    "Ich möchte meinen Vertrag kündigen, wie geht das?",
-    "is the Alpine 30 backpack back in stock? I want to order two",
-    "Seit zwei Wochen warte ich auf meine Erstattung. Enttäuschend.",
-    "Can I change the delivery address for order AC-3390511?",
-};
-}  // namespace
-
 std::string TelegramUpdate(int64_t update_id, int64_t chat, int64_t message_id,
                            std::string_view from_bot) {
   const std::string from =

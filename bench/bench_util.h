@@ -73,6 +73,18 @@ struct SyntheticThread {
 };
 SyntheticThread ThreadOf(int64_t i);
 
+// Customer messages in German and English, as care teams get them (the benchmarks' texts).
+inline constexpr std::string_view kCustomerTexts[] = {
+    "Hallo, meine Bestellung AC-4711203 ist immer noch nicht da. Wo bleibt sie?",
+    "The rain jacket I got is broken, I want a refund. Worst service ever.",
+    "Gibt es die Regenjacke auch in Größe M? Würde gern bestellen.",
+    "Parcel says delivered but nothing here. Order AC-5512090. Please help",
+    "Ich möchte meinen Vertrag kündigen, wie geht das?",
+    "is the Alpine 30 backpack back in stock? I want to order two",
+    "Seit zwei Wochen warte ich auf meine Erstattung. Enttäuschend.",
+    "Can I change the delivery address for order AC-3390511?",
+};
+
 // A Telegram update with one private-chat message, as the Bot API posts it to a webhook, dated
 // now. The chat's id is the customer's; the message is the customer's (one of eight texts in
 // German and English: a late order, a complaint, a purchase question, a cancellation, ...,

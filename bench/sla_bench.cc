@@ -183,16 +183,6 @@ absl::Time FromTs(const google::protobuf::Timestamp& ts) {
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
 }
 
-constexpr std::string_view kExcerpts[] = {
-    "Hallo, meine Bestellung AC-4711203 ist immer noch nicht da. Wo bleibt sie?",
-    "The rain jacket I got is broken, I want a refund. Worst service ever.",
-    "Gibt es die Regenjacke auch in Größe M? Würde gern bestellen.",
-    "Parcel says delivered but nothing here. Order AC-5512090. Please help",
-    "Ich möchte meinen Vertrag kündigen, wie geht das?",
-    "is the Alpine 30 backpack back in stock? I want to order two",
-    "Seit zwei Wochen warte ich auf meine Erstattung. Enttäuschend.",
-    "Can I change the delivery address for order AC-3390511?",
-};
 constexpr std::string_view kQueues[] = {"care-de", "care-en", "orders", "social"};
 
 // The routed event of thread `i`: its customer wrote at `wrote` and waits for a first answer.
@@ -226,7 +216,7 @@ RoutedEvent ClockEvent(int64_t i, absl::Time wrote, bool small) {
   r.mutable_decision()->set_queue(std::string(queue));
   r.mutable_decision()->set_priority(priority);
   if (!small) {
-    const std::string_view excerpt = kExcerpts[(h >> 16) % std::size(kExcerpts)];
+    const std::string_view excerpt = kCustomerTexts[(h >> 16) % std::size(kCustomerTexts)];
     e->set_message_id(fmt::format("m{}", i));
     e->set_text(std::string(excerpt));
     SetTs(wrote, e->mutable_received_at());
