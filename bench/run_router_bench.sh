@@ -21,13 +21,7 @@ else
   cmake --build build --target router_bench -j2 >/dev/null
 fi
 
-# Other work on a two-core machine moves the figures; wait a while for it to end.
-if [[ ${WAIT_IDLE:-1} == 1 ]]; then
-  for _ in $(seq 120); do
-    awk '{ exit !($1 < 0.7) }' /proc/loadavg && break
-    sleep 5
-  done
-fi
+source bench/wait_idle.sh
 
 echo "command: $BENCH $*"
 echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"

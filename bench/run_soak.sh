@@ -32,13 +32,7 @@ export KAFKA=${KAFKA:-real}
 [[ $KAFKA == real ]] || { echo "the soak runs on a real Kafka only (KAFKA=real)" >&2; exit 2; }
 export KAFKA_HEAP=${KAFKA_HEAP:-1g}
 
-# Other work on a two-core machine moves the figures; wait a while for it to end.
-if [[ ${WAIT_IDLE:-1} == 1 ]]; then
-  for _ in $(seq 120); do
-    awk '{ exit !($1 < 0.7) }' /proc/loadavg && break
-    sleep 5
-  done
-fi
+source bench/wait_idle.sh
 
 ARGS=()
 [[ ${KEEP:-0} == 1 ]] && ARGS+=(--keep)

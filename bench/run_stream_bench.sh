@@ -27,13 +27,7 @@ else
   cmake --build build --target stream_bench -j2 >/dev/null
 fi
 
-# Other work on a two-core machine moves the figures; wait a while for it to end.
-if [[ ${WAIT_IDLE:-1} == 1 ]]; then
-  for _ in $(seq 120); do
-    awk '{ exit !($1 < 0.7) }' /proc/loadavg && break
-    sleep 5
-  done
-fi
+source bench/wait_idle.sh
 
 ARGS=()
 [[ ${KEEP:-0} == 1 ]] && ARGS+=(--keep)
